@@ -1,0 +1,263 @@
+/* config.c: parse imagegen.conf, "name = value" lines, into struct config. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+
+enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	long min, max;		/* K_INT range */
+	const char *const *words; /* K_ENUM values, index is the value */
+	const char *def;
+};
+
+static const char *const provider_words[] = { "imagen", "local", NULL };
+static const char *const urls_words[] = { "path", "data", NULL };
+static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
+
+#define S(f) offsetof(struct config, f)
+/* Alphabetical, as imagegen.conf(5) lists them. */
+static const struct key keys[] = {
+	{ "api_key", K_STR, S(api_key), 0, 0, NULL, "" },
+	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5" },
+	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10" },
+	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db" },
+	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
+	  "Evidence photography: {name}. {description}. Clear detail, "
+	  "forensic quality, neutral background." },
+	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80" },
+	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512" },
+	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path" },
+	{ "imagen_model", K_STR, S(imagen_model), 0, 0, NULL, "imagen-3.0-generate-002" },
+	{ "imagen_url", K_URL, S(imagen_url), 0, 0, NULL,
+	  "https://generativelanguage.googleapis.com" },
+	{ "job_deadline", K_INT, S(job_deadline), 1, 86400, NULL, "300" },
+	{ "local_delay", K_INT, S(local_delay), 0, 600000, NULL, "0" },
+	{ "location_prompt", K_STR, S(location_prompt), 0, 0, NULL,
+	  "Atmospheric environmental photography: {name}. {description}. "
+	  "Film noir aesthetic, dramatic lighting, moody atmosphere, empty location." },
+	{ "log", K_STR, S(log), 0, 0, NULL, "stderr" },
+	{ "log_level", K_ENUM, S(log_level), 0, 0, level_words, "info" },
+	{ "max_body", K_INT, S(max_body), 1024, 16777216, NULL, "262144" },
+	{ "max_description", K_INT, S(max_description), 1, 65536, NULL, "2000" },
+	{ "max_items", K_INT, S(max_items), 1, 1000, NULL, "32" },
+	{ "max_name", K_INT, S(max_name), 1, 4096, NULL, "200" },
+	{ "max_webhook_body", K_INT, S(max_webhook_body), 1024, 67108864, NULL, "8388608" },
+	{ "media_dir", K_PATH, S(media_dir), 0, 0, NULL, "/var/lib/imagegen/media" },
+	{ "media_url", K_STR, S(media_url), 0, 0, NULL, "/media/" },
+	{ "provider", K_ENUM, S(provider), 0, 0, provider_words, "imagen" },
+	{ "request_timeout", K_INT, S(request_timeout), 1, 3600, NULL, "60" },
+	{ "status_url", K_STR, S(status_url), 0, 0, NULL, "/api/case-images/" },
+	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
+	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
+	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },
+};
+#undef S
+
+const char *
+config_default_path(void)
+{
+	return SYSCONFDIR "/imagegen.conf";
+}
+
+static const struct key *
+find_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int
+set_int(const struct key *k, void *field, const char *v, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0) {
+		snprintf(err, errlen, "%s: not a number: \"%s\"", k->name, v);
+		return -1;
+	}
+	if (n < k->min || n > k->max) {
+		snprintf(err, errlen, "%s: %ld is outside %ld..%ld", k->name, n, k->min, k->max);
+		return -1;
+	}
+	*(long *)field = n;
+	return 0;
+}
+
+static int
+set_enum(const struct key *k, void *field, const char *v, char *err, size_t errlen)
+{
+	for (long i = 0; k->words[i] != NULL; i++) {
+		if (strcmp(k->words[i], v) == 0) {
+			*(long *)field = i;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s: unknown value \"%s\"", k->name, v);
+	return -1;
+}
+
+static int
+set_str(const struct key *k, void *field, const char *v, char *err, size_t errlen)
+{
+	if (k->kind == K_URL && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+		snprintf(err, errlen, "%s: not an http or https URL", k->name);
+		return -1;
+	}
+	if (k->kind == K_PATH && v[0] != '/') {
+		snprintf(err, errlen, "%s: not an absolute path: \"%s\"", k->name, v);
+		return -1;
+	}
+	char *copy = strdup(v);
+	if (copy == NULL) {
+		snprintf(err, errlen, "%s: out of memory", k->name);
+		return -1;
+	}
+	char **slot = field;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* Sets one key from its text; the error names the key, never the value of a secret. */
+int
+config_parse(struct config *cfg, const char *name, const char *text, char *err, size_t errlen)
+{
+	const struct key *k = find_key(name);
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key \"%s\"", name);
+		return -1;
+	}
+	void *field = (char *)cfg + k->off;
+	switch (k->kind) {
+	case K_INT:
+		return set_int(k, field, text, err, errlen);
+	case K_ENUM:
+		return set_enum(k, field, text, err, errlen);
+	default:
+		return set_str(k, field, text, err, errlen);
+	}
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	char err[256];
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (config_parse(cfg, keys[i].name, keys[i].def, err, sizeof(err)) != 0)
+			abort();	/* a bad compiled-in default is a programming error */
+}
+
+static char *
+trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_line(struct config *cfg, char *line, char *err, size_t errlen)
+{
+	char *s = trim(line);
+	if (*s == '\0' || *s == '#')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (eq == NULL) {
+		snprintf(err, errlen, "expected \"name = value\"");
+		return -1;
+	}
+	*eq = '\0';
+	return config_parse(cfg, trim(s), trim(eq + 1), err, errlen);
+}
+
+/* A missing file at the default path is fine: the defaults stand. */
+static int
+read_file(struct config *cfg, const char *path, int must_exist, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[8192], why[512];
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			rc = -1;
+		} else if (parse_line(cfg, line, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* path NULL means IMAGEGEN_CONFIG, else the compiled-in default. */
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	int must_exist = 1;
+	config_defaults(cfg);
+	if (path == NULL || *path == '\0')
+		path = getenv("IMAGEGEN_CONFIG");
+	if (path == NULL || *path == '\0') {
+		path = config_default_path();
+		must_exist = 0;
+	}
+	cfg->path = strdup(path);
+	if (cfg->path == NULL || read_file(cfg, path, must_exist, err, errlen) != 0)
+		return -1;
+
+	const char *key = getenv("GEMINI_API_KEY");
+	if (key != NULL && *key != '\0' && set_str(find_key("api_key"),
+	    &cfg->api_key, key, err, errlen) != 0)
+		return -1;
+	size_t n = strlen(cfg->media_url);
+	if (n == 0 || cfg->media_url[n - 1] != '/') {
+		snprintf(err, errlen, "%s: media_url: must end in /", path);
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].kind != K_INT && keys[i].kind != K_ENUM)
+			free(*(char **)((char *)cfg + keys[i].off));
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}

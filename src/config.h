@@ -1,0 +1,49 @@
+/* config.h: the settings of imagegen.conf, read once at start-up. */
+#ifndef IMAGEGEN_CONFIG_H
+#define IMAGEGEN_CONFIG_H
+
+#include <stddef.h>
+
+enum provider { PROVIDER_IMAGEN, PROVIDER_LOCAL };
+enum image_urls { URLS_PATH, URLS_DATA };
+
+struct config {
+	char *path;		/* the file these came from */
+	char *api_key;
+	long  concurrency;
+	long  connect_timeout;
+	char *database;
+	char *evidence_prompt;
+	long  image_quality;
+	long  image_size;
+	long  image_urls;	/* enum image_urls */
+	char *imagen_model;
+	char *imagen_url;
+	long  job_deadline;
+	long  local_delay;
+	char *location_prompt;
+	char *log;
+	long  log_level;	/* enum log_level */
+	long  max_body;
+	long  max_description;
+	long  max_items;
+	long  max_name;
+	long  max_webhook_body;
+	char *media_dir;
+	char *media_url;
+	long  provider;		/* enum provider */
+	long  request_timeout;
+	char *status_url;
+	long  webhook_interval;
+	long  webhook_retries;
+	long  webhook_timeout;
+};
+
+const char *config_default_path(void);
+int  config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+int  config_parse(struct config *cfg, const char *name, const char *text,
+	char *err, size_t errlen);
+void config_defaults(struct config *cfg);
+void config_free(struct config *cfg);
+
+#endif

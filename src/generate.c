@@ -1,0 +1,68 @@
+/* generate.c: POST /api/generate-case-images: record the job, start its worker, answer 202. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "casereq.h"
+#include "codec.h"
+#include "config.h"
+#include "generate.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "store.h"
+
+static void
+accepted(struct request *r, int code, const struct case_req *req, const char *status)
+{
+	char url[512], location[600];
+	snprintf(url, sizeof(url), "%s%s", r->cfg->status_url, req->case_id);
+	snprintf(location, sizeof(location), "Location: %s\r\n", url);
+	cJSON *o = cJSON_CreateObject();
+	if (o == NULL || !cJSON_AddStringToObject(o, "caseId", req->case_id) ||
+	    !cJSON_AddStringToObject(o, "status", status) ||
+	    !cJSON_AddNumberToObject(o, "totalImages", (double)req->n_items) ||
+	    !cJSON_AddStringToObject(o, "statusUrl", url)) {
+		log_error("case %s: cannot build the reply", req->case_id);
+		reply_error(r, 500, "internal error", NULL);
+	} else {
+		reply_json(r, code, location, o);
+	}
+	cJSON_Delete(o);
+}
+
+void
+generate_handle(struct request *r, const char *rest)
+{
+	struct case_req req;
+	struct req_error err;
+	char status[12];
+	(void)rest;
+
+	if (request_read_json(r, r->cfg->max_body) != 0)
+		return;
+	if (casereq_parse(r->body, r->body_len, r->cfg, &req, &err) != 0) {
+		reply_error(r, 400, err.message, err.field);
+		return;
+	}
+	switch (store_create(&req, codec_now_ms(), status)) {
+	case STORE_CREATED:
+		log_info("case %s: job created, %zu images", req.case_id, req.n_items);
+		/* The job is recorded: should the fork fail, `imagegen run` resumes it. */
+		if (spawn_worker(req.case_id) != 0)
+			log_error("case %s: worker not started; run `imagegen run %s`",
+			    req.case_id, req.case_id);
+		accepted(r, 202, &req, status);
+		break;
+	case STORE_EXISTS:
+		accepted(r, 200, &req, status);
+		break;
+	case STORE_CONFLICT:
+		reply_error(r, 409, "caseId already exists with different input", "caseId");
+		break;
+	default:
+		reply_error(r, 500, "internal error", NULL);
+	}
+	casereq_free(&req);
+}

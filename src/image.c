@@ -1,0 +1,200 @@
+/* image.c: MagickWand turns a provider's picture into the JPEG players get. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <wand/MagickWand.h>
+
+#include "image.h"
+
+void
+image_init(void)
+{
+	MagickWandGenesis();
+}
+
+void
+image_done(void)
+{
+	MagickWandTerminus();
+}
+
+/* Only what Imagen returns is decoded: ImageMagick's other coders are attack surface. */
+static const char *
+sniff(const unsigned char *p, size_t len)
+{
+	if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "PNG";
+	if (len >= 3 && memcmp(p, "\xff\xd8\xff", 3) == 0)
+		return "JPEG";
+	if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+		return "WEBP";
+	return NULL;
+}
+
+static void
+wand_error(MagickWand *w, const char *step, char *err, size_t errlen)
+{
+	ExceptionType severity;
+	char *desc = MagickGetException(w, &severity);
+	snprintf(err, errlen, "%s: %s", step, desc && *desc ? desc : "failed");
+	MagickRelinquishMemory(desc);
+}
+
+/* Resize so the picture covers size x size, then keep its centre. */
+static MagickBooleanType
+cover_crop(MagickWand *w, long size)
+{
+	size_t iw = MagickGetImageWidth(w), ih = MagickGetImageHeight(w);
+	double scale = (double)size / (double)(iw < ih ? iw : ih);
+	size_t nw = (size_t)(iw * scale + 0.5), nh = (size_t)(ih * scale + 0.5);
+	if (nw < (size_t)size)
+		nw = (size_t)size;
+	if (nh < (size_t)size)
+		nh = (size_t)size;
+	if (MagickThumbnailImage(w, nw, nh) == MagickFalse)
+		return MagickFalse;
+	if (MagickCropImage(w, (size_t)size, (size_t)size, (ssize_t)(nw - (size_t)size) / 2,
+	    (ssize_t)(nh - (size_t)size) / 2) == MagickFalse)
+		return MagickFalse;
+	return MagickSetImagePage(w, (size_t)size, (size_t)size, 0, 0);
+}
+
+static int
+read_input(MagickWand *w, const char *format, const unsigned char *in, size_t len,
+    long size, char *err, size_t errlen)
+{
+	char hint[64];
+	/* Lets libjpeg decode at a reduced scale: most of a JPEG's decoding cost saved. */
+	snprintf(hint, sizeof(hint), "%ldx%ld", size, size);
+	if (strcmp(format, "JPEG") == 0 && MagickSetOption(w, "jpeg:size", hint) == MagickFalse) {
+		wand_error(w, "set jpeg:size", err, errlen);
+		return -1;
+	}
+	if (MagickSetFormat(w, format) == MagickFalse ||
+	    MagickReadImageBlob(w, in, len) == MagickFalse) {
+		wand_error(w, "decode", err, errlen);
+		return -1;
+	}
+	if (MagickGetImageWidth(w) == 0 || MagickGetImageHeight(w) == 0) {
+		snprintf(err, errlen, "decode: empty image");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+encode(MagickWand *w, long quality, unsigned char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	if (MagickStripImage(w) == MagickFalse ||
+	    MagickSetFormat(w, "JPEG") == MagickFalse ||
+	    MagickSetImageFormat(w, "JPEG") == MagickFalse ||
+	    MagickSetImageCompressionQuality(w, (size_t)quality) == MagickFalse ||
+	    MagickSetOption(w, "jpeg:sampling-factor", "4:2:0") == MagickFalse ||
+	    MagickSetImageColorspace(w, sRGBColorspace) == MagickFalse) {
+		wand_error(w, "prepare JPEG", err, errlen);
+		return -1;
+	}
+	size_t n = 0;
+	unsigned char *blob = MagickGetImageBlob(w, &n);
+	if (blob == NULL || n == 0) {
+		wand_error(w, "encode JPEG", err, errlen);
+		MagickRelinquishMemory(blob);
+		return -1;
+	}
+	*out = malloc(n);
+	if (*out == NULL) {
+		MagickRelinquishMemory(blob);
+		snprintf(err, errlen, "encode JPEG: out of memory");
+		return -1;
+	}
+	memcpy(*out, blob, n);
+	*outlen = n;
+	MagickRelinquishMemory(blob);
+	return 0;
+}
+
+int
+image_compress(const unsigned char *in, size_t len, long size, long quality,
+    unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+	const char *format = sniff(in, len);
+	if (format == NULL) {
+		snprintf(err, errlen, "not a PNG, JPEG or WebP image (%zu bytes)", len);
+		return -1;
+	}
+	MagickWand *w = NewMagickWand();
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = -1;
+	if (read_input(w, format, in, len, size, err, errlen) != 0)
+		goto done;
+	if (cover_crop(w, size) == MagickFalse) {
+		wand_error(w, "resize", err, errlen);
+		goto done;
+	}
+	rc = encode(w, quality, out, outlen, err, errlen);
+done:
+	DestroyMagickWand(w);
+	return rc;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Temporary file, fsync, rename: a reader sees the whole image or none,
+ * and a crash leaves at worst a ".tmp" file nginx never serves.
+ */
+int
+image_write(const char *dir, const char *name, const unsigned char *data, size_t len,
+    char *err, size_t errlen)
+{
+	char tmp[4096], path[4096];
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name,
+	    (long)getpid()) >= sizeof(tmp)) {
+		snprintf(err, errlen, "path too long");
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,173 @@
+/* jobjson.c: render a job and its images as the reference design's JSON. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "codec.h"
+#include "config.h"
+#include "jobjson.h"
+#include "log.h"
+#include "store.h"
+
+#define MAX_DATA_FILE (16 * 1024 * 1024)
+
+static int
+read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rbe");
+	if (f == NULL)
+		return -1;
+	*buf = malloc(MAX_DATA_FILE);
+	*len = *buf ? fread(*buf, 1, MAX_DATA_FILE, f) : 0;
+	int bad = *buf == NULL || ferror(f) || !feof(f);
+	fclose(f);
+	if (bad) {
+		free(*buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* The reference returned images inline; some clients still need that. */
+char *
+jobjson_data_url(const char *path)
+{
+	static const char prefix[] = "data:image/jpeg;base64,";
+	unsigned char *buf;
+	size_t len;
+	if (read_file(path, &buf, &len) != 0) {
+		log_error("jobjson: read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *b64 = codec_base64_encode(buf, len);
+	free(buf);
+	char *url = b64 ? malloc(sizeof(prefix) + strlen(b64)) : NULL;
+	if (url != NULL) {
+		memcpy(url, prefix, sizeof(prefix) - 1);
+		strcpy(url + sizeof(prefix) - 1, b64);
+	}
+	free(b64);
+	return url;
+}
+
+static int
+add_url(const struct config *cfg, cJSON *map, const struct image *im)
+{
+	if (cfg->image_urls != URLS_DATA || im->path == NULL)
+		return cJSON_AddStringToObject(map, im->item_id, im->url) ? 0 : -1;
+	char *data = jobjson_data_url(im->path);
+	if (data == NULL)
+		return -1;
+	int rc = cJSON_AddStringToObject(map, im->item_id, data) ? 0 : -1;
+	free(data);
+	return rc;
+}
+
+/* evidenceImages, locationImages and failedIds: shared by both documents. */
+static int
+add_results(const struct config *cfg, cJSON *o, const struct image *images, size_t n)
+{
+	cJSON *maps[2] = { cJSON_AddObjectToObject(o, "evidenceImages"),
+	    cJSON_AddObjectToObject(o, "locationImages") };
+	cJSON *failed = cJSON_AddArrayToObject(o, "failedIds");
+	if (maps[0] == NULL || maps[1] == NULL || failed == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct image *im = &images[i];
+		if (strcmp(im->status, "completed") == 0 && im->url != NULL) {
+			if (add_url(cfg, maps[im->kind], im) != 0)
+				return -1;
+		} else if (strcmp(im->status, "failed") == 0) {
+			cJSON *id = cJSON_CreateString(im->item_id);
+			if (id == NULL || !cJSON_AddItemToArray(failed, id))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+add_time(cJSON *o, const char *key, int64_t ms)
+{
+	if (ms == 0)
+		return 0;
+	return cJSON_AddNumberToObject(o, key, (double)ms) ? 0 : -1;
+}
+
+static int
+add_items(cJSON *o, const struct image *images, size_t n)
+{
+	cJSON *lists[2] = { cJSON_AddArrayToObject(o, "evidence"),
+	    cJSON_AddArrayToObject(o, "locations") };
+	cJSON *all = cJSON_AddArrayToObject(o, "images");
+	if (lists[0] == NULL || lists[1] == NULL || all == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct image *im = &images[i];
+		cJSON *it = cJSON_CreateObject(), *st = cJSON_CreateObject();
+		if (it == NULL || st == NULL || !cJSON_AddItemToArray(lists[im->kind], it) ||
+		    !cJSON_AddItemToArray(all, st)) {
+			cJSON_Delete(it);
+			cJSON_Delete(st);
+			return -1;
+		}
+		if (!cJSON_AddStringToObject(it, "id", im->item_id) ||
+		    !cJSON_AddStringToObject(it, "name", im->name) ||
+		    !cJSON_AddStringToObject(it, "description", im->description) ||
+		    !cJSON_AddStringToObject(st, "id", im->item_id) ||
+		    !cJSON_AddStringToObject(st, "kind", casereq_kind_name(im->kind)) ||
+		    !cJSON_AddStringToObject(st, "status", im->status) ||
+		    !cJSON_AddNumberToObject(st, "attempts", im->attempts) ||
+		    !(im->error ? cJSON_AddStringToObject(st, "error", im->error)
+		        : cJSON_AddNullToObject(st, "error")))
+			return -1;
+	}
+	return 0;
+}
+
+/* The ImageGenerationJob, plus the per-image list the reference lacked. */
+void *
+jobjson_status(const struct config *cfg, const struct job *job,
+    const struct image *images, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	int ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
+	    cJSON_AddStringToObject(o, "status", job->status) &&
+	    add_time(o, "createdAt", job->created_at) == 0 &&
+	    add_time(o, "startedAt", job->started_at) == 0 &&
+	    add_time(o, "completedAt", job->completed_at) == 0 &&
+	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
+	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
+	    cJSON_AddNumberToObject(o, "failedImages", job->failed) &&
+	    cJSON_AddNumberToObject(o, "retryCount", job->retry_count) &&
+	    (job->last_error ? cJSON_AddStringToObject(o, "lastError", job->last_error)
+	        : cJSON_AddNullToObject(o, "lastError")) &&
+	    add_results(cfg, o, images, n) == 0 &&
+	    add_items(o, images, n) == 0;
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The ImageProgressUpdate a worker posts to the caller's webhook. */
+char *
+jobjson_progress(const struct config *cfg, const struct job *job,
+    const struct image *images, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	int ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
+	    cJSON_AddStringToObject(o, "status", job->status) &&
+	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
+	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
+	    add_results(cfg, o, images, n) == 0;
+	char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	return text;
+}

@@ -1,0 +1,17 @@
+/* jobjson.h: a job as the reference's JSON: ImageGenerationJob and ImageProgressUpdate. */
+#ifndef IMAGEGEN_JOBJSON_H
+#define IMAGEGEN_JOBJSON_H
+
+#include <stddef.h>
+
+struct config;
+struct image;
+struct job;
+
+void *jobjson_status(const struct config *cfg, const struct job *job,
+	const struct image *images, size_t n);
+char *jobjson_progress(const struct config *cfg, const struct job *job,
+	const struct image *images, size_t n);
+char *jobjson_data_url(const char *path);
+
+#endif

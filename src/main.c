@@ -1,0 +1,119 @@
+/* main.c: decide what this process is: FastCGI responder, CGI program or admin tool. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "admin.h"
+#include "config.h"
+#include "image.h"
+#include "log.h"
+#include "serve.h"
+#include "store.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
+	    "       imagegen [-c file] initdb | jobs | run CASEID | show CASEID\n"
+	    "       imagegen version\n");
+}
+
+/* Descriptors 0-2 must exist, or the first file we open would become one of them. */
+static void
+ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			exit(1);
+}
+
+static int
+start(struct config *cfg, const char *path, int detached)
+{
+	char err[1024];
+	if (config_load(cfg, path, err, sizeof(err)) != 0) {
+		log_error("config: %s", err);
+		if (!serve_is_cgi())
+			fprintf(stderr, "imagegen: %s\n", err);
+		return -1;
+	}
+	log_open(cfg->log, (enum log_level)cfg->log_level, detached);
+	/* The worker we fork finds the same file through the environment. */
+	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    store_open(cfg->database) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+serve(struct config *cfg, const char *path)
+{
+	int cgi = serve_is_cgi(), from, to;
+	if (!cgi && !serve_is_fastcgi()) {
+		usage();
+		return 2;
+	}
+	if (start(cfg, path, 0) != 0) {
+		if (cgi)
+			fputs("Status: 500 Internal Server Error\r\nContent-Type: "
+			    "application/json\r\n\r\n{\"error\":\"internal error\"}\n", stdout);
+		return 1;
+	}
+	if (store_migrate(&from, &to) != 0)
+		return 1;
+	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
+}
+
+static int
+command(struct config *cfg, const char *path, int argc, char **argv)
+{
+	int worker = strcmp(argv[0], "worker") == 0;
+	if (strcmp(argv[0], "version") == 0) {
+		puts("imagegen " PACKAGE_VERSION);
+		return 0;
+	}
+	if (start(cfg, path, worker) != 0)
+		return 1;
+	int rc = 0;
+	if (worker || strcmp(argv[0], "run") == 0) {
+		image_init();
+		rc = admin_command(cfg, argc, argv);
+		image_done();
+	} else {
+		rc = admin_command(cfg, argc, argv);
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	const char *path = NULL;
+	int c, rc;
+
+	ensure_std_fds();
+	while ((c = getopt(argc, argv, "c:h")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	rc = argc > 0 ? command(&cfg, path, argc, argv) : serve(&cfg, path);
+	store_close();
+	config_free(&cfg);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,36 @@
+/* request.h: one HTTP request, the same for CGI and FastCGI, and its reply. */
+#ifndef IMAGEGEN_REQUEST_H
+#define IMAGEGEN_REQUEST_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+
+struct config;
+
+struct request {
+	FCGX_Request *fcgi;	/* NULL in CGI mode: stdin and stdout */
+	const struct config *cfg;
+	char *method;
+	char *path;
+	char *content_type;
+	char *if_none_match;
+	long content_length;	/* -1 when absent */
+	char *body;
+	size_t body_len;
+	int head;		/* HEAD: headers only */
+	int replied;
+};
+
+int  request_init(struct request *r, FCGX_Request *fcgi, char **envp,
+	const struct config *cfg);
+void request_free(struct request *r);
+int  request_read_json(struct request *r, long max);
+void reply(struct request *r, int status, const char *headers, const char *body,
+	size_t len);
+void reply_json(struct request *r, int status, const char *headers, void *json);
+void reply_error(struct request *r, int status, const char *message, const char *field);
+void reply_error_headers(struct request *r, int status, const char *headers,
+	const char *message, const char *field);
+
+#endif

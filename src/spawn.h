@@ -1,0 +1,8 @@
+/* spawn.h: start a job's worker as a fully detached process. */
+#ifndef IMAGEGEN_SPAWN_H
+#define IMAGEGEN_SPAWN_H
+
+int  spawn_worker(const char *case_id);
+void spawn_detach_fds(void);
+
+#endif

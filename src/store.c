@@ -1,0 +1,696 @@
+/* store.c: jobs, images and webhook deliveries in SQLite, bound parameters only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "migrations.h"
+#include "progress.h"
+#include "store.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static sqlite3 *db;
+
+/* Every statement is prepared once, on first use, and kept for the process's life. */
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
+	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
+	S_CLAIM, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_COUNTERS, S_FINISH,
+	S_DELIVERY_ADD, S_DELIVERY_RESULT,
+	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
+	S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_JOB_HASH] = "SELECT request_hash, status FROM jobs WHERE case_id = ?1",
+	[S_JOB_INSERT] =
+	    "INSERT INTO jobs (case_id, total_images, webhook_url, request_hash,"
+	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[S_IMAGE_INSERT] =
+	    "INSERT INTO images (case_id, item_id, kind, position, name, description)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_VERSION] = "SELECT version FROM jobs WHERE case_id = ?1",
+	[S_JOB_SELECT] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version"
+	    " FROM jobs WHERE case_id = ?1",
+	[S_IMAGES_SELECT] =
+	    "SELECT item_id, kind, position, name, description, status, attempts,"
+	    " last_error, path, url FROM images WHERE case_id = ?1 ORDER BY position",
+	[S_JOBS_ALL] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version"
+	    " FROM jobs ORDER BY created_at",
+	[S_CLAIM] =
+	    "UPDATE jobs SET status = 'generating', worker_pid = ?2,"
+	    " started_at = coalesce(started_at, ?3), updated_at = ?3"
+	    " WHERE case_id = ?1 AND (status = 'pending' OR (status = 'generating' AND ?4))",
+	[S_IMAGE_START] =
+	    "UPDATE images SET status = 'generating', attempts = attempts + 1,"
+	    " started_at = ?3 WHERE case_id = ?1 AND item_id = ?2",
+	[S_IMAGE_DONE] =
+	    "UPDATE images SET status = 'completed', path = ?3, url = ?4, bytes = ?5,"
+	    " last_error = NULL, finished_at = ?6 WHERE case_id = ?1 AND item_id = ?2",
+	[S_IMAGE_FAIL] =
+	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4"
+	    " WHERE case_id = ?1 AND item_id = ?2",
+	[S_COUNTERS] =
+	    "UPDATE jobs SET"
+	    " completed_images = (SELECT count(*) FROM images"
+	    "   WHERE case_id = ?1 AND status = 'completed'),"
+	    " failed_images = (SELECT count(*) FROM images"
+	    "   WHERE case_id = ?1 AND status = 'failed'),"
+	    " updated_at = ?2 WHERE case_id = ?1",
+	[S_FINISH] =
+	    "UPDATE jobs SET status = CASE"
+	    "   WHEN completed_images = total_images THEN 'completed'"
+	    "   WHEN completed_images = 0 THEN 'failed' ELSE 'partial' END,"
+	    " last_error = (SELECT item_id || ': ' || last_error FROM images"
+	    "   WHERE case_id = ?1 AND status = 'failed'"
+	    "   ORDER BY finished_at DESC, position LIMIT 1),"
+	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
+	    " RETURNING status",
+	[S_DELIVERY_ADD] =
+	    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
+	    " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[S_DELIVERY_RESULT] =
+	    "UPDATE webhook_deliveries SET status = ?2, attempts = ?3,"
+	    " response_code = ?4, last_error = ?5, latency_ms = ?6,"
+	    " next_attempt_at = ?7,"
+	    " delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 END WHERE id = ?1",
+	[S_PROGRESS_IMAGE] =
+	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
+	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
+	    " AND status <> 'completed'",
+	[S_PROGRESS_FAIL] =
+	    "UPDATE images SET status = 'failed',"
+	    " last_error = coalesce(last_error, 'reported failed by the worker'),"
+	    " finished_at = ?3 WHERE case_id = ?1 AND item_id = ?2"
+	    " AND status NOT IN ('completed', 'failed')",
+	[S_PROGRESS_JOB] =
+	    "UPDATE jobs SET status = ?2,"
+	    " completed_images = max(completed_images, ?3, (SELECT count(*) FROM images"
+	    "   WHERE case_id = ?1 AND status = 'completed')),"
+	    " failed_images = max(failed_images, (SELECT count(*) FROM images"
+	    "   WHERE case_id = ?1 AND status = 'failed')),"
+	    " started_at = coalesce(started_at, ?4),"
+	    " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END,"
+	    " updated_at = ?4 WHERE case_id = ?1",
+};
+
+static sqlite3_stmt *stmts[S_COUNT];
+
+static sqlite3_stmt *
+stmt(enum stmt_id id)
+{
+	if (stmts[id] == NULL &&
+	    sqlite3_prepare_v3(db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+	    &stmts[id], NULL) != SQLITE_OK) {
+		log_error("store: prepare statement %d: %s", (int)id, sqlite3_errmsg(db));
+		return NULL;
+	}
+	return stmts[id];
+}
+
+/* Runs a statement that returns no row, leaving it reset for its next use. */
+static int
+step_done(sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+finish(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static int
+exec_simple(enum stmt_id id)
+{
+	sqlite3_stmt *s = stmt(id);
+	return s == NULL ? -1 : step_done(s, sql[id]);
+}
+
+static int begin(void) { return exec_simple(S_BEGIN); }
+static int commit(void) { return exec_simple(S_COMMIT); }
+static void rollback(void) { (void)exec_simple(S_ROLLBACK); }
+
+static int
+exec_pragma(const char *text)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store: %s: %s", text, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open(const char *path)
+{
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("store: open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		store_close();
+		return -1;
+	}
+	/* synchronous=NORMAL is durable across process crashes in WAL mode, and 10x cheaper. */
+	if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    exec_pragma("PRAGMA journal_mode = WAL") != 0 ||
+	    exec_pragma("PRAGMA synchronous = NORMAL") != 0 ||
+	    exec_pragma("PRAGMA foreign_keys = ON") != 0) {
+		store_close();
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(int *v)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(s);
+	*v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Each migration and its user_version bump commit together, and the version
+ * is read inside the write transaction, so responders starting at once
+ * cannot apply the same migration twice.
+ */
+static int
+migrate_one(int *version)
+{
+	char bump[64];
+	if (exec_pragma("BEGIN IMMEDIATE") != 0)
+		return -1;
+	if (user_version(version) != 0) {
+		log_error("store: read user_version: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (*version >= N_MIGRATIONS)
+		return exec_pragma("COMMIT");
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", *version + 1);
+	if (exec_pragma(migrations[*version]) != 0 || exec_pragma(bump) != 0)
+		goto fail;
+	if (exec_pragma("COMMIT") != 0)
+		goto fail;
+	(*version)++;
+	return 0;
+fail:
+	exec_pragma("ROLLBACK");
+	return -1;
+}
+
+int
+store_migrate(int *from, int *to)
+{
+	int v = -1;
+	*from = -1;
+	do {
+		if (migrate_one(&v) != 0)
+			return -1;
+		if (*from < 0)
+			*from = v - (v > 0 && v <= N_MIGRATIONS ? 1 : 0);
+	} while (v < N_MIGRATIONS);
+	*to = v;
+	return 0;
+}
+
+void
+store_close(void)
+{
+	for (int i = 0; i < S_COUNT; i++) {
+		sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+	sqlite3_close(db);
+	db = NULL;
+}
+
+static int
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+static int
+insert_images(const struct case_req *req)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_INSERT);
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < req->n_items; i++) {
+		const struct item *it = &req->items[i];
+		bind_text(s, 1, req->case_id);
+		bind_text(s, 2, it->id);
+		bind_text(s, 3, casereq_kind_name(it->kind));
+		sqlite3_bind_int(s, 4, (int)i);
+		bind_text(s, 5, it->name);
+		bind_text(s, 6, it->description);
+		if (step_done(s, "insert image") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Looks for the case first, inside the same write transaction, so a race cannot double it. */
+static int
+find_existing(const struct case_req *req, char status[12])
+{
+	sqlite3_stmt *s = stmt(S_JOB_HASH);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, req->case_id);
+	int rc = sqlite3_step(s);
+	int found = -1;
+	if (rc == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(s, 0);
+		snprintf(status, 12, "%s", (const char *)sqlite3_column_text(s, 1));
+		found = hash && strcmp(hash, req->hash) == 0 ? STORE_EXISTS : STORE_CONFLICT;
+	} else if (rc == SQLITE_DONE) {
+		found = STORE_CREATED;
+	} else {
+		log_error("store: case %s: look up: %s", req->case_id, sqlite3_errmsg(db));
+	}
+	finish(s);
+	return found;
+}
+
+int
+store_create(const struct case_req *req, int64_t now, char status[12])
+{
+	sqlite3_stmt *s = stmt(S_JOB_INSERT);
+	if (s == NULL || begin() != 0)
+		return -1;
+	int rc = find_existing(req, status);
+	if (rc != STORE_CREATED)
+		goto done;
+	snprintf(status, 12, "pending");
+	bind_text(s, 1, req->case_id);
+	sqlite3_bind_int(s, 2, (int)req->n_items);
+	bind_text(s, 3, req->webhook_url);
+	bind_text(s, 4, req->hash);
+	sqlite3_bind_int64(s, 5, now);
+	if (step_done(s, "insert job") != 0 || insert_images(req) != 0)
+		rc = -1;
+done:
+	if (rc < 0 || commit() != 0) {
+		rollback();
+		return -1;
+	}
+	return rc;
+}
+
+/* Returns 1 with the version, 0 for an unknown case, -1 on error. */
+int
+store_version(const char *case_id, int64_t *version)
+{
+	sqlite3_stmt *s = stmt(S_VERSION);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc = sqlite3_step(s), found = -1;
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int64(s, 0);
+		found = 1;
+	} else if (rc == SQLITE_DONE) {
+		found = 0;
+	} else {
+		log_error("store: case %s: version: %s", case_id, sqlite3_errmsg(db));
+	}
+	finish(s);
+	return found;
+}
+
+static char *
+column_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+	return v ? strdup((const char *)v) : NULL;
+}
+
+static void
+read_job(sqlite3_stmt *s, struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->case_id, sizeof(j->case_id), "%s", sqlite3_column_text(s, 0));
+	snprintf(j->status, sizeof(j->status), "%s", sqlite3_column_text(s, 1));
+	snprintf(j->request_hash, sizeof(j->request_hash), "%s", sqlite3_column_text(s, 2));
+	j->total = sqlite3_column_int(s, 3);
+	j->completed = sqlite3_column_int(s, 4);
+	j->failed = sqlite3_column_int(s, 5);
+	j->retry_count = sqlite3_column_int(s, 6);
+	j->last_error = column_strdup(s, 7);
+	j->webhook_url = column_strdup(s, 8);
+	j->worker_pid = (long)sqlite3_column_int64(s, 9);
+	j->created_at = sqlite3_column_int64(s, 10);
+	j->started_at = sqlite3_column_int64(s, 11);
+	j->completed_at = sqlite3_column_int64(s, 12);
+	j->updated_at = sqlite3_column_int64(s, 13);
+	j->version = sqlite3_column_int64(s, 14);
+}
+
+static void
+read_image(sqlite3_stmt *s, struct image *im)
+{
+	memset(im, 0, sizeof(*im));
+	snprintf(im->item_id, sizeof(im->item_id), "%s", sqlite3_column_text(s, 0));
+	im->kind = strcmp((const char *)sqlite3_column_text(s, 1), "evidence") == 0 ?
+	    KIND_EVIDENCE : KIND_LOCATION;
+	im->position = sqlite3_column_int(s, 2);
+	im->name = column_strdup(s, 3);
+	im->description = column_strdup(s, 4);
+	snprintf(im->status, sizeof(im->status), "%s", sqlite3_column_text(s, 5));
+	im->attempts = sqlite3_column_int(s, 6);
+	im->error = column_strdup(s, 7);
+	im->path = column_strdup(s, 8);
+	im->url = column_strdup(s, 9);
+}
+
+static int
+load_images(const char *case_id, int total, struct image **out, size_t *n)
+{
+	sqlite3_stmt *s = stmt(S_IMAGES_SELECT);
+	if (s == NULL)
+		return -1;
+	*out = calloc((size_t)total + 1, sizeof(**out));
+	if (*out == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < (size_t)total)
+		read_image(s, &(*out)[(*n)++]);
+	finish(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: case %s: load images: %s", case_id, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the job and its images in one read transaction, so the two agree.
+ * Returns 1 when found, 0 for an unknown case, -1 on error.
+ */
+int
+store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
+{
+	sqlite3_stmt *s = stmt(S_JOB_SELECT);
+	*images = NULL;
+	*n = 0;
+	if (s == NULL || exec_pragma("BEGIN") != 0)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc = sqlite3_step(s), found = -1;
+	if (rc == SQLITE_ROW) {
+		read_job(s, job);
+		found = 1;
+	} else if (rc == SQLITE_DONE) {
+		found = 0;
+	} else {
+		log_error("store: case %s: load job: %s", case_id, sqlite3_errmsg(db));
+	}
+	finish(s);
+	if (found == 1 && (images == NULL ||
+	    load_images(case_id, job->total, images, n) != 0)) {
+		store_free(job, *images, *n);
+		*images = NULL;
+		*n = 0;
+		found = -1;
+	}
+	exec_pragma("COMMIT");
+	return found;
+}
+
+void
+store_free(struct job *job, struct image *images, size_t n)
+{
+	if (job != NULL) {
+		free(job->last_error);
+		free(job->webhook_url);
+		job->last_error = job->webhook_url = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(images[i].name);
+		free(images[i].description);
+		free(images[i].error);
+		free(images[i].path);
+		free(images[i].url);
+	}
+	free(images);
+}
+
+int
+store_each_job(int (*fn)(const struct job *, void *), void *arg)
+{
+	sqlite3_stmt *s = stmt(S_JOBS_ALL);
+	if (s == NULL)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct job j;
+		read_job(s, &j);
+		int stop = fn(&j, arg);
+		store_free(&j, NULL, 0);
+		if (stop)
+			break;
+	}
+	finish(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: list jobs: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 1 if this process now owns the job, 0 if another has it or it is done. */
+int
+store_claim(const char *case_id, long pid, int take_over, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_CLAIM);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, pid);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int(s, 4, take_over);
+	if (step_done(s, "claim job") != 0)
+		return -1;
+	return sqlite3_changes(db) == 1;
+}
+
+int
+store_image_started(const char *case_id, const char *item_id, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_START);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	sqlite3_bind_int64(s, 3, now);
+	return step_done(s, "image started");
+}
+
+static int
+update_counters(const char *case_id, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_COUNTERS);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, now);
+	return step_done(s, "update counters");
+}
+
+/* The image row and the job's counters change in one transaction, so they always agree. */
+int
+store_image_completed(const char *case_id, const char *item_id, const char *path,
+    const char *url, long bytes, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_DONE);
+	if (s == NULL || begin() != 0)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	bind_text(s, 3, path);
+	bind_text(s, 4, url);
+	sqlite3_bind_int64(s, 5, bytes);
+	sqlite3_bind_int64(s, 6, now);
+	if (step_done(s, "image completed") != 0 || update_counters(case_id, now) != 0 ||
+	    commit() != 0) {
+		rollback();
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_image_failed(const char *case_id, const char *item_id, const char *error, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_FAIL);
+	if (s == NULL || begin() != 0)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	bind_text(s, 3, error);
+	sqlite3_bind_int64(s, 4, now);
+	if (step_done(s, "image failed") != 0 || update_counters(case_id, now) != 0 ||
+	    commit() != 0) {
+		rollback();
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_finish(const char *case_id, int64_t now, char status[12])
+{
+	sqlite3_stmt *s = stmt(S_FINISH);
+	if (s == NULL || begin() != 0)
+		return -1;
+	bind_text(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, now);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
+	finish(s);
+	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 || commit() != 0) {
+		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(db));
+		rollback();
+		return -1;
+	}
+	return 0;
+}
+
+int64_t
+store_delivery_add(const char *case_id, const char *event, const char *url,
+    const char *payload, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_DELIVERY_ADD);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, event);
+	bind_text(s, 3, url);
+	bind_text(s, 4, payload);
+	sqlite3_bind_int64(s, 5, now);
+	if (step_done(s, "add delivery") != 0)
+		return -1;
+	return sqlite3_last_insert_rowid(db);
+}
+
+int
+store_delivery_result(int64_t id, const char *status, int attempts, long code,
+    const char *error, long latency_ms, int64_t next_at, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_DELIVERY_RESULT);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, status);
+	sqlite3_bind_int(s, 3, attempts);
+	if (code > 0)
+		sqlite3_bind_int64(s, 4, code);
+	bind_text(s, 5, error);
+	sqlite3_bind_int64(s, 6, latency_ms);
+	if (next_at > 0)
+		sqlite3_bind_int64(s, 7, next_at);
+	sqlite3_bind_int64(s, 8, now);
+	return step_done(s, "delivery result");
+}
+
+static int
+apply_images(const struct progress *p, int64_t now)
+{
+	static const char *const kinds[2] = { "evidence", "location" };
+	sqlite3_stmt *s = stmt(S_PROGRESS_IMAGE), *f = stmt(S_PROGRESS_FAIL);
+	if (s == NULL || f == NULL)
+		return -1;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < p->n_images[k]; i++) {
+			bind_text(s, 1, p->case_id);
+			bind_text(s, 2, p->images[k][i].id);
+			bind_text(s, 3, kinds[k]);
+			bind_text(s, 4, p->images[k][i].url);
+			sqlite3_bind_int64(s, 5, now);
+			if (step_done(s, "progress image") != 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < p->n_failed; i++) {
+		bind_text(f, 1, p->case_id);
+		bind_text(f, 2, p->failed_ids[i]);
+		sqlite3_bind_int64(f, 3, now);
+		if (step_done(f, "progress failed image") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Status only moves forward: a late or repeated update changes nothing it should not. */
+static int
+apply_job(const struct progress *p, const char *old_status, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_PROGRESS_JOB);
+	if (s == NULL)
+		return -1;
+	int forward = progress_status_rank(p->status) > progress_status_rank(old_status);
+	bind_text(s, 1, p->case_id);
+	bind_text(s, 2, forward ? p->status : old_status);
+	sqlite3_bind_int64(s, 3, p->completed);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int(s, 5, forward && progress_status_rank(p->status) == 2);
+	return step_done(s, "progress job");
+}
+
+/* Returns 1 when applied, 0 for an unknown case, -1 on error. */
+int
+store_apply_progress(const struct progress *p, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_JOB_HASH);
+	char status[12];
+	if (s == NULL || begin() != 0)
+		return -1;
+	bind_text(s, 1, p->case_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(status, sizeof(status), "%s", sqlite3_column_text(s, 1));
+	finish(s);
+	if (rc == SQLITE_DONE) {
+		rollback();
+		return 0;
+	}
+	if (rc != SQLITE_ROW || apply_images(p, now) != 0 || apply_job(p, status, now) != 0 ||
+	    commit() != 0) {
+		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(db));
+		rollback();
+		return -1;
+	}
+	return 1;
+}

@@ -1,0 +1,63 @@
+/* store.h: the job store, one SQLite database shared by every process. */
+#ifndef IMAGEGEN_STORE_H
+#define IMAGEGEN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "casereq.h"
+
+struct progress;
+
+struct job {
+	char case_id[65];
+	char status[12];
+	char request_hash[65];
+	int total, completed, failed, retry_count;
+	char *last_error;
+	char *webhook_url;
+	long worker_pid;
+	int64_t created_at, started_at, completed_at, updated_at, version;
+};
+
+struct image {
+	char item_id[65];
+	enum item_kind kind;
+	int position;
+	char *name;
+	char *description;
+	char status[12];
+	int attempts;
+	char *error;
+	char *path;
+	char *url;
+};
+
+enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
+
+int  store_open(const char *path);
+int  store_migrate(int *from, int *to);
+void store_close(void);
+
+int  store_create(const struct case_req *req, int64_t now, char status[12]);
+int  store_version(const char *case_id, int64_t *version);
+int  store_load(const char *case_id, struct job *job, struct image **images, size_t *n);
+void store_free(struct job *job, struct image *images, size_t n);
+int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
+
+int  store_claim(const char *case_id, long pid, int take_over, int64_t now);
+int  store_image_started(const char *case_id, const char *item_id, int64_t now);
+int  store_image_completed(const char *case_id, const char *item_id, const char *path,
+	const char *url, long bytes, int64_t now);
+int  store_image_failed(const char *case_id, const char *item_id, const char *error,
+	int64_t now);
+int  store_finish(const char *case_id, int64_t now, char status[12]);
+
+int64_t store_delivery_add(const char *case_id, const char *event, const char *url,
+	const char *payload, int64_t now);
+int  store_delivery_result(int64_t id, const char *status, int attempts, long code,
+	const char *error, long latency_ms, int64_t next_at, int64_t now);
+
+int  store_apply_progress(const struct progress *p, int64_t now);
+
+#endif

@@ -1,0 +1,430 @@
+/*
+ * worker.c: one job's images through a sliding window of requests in flight.
+ * A new request starts the moment one finishes, evidence first; each image
+ * is compressed, written and recorded as it arrives, not per batch.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "codec.h"
+#include "config.h"
+#include "image.h"
+#include "imagen.h"
+#include "jobjson.h"
+#include "log.h"
+#include "notify.h"
+#include "placeholder.h"
+#include "store.h"
+#include "worker.h"
+
+#define DRAIN_MAX_MS 60000	/* how long the final webhook may keep the worker */
+#define POLL_MAX_MS 1000
+
+struct slot {
+	int busy;
+	size_t idx;		/* into worker.images */
+	struct imagen_call call;
+	int64_t due;		/* local provider: when its picture is "ready" */
+};
+
+struct worker {
+	const struct config *cfg;
+	struct job job;
+	struct image *images;
+	size_t n;
+	size_t *todo;
+	size_t n_todo, next;
+	struct slot *slots;
+	int inflight;
+	CURLM *multi;
+	struct notify *notify;
+	int64_t deadline;
+	int64_t last_progress;
+	int progress_dirty;
+};
+
+static char *
+make_prompt(const char *tmpl, const struct image *im)
+{
+	size_t cap = strlen(tmpl) + 1;
+	for (const char *p = tmpl; (p = strchr(p, '{')) != NULL; p++)
+		cap += strlen(im->name) + strlen(im->description);
+	char *out = malloc(cap), *o = out;
+	if (out == NULL)
+		return NULL;
+	for (const char *p = tmpl; *p != '\0';) {
+		const char *v = NULL;
+		size_t skip = 1;
+		if (strncmp(p, "{name}", 6) == 0)
+			v = im->name, skip = 6;
+		else if (strncmp(p, "{description}", 13) == 0)
+			v = im->description, skip = 13;
+		if (v != NULL) {
+			o = stpcpy(o, v);
+			p += skip;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *
+prompt_for(const struct worker *w, const struct image *im)
+{
+	return make_prompt(im->kind == KIND_EVIDENCE ? w->cfg->evidence_prompt
+	    : w->cfg->location_prompt, im);
+}
+
+static void
+progress(struct worker *w, const char *event, int64_t now)
+{
+	if (w->notify == NULL)
+		return;
+	char *payload = jobjson_progress(w->cfg, &w->job, w->images, w->n);
+	if (payload == NULL) {
+		log_error("case %s: cannot build the %s webhook", w->job.case_id, event);
+		return;
+	}
+	notify_post(w->notify, event, payload, now);
+	notify_tick(w->notify, now);
+	w->last_progress = now;
+	w->progress_dirty = 0;
+}
+
+static void
+image_failed(struct worker *w, size_t idx, const char *error)
+{
+	struct image *im = &w->images[idx];
+	log_warn("case %s: image %s failed: %s", w->job.case_id, im->item_id, error);
+	snprintf(im->status, sizeof(im->status), "failed");
+	free(im->error);
+	im->error = strdup(error);
+	w->job.failed++;
+	w->progress_dirty = 1;
+	if (store_image_failed(w->job.case_id, im->item_id, error, codec_now_ms()) != 0)
+		log_error("case %s: image %s: cannot record the failure", w->job.case_id,
+		    im->item_id);
+}
+
+static int
+save_image(struct worker *w, struct image *im, const unsigned char *jpeg, size_t len,
+    char *err, size_t errlen)
+{
+	char dir[4096], name[80], path[4200], url[4200];
+	snprintf(dir, sizeof(dir), "%s/%s", w->cfg->media_dir, w->job.case_id);
+	snprintf(name, sizeof(name), "%s.jpg", im->item_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(url, sizeof(url), "%s%s/%s", w->cfg->media_url, w->job.case_id, name);
+	if (image_write(dir, name, jpeg, len, err, errlen) != 0)
+		return -1;
+	if (store_image_completed(w->job.case_id, im->item_id, path, url, (long)len,
+	    codec_now_ms()) != 0) {
+		snprintf(err, errlen, "cannot record the image in the database");
+		return -1;
+	}
+	free(im->path);
+	free(im->url);
+	im->path = strdup(path);
+	im->url = strdup(url);
+	return 0;
+}
+
+/* The provider's bytes become a JPEG on disk and a completed row. */
+static void
+image_ready(struct worker *w, size_t idx, const unsigned char *bytes, size_t len)
+{
+	struct image *im = &w->images[idx];
+	unsigned char *jpeg = NULL;
+	size_t jlen = 0;
+	char err[512];
+	if (image_compress(bytes, len, w->cfg->image_size, w->cfg->image_quality, &jpeg,
+	    &jlen, err, sizeof(err)) != 0 ||
+	    save_image(w, im, jpeg, jlen, err, sizeof(err)) != 0) {
+		free(jpeg);
+		image_failed(w, idx, err);
+		return;
+	}
+	free(jpeg);
+	snprintf(im->status, sizeof(im->status), "completed");
+	w->job.completed++;
+	w->progress_dirty = 1;
+	log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id, jlen);
+}
+
+static void
+release(struct worker *w, struct slot *s)
+{
+	if (s->call.easy != NULL)
+		curl_multi_remove_handle(w->multi, s->call.easy);
+	imagen_free(&s->call);
+	s->busy = 0;
+	w->inflight--;
+}
+
+static int
+start_request(struct worker *w, struct slot *s, const char *prompt)
+{
+	if (imagen_start(&s->call, w->cfg, prompt) != 0)
+		return -1;
+	curl_easy_setopt(s->call.easy, CURLOPT_PRIVATE, s);
+	return curl_multi_add_handle(w->multi, s->call.easy) == CURLM_OK ? 0 : -1;
+}
+
+static void
+start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
+{
+	struct image *im = &w->images[idx];
+	memset(s, 0, sizeof(*s));
+	s->busy = 1;
+	s->idx = idx;
+	w->inflight++;
+	snprintf(im->status, sizeof(im->status), "generating");
+	im->attempts++;
+	if (store_image_started(w->job.case_id, im->item_id, now) != 0)
+		log_error("case %s: image %s: cannot record its start", w->job.case_id,
+		    im->item_id);
+	char *prompt = prompt_for(w, im);
+	int rc = prompt == NULL ? -1 : 0;
+	if (rc == 0 && w->cfg->provider == PROVIDER_LOCAL)
+		s->due = now + w->cfg->local_delay;
+	else if (rc == 0)
+		rc = start_request(w, s, prompt);
+	free(prompt);
+	if (rc != 0) {
+		release(w, s);
+		image_failed(w, idx, "cannot start the request");
+	}
+}
+
+static void
+fill_window(struct worker *w, int64_t now)
+{
+	for (long i = 0; i < w->cfg->concurrency && w->next < w->n_todo; i++)
+		if (!w->slots[i].busy)
+			start_one(w, &w->slots[i], w->todo[w->next++], now);
+}
+
+static void
+request_done(struct worker *w, struct slot *s, CURLcode rc)
+{
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	char err[512];
+	size_t idx = s->idx;
+	int ok = imagen_finish(&s->call, rc, &bytes, &len, err, sizeof(err)) == 0;
+	release(w, s);
+	if (ok)
+		image_ready(w, idx, bytes, len);
+	else
+		image_failed(w, idx, err);
+	free(bytes);
+}
+
+static void
+local_done(struct worker *w, struct slot *s)
+{
+	unsigned char *png = NULL;
+	size_t len = 0;
+	char err[512];
+	size_t idx = s->idx;
+	char *prompt = prompt_for(w, &w->images[idx]);
+	int ok = prompt != NULL && placeholder_render(prompt, w->cfg->image_size, &png,
+	    &len, err, sizeof(err)) == 0;
+	release(w, s);
+	if (ok)
+		image_ready(w, idx, png, len);
+	else
+		image_failed(w, idx, prompt ? err : "out of memory");
+	free(prompt);
+	free(png);
+}
+
+static void
+reap_transfers(struct worker *w, int64_t now)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		if (notify_owns(w->notify, m->easy_handle)) {
+			notify_done(w->notify, m->data.result, now);
+			continue;
+		}
+		struct slot *s = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		if (s != NULL)
+			request_done(w, s, m->data.result);
+	}
+	for (long i = 0; i < w->cfg->concurrency; i++) {
+		struct slot *s = &w->slots[i];
+		if (s->busy && s->call.easy == NULL && s->due <= codec_now_ms())
+			local_done(w, s);
+	}
+}
+
+/* Waits for network activity, the next local image, a webhook retry or the deadline. */
+static void
+pump(struct worker *w, int64_t wake_at)
+{
+	int running;
+	int64_t now = codec_now_ms(), due = notify_next_due(w->notify);
+	if (due >= 0 && due < wake_at)
+		wake_at = due;
+	for (long i = 0; i < w->cfg->concurrency; i++)
+		if (w->slots[i].busy && w->slots[i].call.easy == NULL && w->slots[i].due < wake_at)
+			wake_at = w->slots[i].due;
+	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
+		wake_at = w->last_progress + w->cfg->webhook_interval;
+	long wait = wake_at - now;
+	wait = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : wait;
+	if (curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL) != CURLM_OK ||
+	    curl_multi_perform(w->multi, &running) != CURLM_OK)
+		log_error("case %s: libcurl multi interface failed", w->job.case_id);
+	now = codec_now_ms();
+	reap_transfers(w, now);
+	notify_tick(w->notify, now);
+	if (w->progress_dirty && now - w->last_progress >= w->cfg->webhook_interval &&
+	    (w->next < w->n_todo || w->inflight > 0))
+		progress(w, "progress", now);
+}
+
+/* The job's time is up: in-flight requests are aborted, the rest never start. */
+static void
+expire(struct worker *w)
+{
+	for (long i = 0; i < w->cfg->concurrency; i++) {
+		struct slot *s = &w->slots[i];
+		if (s->busy) {
+			size_t idx = s->idx;
+			release(w, s);
+			image_failed(w, idx, "deadline exceeded");
+		}
+	}
+	while (w->next < w->n_todo)
+		image_failed(w, w->todo[w->next++], "deadline exceeded");
+}
+
+static void
+generate_all(struct worker *w)
+{
+	while (w->next < w->n_todo || w->inflight > 0) {
+		if (codec_now_ms() >= w->deadline) {
+			log_warn("case %s: job deadline of %ld s exceeded", w->job.case_id,
+			    w->cfg->job_deadline);
+			expire(w);
+			break;
+		}
+		fill_window(w, codec_now_ms());
+		pump(w, w->deadline);
+	}
+}
+
+static void
+finish(struct worker *w)
+{
+	int64_t now = codec_now_ms();
+	if (store_finish(w->job.case_id, now, w->job.status) != 0)
+		log_error("case %s: cannot record the final status", w->job.case_id);
+	log_info("case %s: %s, %d of %d images, %d failed", w->job.case_id, w->job.status,
+	    w->job.completed, w->job.total, w->job.failed);
+	progress(w, "final", now);
+	int64_t stop = now + DRAIN_MAX_MS;
+	while (!notify_idle(w->notify) && codec_now_ms() < stop)
+		pump(w, stop);
+}
+
+static int
+plan(struct worker *w)
+{
+	w->todo = calloc(w->n + 1, sizeof(*w->todo));
+	w->slots = calloc((size_t)w->cfg->concurrency, sizeof(*w->slots));
+	if (w->todo == NULL || w->slots == NULL)
+		return -1;
+	for (size_t i = 0; i < w->n; i++) {
+		const char *st = w->images[i].status;
+		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
+			w->todo[w->n_todo++] = i;
+	}
+	return 0;
+}
+
+static int
+claim(struct worker *w, const char *case_id, int take_over)
+{
+	int found = store_load(case_id, &w->job, &w->images, &w->n);
+	if (found <= 0) {
+		log_error("case %s: %s", case_id, found == 0 ? "no such job" : "cannot load");
+		return -1;
+	}
+	long pid = w->job.worker_pid;
+	int dead = pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+	int rc = store_claim(case_id, (long)getpid(), take_over && dead, codec_now_ms());
+	if (rc != 1) {
+		log_error("case %s: not claimed: the job is %s%s", case_id, w->job.status,
+		    strcmp(w->job.status, "generating") == 0 && !dead ? " by a live worker" : "");
+		return -1;
+	}
+	snprintf(w->job.status, sizeof(w->job.status), "generating");
+	return 0;
+}
+
+static int
+prepare(struct worker *w)
+{
+	if (plan(w) != 0 || (w->multi = curl_multi_init()) == NULL) {
+		log_error("case %s: out of memory", w->job.case_id);
+		return -1;
+	}
+	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
+	    w->job.case_id, w->job.webhook_url)) == NULL)
+		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
+	w->deadline = codec_now_ms() + w->cfg->job_deadline * 1000;
+	return 0;
+}
+
+static void
+cleanup(struct worker *w)
+{
+	for (long i = 0; w->slots != NULL && i < w->cfg->concurrency; i++)
+		if (w->slots[i].busy)
+			release(w, &w->slots[i]);
+	notify_free(w->notify);
+	if (w->multi != NULL)
+		curl_multi_cleanup(w->multi);
+	free(w->slots);
+	free(w->todo);
+	store_free(&w->job, w->images, w->n);
+}
+
+int
+worker_run(const struct config *cfg, const char *case_id, int take_over)
+{
+	struct worker w = { .cfg = cfg };
+	if (claim(&w, case_id, take_over) != 0) {
+		store_free(&w.job, w.images, w.n);
+		return 1;
+	}
+	log_info("case %s: worker started", case_id);
+	if (prepare(&w) != 0) {
+		cleanup(&w);
+		return 1;
+	}
+	progress(&w, "start", codec_now_ms());
+	if (cfg->provider == PROVIDER_IMAGEN && (cfg->api_key == NULL || *cfg->api_key == '\0')) {
+		while (w.next < w.n_todo)
+			image_failed(&w, w.todo[w.next++], "GEMINI_API_KEY not configured");
+	}
+	generate_all(&w);
+	finish(&w);
+	cleanup(&w);
+	return 0;
+}
