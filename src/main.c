@@ -51,6 +51,16 @@ start(struct config *cfg, const char *path, int detached)
 	return 0;
 }
 
+/* A CGI program that cannot start still owes the web server an answer. */
+static int
+serve_failed(int cgi)
+{
+	if (cgi)
+		fputs("Status: 500 Internal Server Error\r\nContent-Type: "
+		    "application/json\r\n\r\n{\"error\":\"internal error\"}\n", stdout);
+	return 1;
+}
+
 static int
 serve(struct config *cfg, const char *path)
 {
@@ -59,14 +69,8 @@ serve(struct config *cfg, const char *path)
 		usage();
 		return 2;
 	}
-	if (start(cfg, path, 0) != 0) {
-		if (cgi)
-			fputs("Status: 500 Internal Server Error\r\nContent-Type: "
-			    "application/json\r\n\r\n{\"error\":\"internal error\"}\n", stdout);
-		return 1;
-	}
-	if (store_migrate(&from, &to) != 0)
-		return 1;
+	if (start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0)
+		return serve_failed(cgi);
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 

@@ -127,7 +127,11 @@ request_read_json(struct request *r, long max)
 		reply_error(r, 411, "Content-Length is required", NULL);
 		return -1;
 	}
-	if (r->content_length < 0 || r->content_length > max) {
+	if (r->content_length == -2) {
+		reply_error(r, 400, "Content-Length is not a valid number", NULL);
+		return -1;
+	}
+	if (r->content_length > max) {
 		reply_error(r, 413, "the body is too large", NULL);
 		return -1;
 	}

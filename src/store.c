@@ -154,16 +154,23 @@ static int begin(void) { return exec_simple(S_BEGIN); }
 static int commit(void) { return exec_simple(S_COMMIT); }
 static void rollback(void) { (void)exec_simple(S_ROLLBACK); }
 
+/* what names the statement in the log: a migration's whole text would drown the reason. */
 static int
-exec_pragma(const char *text)
+exec_sql(const char *text, const char *what)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error("store: %s: %s", text, msg ? msg : sqlite3_errmsg(db));
+		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+exec_pragma(const char *text)
+{
+	return exec_sql(text, text);
 }
 
 int
@@ -215,8 +222,10 @@ migrate_one(int *version)
 	}
 	if (*version >= N_MIGRATIONS)
 		return exec_pragma("COMMIT");
+	char what[32];
+	snprintf(what, sizeof(what), "migration %d", *version + 1);
 	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", *version + 1);
-	if (exec_pragma(migrations[*version]) != 0 || exec_pragma(bump) != 0)
+	if (exec_sql(migrations[*version], what) != 0 || exec_pragma(bump) != 0)
 		goto fail;
 	if (exec_pragma("COMMIT") != 0)
 		goto fail;

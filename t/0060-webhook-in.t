@@ -1,2 +1,80 @@
 #!/bin/sh
-echo 1..0
+# POST /api/webhook/image-progress: progress from a worker elsewhere (the
+# reference's TypeScript worker or another imagegen) updates this host's rows.
+. "$(dirname "$0")/lib.sh"
+
+MOCK_ARGS="--latency 60" start_stack
+# Jobs whose local workers are stopped at once: only the webhook moves them.
+submit_orphan() {
+	make_case "$1" 2 1
+	post_json /api/generate-case-images "$T/$1.json"
+	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
+	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1'")"
+}
+submit_orphan case-remote
+submit_orphan case-done
+
+hook() {	# hook JSON
+	printf '%s' "$1" > "$T/hook.json"
+	post_json /api/webhook/image-progress "$T/hook.json"
+}
+
+hook '{"caseId":"case-remote","status":"generating","completedImages":1,"totalImages":3,
+  "evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":[]}'
+is "$CODE" 200 "a progress update is accepted"
+is "$(jsonc .)" '{"success":true}' "... with {\"success\":true}"
+is "$(header Content-Type)" application/json "... as JSON"
+http GET /api/case-images/case-remote
+is "$(json .status)" generating "the job is generating"
+is "$(json .completedImages)" 1 "completedImages is 1"
+is "$(json '.evidenceImages["ev-0"]')" https://cdn.example/ev-0.jpg "the reported URL is served"
+is "$(json '.images[] | select(.id == "ev-0") | .status')" completed "the image row is completed"
+
+hook '{"caseId":"case-remote","status":"partial","completedImages":2,"totalImages":3,
+  "evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg","ev-1":"https://cdn.example/ev-1.jpg"},
+  "locationImages":{},"failedIds":["loc-0"]}'
+is "$CODE" 200 "the final update is accepted"
+http GET /api/case-images/case-remote
+is "$(json .status)" partial "the job is partial"
+is "$(json .completedImages)" 2 "completedImages is 2"
+is "$(jsonc .failedIds)" '["loc-0"]' "failedIds has the failed location"
+check "completedAt is set" test "$(json '.completedAt // 0')" -gt 0
+done_at=$(json .completedAt)
+
+# A late, repeated update from before the end changes nothing it should not.
+hook '{"caseId":"case-remote","status":"generating","completedImages":1,"totalImages":3,
+  "evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":[]}'
+is "$CODE" 200 "a stale update is answered 200"
+http GET /api/case-images/case-remote
+is "$(json .status)" partial "... but does not move the job back to generating"
+is "$(json .completedImages)" 2 "... nor lower completedImages"
+is "$(json .completedAt)" "$done_at" "... nor touch completedAt"
+
+# The reference's worker sends the images inline, as data: URLs.
+img="data:image/jpeg;base64,$(head -c 3000 /dev/urandom | base64 -w0)"
+hook "{\"caseId\":\"case-done\",\"status\":\"completed\",\"completedImages\":3,\"totalImages\":3,
+  \"evidenceImages\":{\"ev-0\":\"$img\",\"ev-1\":\"$img\"},\"locationImages\":{\"loc-0\":\"$img\"},\"failedIds\":[]}"
+is "$CODE" 200 "an update with data: URLs is accepted"
+http GET /api/case-images/case-done
+is "$(json .status)" completed "the job is completed"
+is "$(json '.locationImages["loc-0"]')" "$img" "the data: URL is kept as sent"
+is "$(sqlite3 "$T/imagegen.db" "SELECT status FROM case_image_status WHERE case_id = 'case-done'")" \
+    ready "the legacy per-case status says ready"
+
+hook '{"caseId":"no-such-case","status":"generating","completedImages":0,"totalImages":3}'
+is "$CODE" 404 "an unknown case is 404"
+is "$(jsonc .)" '{"error":"Job not found"}' "... with the reference's error"
+
+for bad in 'not json' '{"caseId":"case-remote"}' \
+    '{"caseId":"case-remote","status":"bogus","completedImages":0,"totalImages":3}' \
+    '{"caseId":"case-remote","status":"generating","completedImages":"1","totalImages":3}' \
+    '{"caseId":"case-remote","status":"generating","completedImages":1,"totalImages":3,"failedIds":[1]}' \
+    '{"caseId":"../x","status":"generating","completedImages":1,"totalImages":3}'; do
+	hook "$bad"
+	is "$CODE" 400 "malformed: $(printf '%s' "$bad" | cut -c1-60)"
+done
+check "a 400 carries a JSON error" test -n "$(json .error)"
+http GET /api/case-images/case-remote
+is "$(json .status)/$(json .completedImages)" partial/2 "malformed updates wrote nothing"
+
+done_testing

@@ -1,2 +1,50 @@
 #!/bin/sh
-echo 1..0
+# The status route's ETag: a poll with If-None-Match costs a 304 while
+# nothing changes, and any change (even one made in sqlite3) ends that.
+. "$(dirname "$0")/lib.sh"
+
+start_stack
+make_case case-tag 2 1
+post_json /api/generate-case-images "$T/case-tag.json"
+check "the job finishes" wait_final case-tag 30
+
+http GET /api/case-images/case-tag
+is "$CODE" 200 "status is 200"
+etag=$(header ETag)
+check "an ETag is sent ($etag)" test -n "$etag"
+is "$(header Cache-Control)" no-cache "clients revalidate every poll"
+http GET /api/case-images/case-tag -H "If-None-Match: $etag"
+is "$CODE" 304 "If-None-Match with the current tag is 304"
+is "$(cat "$T/body" 2>/dev/null | wc -c)" 0 "... with no body"
+is "$(header ETag)" "$etag" "... and the same ETag"
+http GET /api/case-images/case-tag -H "If-None-Match: \"other\", $etag"
+is "$CODE" 304 "a list of tags that includes it is 304"
+http GET /api/case-images/case-tag -H 'If-None-Match: "0p"'
+is "$CODE" 200 "a stale tag gets the full job"
+http HEAD /api/case-images/case-tag
+is "$CODE" 200 "HEAD is answered"
+is "$(header ETag)" "$etag" "HEAD carries the ETag"
+
+sqlite3 "$T/imagegen.db" "UPDATE images SET last_error = 'checked by hand' WHERE item_id = 'ev-0'"
+http GET /api/case-images/case-tag -H "If-None-Match: $etag"
+is "$CODE" 200 "a repair made in sqlite3 changes the ETag"
+check "the new ETag differs" test "$(header ETag)" != "$etag"
+
+http GET /api/case-images/nosuch -H "If-None-Match: $etag"
+is "$CODE" 404 "an unknown case is 404, tag or no tag"
+is "$(json .error)" "Job not found" "... with a JSON error"
+
+# data: URLs as the reference returned them, under their own ETag.
+echo "image_urls = data" >> "$T/imagegen.conf"
+kill "$IMAGEGEN_PID"; wait_for 5 sh -c "! kill -0 $IMAGEGEN_PID"; rm -f "$T/imagegen.sock"
+start_imagegen
+http GET /api/case-images/case-tag -H "If-None-Match: $etag"
+is "$CODE" 200 "image_urls = data answers 200"
+case $(json '.evidenceImages["ev-0"]') in
+data:image/jpeg\;base64,*) ok 0 "images come back as data:image/jpeg;base64 URLs" ;;
+*) ok 1 "images come back as data:image/jpeg;base64 URLs" ;;
+esac
+json '.evidenceImages["ev-0"]' | sed 's/^data:image\/jpeg;base64,//' | base64 -d > "$T/inline.jpg"
+check "the inline image is the file on disk" cmp -s "$T/inline.jpg" "$T/media/case-tag/ev-0.jpg"
+
+done_testing

@@ -45,7 +45,8 @@ is() {	# is GOT WANT DESCRIPTION
 }
 
 jcheck() {	# jcheck DESCRIPTION JQ-EXPRESSION [FILE]: passes when it is true
-	if jq -e "$2" "${3:-$T/body}" >/dev/null 2>&1; then ok 0 "$1"; else ok 1 "$1"; fi
+	# jq -e is true on empty input: an empty body must not pass.
+	if [ -s "${3:-$T/body}" ] && jq -e "$2" "${3:-$T/body}" >/dev/null 2>&1; then ok 0 "$1"; else ok 1 "$1"; fi
 }
 
 diag() { echo "# $*"; }
@@ -103,7 +104,8 @@ start_mock() {	# start_mock [mock-imagen.py options]
 start_receiver() {	# start_receiver [webhook-receiver.py options]
 	"$PYTHON3" "$top_srcdir/t/webhook-receiver.py" --port-file "$T/hook.port" \
 	    --log "$T/hook.log" "$@" 2>"$T/hook.err" &
-	PIDS="$PIDS $!"
+	HOOK_PID=$!
+	PIDS="$PIDS $HOOK_PID"
 	wait_for 10 test -s "$T/hook.port" || bail "the webhook receiver did not start"
 	HOOK_URL=http://127.0.0.1:$(cat "$T/hook.port")/hook
 }
@@ -183,6 +185,7 @@ start_stack() {	# mock, config, imagegen and nginx, with extra config lines
 # and the headers in $T/headers.
 http() {
 	method=$1 path=$2; shift 2
+	rm -f "$T/body" "$T/headers"
 	CODE=$(curl -s -m 30 -X "$method" -D "$T/headers" -o "$T/body" \
 	    -w '%{http_code}' "$@" "$BASE$path")
 }
@@ -194,6 +197,10 @@ post_json() {	# post_json PATH FILE [curl options...]
 
 json() {	# json JQ-FILTER [FILE]: query the last body, or FILE
 	jq -r "$1" "${2:-$T/body}"
+}
+
+jsonc() {	# jsonc JQ-FILTER: compact JSON of the last body
+	jq -c "$1" "$T/body"
 }
 
 header() {	# header NAME: a header of the last response
