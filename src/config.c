@@ -252,6 +252,26 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* What `imagegen config` prints: every key's effective value, secrets masked. */
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key *k = &keys[i];
+		const void *field = (const char *)cfg + k->off;
+		long n = *(const long *)field;
+		const char *str = *(char *const *)field;
+		if (k->kind == K_INT)
+			fprintf(out, "%s = %ld\n", k->name, n);
+		else if (k->kind == K_ENUM)
+			fprintf(out, "%s = %s\n", k->name, k->words[n]);
+		else if (strcmp(k->name, "api_key") == 0)
+			fprintf(out, "%s = %s\n", k->name, *str ? "(set)" : "");
+		else
+			fprintf(out, "%s = %s\n", k->name, str);
+	}
+}
+
 void
 config_free(struct config *cfg)
 {

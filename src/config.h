@@ -3,6 +3,7 @@
 #define IMAGEGEN_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum provider { PROVIDER_IMAGEN, PROVIDER_LOCAL };
 enum image_urls { URLS_PATH, URLS_DATA };
@@ -44,6 +45,7 @@ int  config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 int  config_parse(struct config *cfg, const char *name, const char *text,
 	char *err, size_t errlen);
 void config_defaults(struct config *cfg);
+void config_print(const struct config *cfg, FILE *out);
 void config_free(struct config *cfg);
 
 #endif

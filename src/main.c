@@ -20,6 +20,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
 	    "       imagegen [-c file] initdb | jobs | run CASEID | show CASEID\n"
+	    "       imagegen [-c file] config\n"
 	    "       imagegen version\n");
 }
 
@@ -80,6 +81,16 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 	int worker = strcmp(argv[0], "worker") == 0;
 	if (strcmp(argv[0], "version") == 0) {
 		puts("imagegen " PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[0], "config") == 0) {
+		char err[1024];
+		if (config_load(cfg, path, err, sizeof(err)) != 0) {
+			fprintf(stderr, "imagegen: %s\n", err);
+			return 1;
+		}
+		printf("# %s\n", cfg->path);
+		config_print(cfg, stdout);
 		return 0;
 	}
 	if (start(cfg, path, worker) != 0)

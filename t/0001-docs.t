@@ -1,0 +1,32 @@
+#!/bin/sh
+# The operators' reference keeps up with the code: both man pages are clean
+# mdoc, and every config key imagegen knows is in imagegen.conf(5) and in
+# the sample config, with the same default.
+. "$(dirname "$0")/lib.sh"
+
+for page in imagegen.8 imagegen.conf.5; do
+	out=$(mandoc -Tlint -W warning "$top_srcdir/man/$page" 2>&1)
+	is "$out" "" "mandoc -Tlint finds nothing in $page"
+done
+
+printf 'log = stderr\n' > "$T/empty.conf"
+env -u GEMINI_API_KEY "$IMAGEGEN" -c "$T/empty.conf" config | grep -v '^#' > "$T/keys"
+check "imagegen config lists the keys" test "$(wc -l < "$T/keys")" -ge 25
+while IFS= read -r line; do
+	key=${line%% = *}
+	value=${line#* = }
+	check "imagegen.conf(5) documents $key" grep -q "^\.It Ic $key\b" "$top_srcdir/man/imagegen.conf.5"
+	check "the sample config has $key = $value" grep -qxF "$(echo "# $key = $value" | sed "s/ *$//")" "$top_srcdir/etc/imagegen.conf"
+done < "$T/keys"
+
+# A bad config stops start-up with the file, the line and the reason.
+printf '# comment\n\nconcurrency = 5\nbogus_key = 1\n' > "$T/bad.conf"
+err=$("$IMAGEGEN" -c "$T/bad.conf" config 2>&1)
+is "$err" "imagegen: $T/bad.conf:4: unknown key \"bogus_key\"" "an unknown key names the file and line"
+printf 'concurrency = 0\n' > "$T/bad.conf"
+err=$("$IMAGEGEN" -c "$T/bad.conf" config 2>&1)
+is "$err" "imagegen: $T/bad.conf:1: concurrency: 0 is outside 1..64" "a bad value names the reason"
+printf 'api_key = hunter2-secret\n' > "$T/key.conf"
+check "the api_key never shows" sh -c "! env -u GEMINI_API_KEY '$IMAGEGEN' -c '$T/key.conf' config | grep -q hunter2"
+
+done_testing
