@@ -1,0 +1,79 @@
+#!/bin/sh
+# demo.sh: build imagegen, start nginx and the FastCGI responder on
+# loopback with the offline provider, submit a 14-image case (10 evidence
+# photos, 4 location shots), show its progress until it finishes and say
+# where the images are. `./demo.sh stop` stops what it started.
+set -eu
+cd "$(dirname "$0")"
+top_srcdir=$(pwd)
+top_builddir=$top_srcdir/build
+T=${IMAGEGEN_DEMO_DIR:-/tmp/imagegen-demo}
+
+if [ "${1:-}" = stop ]; then
+	[ -f "$T/pids" ] && PIDS=$(cat "$T/pids") && . "$top_srcdir/t/stack.sh" &&
+	    PIDS=$(cat "$T/pids") && stop_stack && rm -f "$T/pids" && echo "demo stopped"
+	exit 0
+fi
+
+sh ./deps.sh
+if [ ! -x build/src/imagegen ]; then
+	echo "building imagegen..."
+	autoreconf -fi >/dev/null 2>&1
+	mkdir -p build && (cd build && ../configure --quiet && make -j2 >/dev/null)
+fi
+[ -f "$T/pids" ] && "$0" stop
+rm -rf "$T" && mkdir -p "$T"
+. "$top_srcdir/t/stack.sh"
+
+# The demo's own config: the built-in offline provider, no key, no network.
+write_config "provider = local" "local_delay = 700" "log_level = info"
+start_imagegen
+start_nginx
+echo "$PIDS" > "$T/pids"
+echo "nginx on $BASE, imagegen behind it; config $T/imagegen.conf"
+
+python3 - > "$T/case.json" <<'PY'
+import json
+evidence = ["Bloodstained letter opener", "Torn theatre ticket", "Muddy boot print",
+            "Cracked pocket watch", "Half-burnt diary page", "Empty vial of laudanum",
+            "Monogrammed handkerchief", "Pawn shop receipt", "Broken cufflink",
+            "Train timetable with a circled time"]
+locations = ["The manor library", "Rain-soaked train platform", "Back room of the pawn shop",
+             "The theatre's dressing room"]
+print(json.dumps({
+    "caseId": "demo-case-1",
+    "evidence": [{"id": f"evidence-{i + 1}", "name": n, "description": f"{n}, found at the scene"}
+                 for i, n in enumerate(evidence)],
+    "locations": [{"id": f"location-{i + 1}", "name": n, "description": f"{n} at night"}
+                  for i, n in enumerate(locations)]}))
+PY
+echo "POST /api/generate-case-images:"
+curl -s -H 'Content-Type: application/json' --data-binary "@$T/case.json" \
+    "$BASE/api/generate-case-images"
+echo
+
+status=pending
+tries=0
+while :; do
+	curl -s "$BASE/api/case-images/demo-case-1" > "$T/status.json"
+	status=$(jq -r .status "$T/status.json")
+	echo "  $(date +%T)  $status  $(jq -r '"\(.completedImages)/\(.totalImages) done, \(.failedImages) failed"' "$T/status.json")"
+	case $status in completed|partial|failed) break ;; esac
+	tries=$((tries + 1))
+	[ $tries -ge 120 ] && { echo "the demo job did not finish in 60 s" >&2; exit 1; }
+	sleep 0.5
+done
+
+echo
+echo "The job is $status. Its images are in $T/media/demo-case-1/:"
+ls -l "$T/media/demo-case-1"
+echo
+echo "and nginx serves them, for example:"
+jq -r '.evidenceImages, .locationImages | to_entries[] | "  \(.key): '"$BASE"'\(.value)"' \
+    "$T/status.json" | head -4
+echo "  ..."
+echo
+echo "Inspect the job:  build/src/imagegen -c $T/imagegen.conf show demo-case-1"
+echo "           or:    sqlite3 $T/imagegen.db 'SELECT * FROM job_progress'"
+echo "Stop the demo:    ./demo.sh stop"
+[ "$status" = completed ]

@@ -1,21 +1,14 @@
-# t/lib.sh: shared by every t/*.t script. TAP output, a private directory,
-# and the real stack: the mock image API, nginx, the imagegen FastCGI
-# responder (or fcgiwrap for CGI), each started here, on free loopback
-# ports, and stopped by pid when the script exits.
+# t/lib.sh: shared by every t/*.t script: TAP output, a private directory,
+# HTTP and JSON helpers, and the real stack from t/stack.sh, stopped by pid
+# when the script exits.
 
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${NGINX:=$(command -v nginx || echo /usr/sbin/nginx)}"
-: "${SPAWN_FCGI:=$(command -v spawn-fcgi || echo /usr/bin/spawn-fcgi)}"
-: "${FCGIWRAP:=$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)}"
-: "${PYTHON3:=python3}"
-IMAGEGEN=$top_builddir/src/imagegen
+. "$top_srcdir/t/stack.sh"
 API_KEY=test-key-$$-secret
 export GEMINI_API_KEY=$API_KEY
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-t.XXXXXX")
-PIDS=
 tap_n=0
 tap_failed=0
 
@@ -58,20 +51,8 @@ done_testing() {
 	[ "$tap_failed" -eq 0 ]
 }
 
-# Every worker a test's jobs started is stopped too: they are detached.
 cleanup() {
-	if [ -f "$T/imagegen.db" ] && command -v sqlite3 >/dev/null; then
-		for p in $(sqlite3 "$T/imagegen.db" \
-		    "SELECT worker_pid FROM jobs WHERE worker_pid IS NOT NULL" 2>/dev/null); do
-			kill "$p" 2>/dev/null
-		done
-	fi
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
+	stop_stack
 	if [ "$tap_failed" -gt 0 ] && [ -f "$T/imagegen.log" ]; then
 		echo "# imagegen.log:"; sed 's/^/#   /' "$T/imagegen.log" | tail -40
 	fi
@@ -79,107 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-wait_for() {	# wait_for SECONDS COMMAND...: poll until the command succeeds
-	limit=$1; shift
-	end=$(($(date +%s) + limit))
-	while ! "$@" 2>/dev/null; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
-
-free_port() {
-	"$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-start_mock() {	# start_mock [mock-imagen.py options]
-	"$PYTHON3" "$top_srcdir/t/mock-imagen.py" --port-file "$T/mock.port" \
-	    --log "$T/mock.log" --key "$API_KEY" "$@" 2>"$T/mock.err" &
-	PIDS="$PIDS $!"
-	wait_for 10 test -s "$T/mock.port" || bail "the mock image API did not start"
-	MOCK_URL=http://127.0.0.1:$(cat "$T/mock.port")
-}
-
-start_receiver() {	# start_receiver [webhook-receiver.py options]
-	"$PYTHON3" "$top_srcdir/t/webhook-receiver.py" --port-file "$T/hook.port" \
-	    --log "$T/hook.log" "$@" 2>"$T/hook.err" &
-	HOOK_PID=$!
-	PIDS="$PIDS $HOOK_PID"
-	wait_for 10 test -s "$T/hook.port" || bail "the webhook receiver did not start"
-	HOOK_URL=http://127.0.0.1:$(cat "$T/hook.port")/hook
-}
-
-write_config() {	# write_config [extra "key = value" lines...]
-	mkdir -p "$T/media"
-	{
-		echo "database = $T/imagegen.db"
-		echo "media_dir = $T/media"
-		echo "log = $T/imagegen.log"
-		echo "log_level = debug"
-		echo "provider = imagen"
-		echo "imagen_url = ${MOCK_URL:-http://127.0.0.1:9}"
-		echo "webhook_interval = 200"
-		for line in "$@"; do echo "$line"; done
-	} > "$T/imagegen.conf"
-	export IMAGEGEN_CONFIG=$T/imagegen.conf
-	"$IMAGEGEN" initdb >/dev/null || bail "imagegen initdb failed"
-}
-
-start_imagegen() {	# the FastCGI responder on a unix socket, as spawn-fcgi runs it
-	"$SPAWN_FCGI" -n -s "$T/imagegen.sock" -- "$IMAGEGEN" 2>>"$T/imagegen.log" &
-	IMAGEGEN_PID=$!
-	PIDS="$PIDS $IMAGEGEN_PID"
-	wait_for 10 test -S "$T/imagegen.sock" || bail "imagegen did not start"
-}
-
-start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
-	"$FCGIWRAP" -s "unix:$T/fcgiwrap.sock" 2>>"$T/imagegen.log" &
-	PIDS="$PIDS $!"
-	wait_for 10 test -S "$T/fcgiwrap.sock" || bail "fcgiwrap did not start"
-}
-
-# The shipped server block, with only its socket, paths and port replaced.
-start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
-	conf=${1:-imagegen.conf}
-	PORT=$(free_port)
-	cp /etc/nginx/fastcgi_params "$T/fastcgi_params"
-	sed -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
-	    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/imagegen.sock|" \
-	    -e "s|unix:/run/fcgiwrap.socket|unix:$T/fcgiwrap.sock|" \
-	    -e "s|/usr/local/bin/imagegen|$IMAGEGEN|" \
-	    -e "s|/var/lib/imagegen/media/|$T/media/|" \
-	    -e "s|/usr/local/etc/imagegen.conf|$T/imagegen.conf|" \
-	    "$top_srcdir/nginx/$conf" > "$T/server.conf"
-	cat > "$T/nginx.conf" <<-NGINX
-	$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-	daemon off;
-	worker_processes 1;
-	pid $T/nginx.pid;
-	error_log $T/nginx-error.log info;
-	events { worker_connections 256; }
-	http {
-	    access_log $T/nginx-access.log;
-	    client_body_temp_path $T/nginx-body;
-	    fastcgi_temp_path $T/nginx-fastcgi;
-	    proxy_temp_path $T/nginx-proxy;
-	    uwsgi_temp_path $T/nginx-uwsgi;
-	    scgi_temp_path $T/nginx-scgi;
-	    include $T/server.conf;
-	}
-	NGINX
-	"$NGINX" -p "$T" -c "$T/nginx.conf" 2>>"$T/nginx-error.log" &
-	PIDS="$PIDS $!"
-	BASE=http://127.0.0.1:$PORT
-	wait_for 10 curl -s -o /dev/null "$BASE/" || bail "nginx did not start"
-}
-
-start_stack() {	# mock, config, imagegen and nginx, with extra config lines
-	start_mock ${MOCK_ARGS:-}
-	write_config "$@"
-	start_imagegen
-	start_nginx
-}
 
 # http METHOD PATH [curl options...]: sets CODE, leaves the body in $T/body
 # and the headers in $T/headers.

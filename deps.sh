@@ -1,0 +1,20 @@
+#!/bin/sh
+# deps.sh: install, from Debian's packages, what imagegen needs to build,
+# run and test and is not installed yet. Run as root on Debian 12.
+set -eu
+PACKAGES="build-essential autoconf automake pkg-config
+	libfcgi-dev libcurl4-openssl-dev libcjson-dev libmagickwand-dev
+	libsqlite3-dev libssl-dev
+	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc"
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian starts nginx on port 80 when it is installed; the demo and tests run their own.
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
