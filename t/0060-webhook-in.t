@@ -11,6 +11,23 @@ submit_orphan() {
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
 	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1'")"
 }
+# While one runs: the worker is detached from the responder that forked it.
+make_case case-probe 1 1
+post_json /api/generate-case-images "$T/case-probe.json"
+wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'case-probe'\")\" = generating ]"
+wp=$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-probe'")
+is "$(ps -o ppid= -p "$wp" | tr -d ' ')" 1 "the worker is re-parented to init (double fork)"
+check "the worker has a session of its own (setsid)" \
+    test "$(ps -o sid= -p "$wp")" != "$(ps -o sid= -p "$IMAGEGEN_PID")"
+is "$(readlink /proc/$wp/fd/0 /proc/$wp/fd/1 /proc/$wp/fd/2 | sort -u)" /dev/null \
+    "its stdin, stdout and stderr are /dev/null"
+inode=$(awk -v p="$T/imagegen.sock" '$8 == p {print $7}' /proc/net/unix | head -1)
+check "the responder's listening socket is found (inode $inode)" \
+    sh -c "ls -l /proc/$IMAGEGEN_PID/fd | grep -q 'socket:\[$inode\]'"
+check "the worker does not hold it" \
+    sh -c "! ls -l /proc/$wp/fd | grep -q 'socket:\[$inode\]'"
+kill -9 "$wp"
+
 submit_orphan case-remote
 submit_orphan case-done
 
