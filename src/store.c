@@ -537,7 +537,17 @@ update_counters(const char *case_id, int64_t now)
 	return step_done(s, "update counters");
 }
 
-/* The image row and the job's counters change in one transaction, so they always agree. */
+/* An image row and the job's counters change in one transaction, so they always agree. */
+static int
+image_txn(sqlite3_stmt *s, const char *case_id, int64_t now, const char *what)
+{
+	if (step_done(s, what) != 0 || update_counters(case_id, now) != 0 || commit() != 0) {
+		rollback();
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_image_completed(const char *case_id, const char *item_id, const char *path,
     const char *url, long bytes, int64_t now)
@@ -551,12 +561,7 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	bind_text(s, 4, url);
 	sqlite3_bind_int64(s, 5, bytes);
 	sqlite3_bind_int64(s, 6, now);
-	if (step_done(s, "image completed") != 0 || update_counters(case_id, now) != 0 ||
-	    commit() != 0) {
-		rollback();
-		return -1;
-	}
-	return 0;
+	return image_txn(s, case_id, now, "image completed");
 }
 
 int
@@ -569,12 +574,7 @@ store_image_failed(const char *case_id, const char *item_id, const char *error, 
 	bind_text(s, 2, item_id);
 	bind_text(s, 3, error);
 	sqlite3_bind_int64(s, 4, now);
-	if (step_done(s, "image failed") != 0 || update_counters(case_id, now) != 0 ||
-	    commit() != 0) {
-		rollback();
-		return -1;
-	}
-	return 0;
+	return image_txn(s, case_id, now, "image failed");
 }
 
 int

@@ -5,21 +5,11 @@
 # body) on stdout. Then the command line without GATEWAY_INTERFACE.
 . "$(dirname "$0")/lib.sh"
 
-# jcheck from lib.sh passes on an empty body (jq 1.6 -e exits 0 on no
-# input), so every JSON assertion here goes through this instead.
-jtrue() {	# jtrue DESCRIPTION JQ-EXPRESSION [FILE]: a non-empty body where it is true
-	if [ -s "${3:-$T/body}" ] && jq -e "$2" "${3:-$T/body}" >/dev/null 2>&1; then
-		ok 0 "$1"
-	else
-		ok 1 "$1"
-	fi
-}
-
 write_config
 
 # cgi METHOD URI [CONTENT_TYPE BODYFILE]: runs one request. Leaves the raw
 # output in $T/out, the header lines in $T/headers (for header()), the body
-# in $T/body (for json()/jtrue) and the exit status in CGI_RC. CGI_LENGTH,
+# in $T/body (for json()/jcheck) and the exit status in CGI_RC. CGI_LENGTH,
 # when set, replaces the true CONTENT_LENGTH.
 CGI_LENGTH=
 cgi() {
@@ -54,7 +44,7 @@ is "$(head -1 "$T/out" | tr -d '\r')" "Status: 404 Not Found" "an unknown path: 
 is "$(header Content-Type)" application/json "an unknown path: Content-Type: application/json"
 check "the header lines end in CR LF" crlf_headers
 is "$(header Content-Length)" "$(body_size)" "Content-Length is the size of the body"
-jtrue "an unknown path: the body is a JSON error" '.error | type == "string"'
+jcheck "an unknown path: the body is a JSON error" '.error | type == "string"'
 check "nothing on stderr for a plain 404" test ! -s "$T/err"
 
 # --- the generate route with the wrong method -----------------------------
@@ -62,7 +52,7 @@ cgi GET /api/generate-case-images
 is "$(header Status)" "405 Method Not Allowed" "GET /api/generate-case-images: 405"
 is "$(header Allow)" POST "GET /api/generate-case-images: Allow: POST"
 is "$(header Content-Type)" application/json "405: Content-Type: application/json"
-jtrue "405: a JSON error body" '.error == "Method not allowed"'
+jcheck "405: a JSON error body" '.error == "Method not allowed"'
 
 cgi DELETE /api/case-images/x
 is "$(header Status)" "405 Method Not Allowed" "DELETE on a status path: 405"
@@ -71,7 +61,7 @@ is "$(header Allow)" "GET, HEAD" "DELETE on a status path: Allow: GET, HEAD"
 # --- the status route --------------------------------------------------------
 cgi GET /api/case-images/nope
 is "$(header Status)" "404 Not Found" "GET /api/case-images/nope: 404"
-jtrue "the unknown job's body says so" '.error == "Job not found"'
+jcheck "the unknown job's body says so" '.error == "Job not found"'
 
 # RFC 3875 names the resource with SCRIPT_NAME and PATH_INFO; REQUEST_URI is
 # an extension. Without it, the path is SCRIPT_NAME + PATH_INFO.
@@ -79,32 +69,32 @@ env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/api \
     PATH_INFO=/case-images/nope "$IMAGEGEN" < /dev/null > "$T/out" 2> "$T/err"
 split_cgi
 is "$(header Status)" "404 Not Found" "SCRIPT_NAME + PATH_INFO route to the status handler"
-jtrue "SCRIPT_NAME + PATH_INFO: the status handler's 404" '.error == "Job not found"'
+jcheck "SCRIPT_NAME + PATH_INFO: the status handler's 404" '.error == "Job not found"'
 
 # --- generate: the body on stdin --------------------------------------------
 printf 'hello' > "$T/plain.txt"
 cgi POST /api/generate-case-images text/plain "$T/plain.txt"
 is "$(header Status)" "415 Unsupported Media Type" "a text/plain body: 415"
-jtrue "415: a JSON error body" '.error | type == "string"'
+jcheck "415: a JSON error body" '.error | type == "string"'
 
 printf '{"caseId":' > "$T/broken.json"
 cgi POST /api/generate-case-images application/json "$T/broken.json"
 is "$(header Status)" "400 Bad Request" "invalid JSON on stdin: 400"
-jtrue "400: a JSON error body" '.error == "the body is not valid JSON"'
+jcheck "400: a JSON error body" '.error == "the body is not valid JSON"'
 
 make_case cgi-1 10 4
 CGI_LENGTH=$(( $(wc -c < "$T/cgi-1.json") + 10 ))
 cgi POST /api/generate-case-images application/json "$T/cgi-1.json"
 CGI_LENGTH=
 is "$(header Status)" "400 Bad Request" "a body shorter than CONTENT_LENGTH: 400"
-jtrue "a short body: the error says so" '.error | test("shorter")'
+jcheck "a short body: the error says so" '.error | test("shorter")'
 
 # A CONTENT_LENGTH that is not a number is a bad request, not a large one.
 CGI_LENGTH=abc
 cgi POST /api/generate-case-images application/json "$T/cgi-1.json"
 CGI_LENGTH=
 is "$(header Status)" "400 Bad Request" "CONTENT_LENGTH=abc: 400"
-jtrue "CONTENT_LENGTH=abc: a JSON error body" '.error | type == "string"'
+jcheck "CONTENT_LENGTH=abc: a JSON error body" '.error | type == "string"'
 
 # No CONTENT_LENGTH at all with a body: 411.
 env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api/generate-case-images \
@@ -121,7 +111,7 @@ is "$(header Status)" "202 Accepted" "a valid case: Status: 202 Accepted"
 is "$CGI_RC" 0 "a valid case: the CGI program exits 0"
 check "the CGI program returned in under 1 s (${ms} ms), the worker detached" test "$ms" -lt 1000
 is "$(header Location)" /api/case-images/cgi-1 "202: Location names the status URL"
-jtrue "202: the body is the accepted job" \
+jcheck "202: the body is the accepted job" \
     '.caseId == "cgi-1" and .status == "pending" and .totalImages == 14 and .statusUrl == "/api/case-images/cgi-1"'
 q() { sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" "$1"; }
 is "$(q "SELECT count(*) FROM jobs WHERE case_id = 'cgi-1'")" 1 "the job is in the database"
@@ -135,7 +125,7 @@ check "the detached worker claimed the job" wait_for 10 has_worker
 # --- GET and HEAD of the job ------------------------------------------------
 cgi GET "/api/case-images/cgi-1?since=0"
 is "$(header Status)" "200 OK" "GET the job (a query string is ignored): 200"
-jtrue "the job's status JSON" '.caseId == "cgi-1" and .totalImages == 14 and (.images | length) == 14'
+jcheck "the job's status JSON" '.caseId == "cgi-1" and .totalImages == 14 and (.images | length) == 14'
 get_len=$(header Content-Length)
 get_etag=$(header ETag)
 
@@ -160,13 +150,13 @@ check "a bad config: the CGI program exits without a crash (rc $CGI_RC)" \
     test "$CGI_RC" -gt 0 -a "$CGI_RC" -lt 128
 is "$(header Status)" "500 Internal Server Error" "a bad config: Status: 500"
 is "$(header Content-Type)" application/json "a bad config: Content-Type: application/json"
-jtrue "a bad config: a JSON error body" '.error | type == "string"'
+jcheck "a bad config: a JSON error body" '.error | type == "string"'
 check "a bad config: the reason is logged on stderr" grep -q bogus_key "$T/err"
 
 IMAGEGEN_CONFIG=$T/missing.conf
 cgi GET /api/case-images/cgi-1
 is "$(header Status)" "500 Internal Server Error" "a missing config file: Status: 500"
-jtrue "a missing config file: a JSON error body" '.error | type == "string"'
+jcheck "a missing config file: a JSON error body" '.error | type == "string"'
 
 # A database the schema cannot be applied to (a stray "jobs" table at
 # user_version 0): the migration fails, and the web server must still get
@@ -178,7 +168,7 @@ IMAGEGEN_CONFIG=$T/stray.conf
 cgi GET /api/case-images/cgi-1
 check "a failing migration: no crash (rc $CGI_RC)" test "$CGI_RC" -lt 128
 is "$(header Status)" "500 Internal Server Error" "a failing migration: Status: 500"
-jtrue "a failing migration: a JSON error body" '.error | type == "string"'
+jcheck "a failing migration: a JSON error body" '.error | type == "string"'
 check "a failing migration: the log gives SQLite's reason, not just the SQL" \
     grep -q 'already exists' "$T/stray.log"
 
@@ -191,7 +181,7 @@ CGI_RC=$?
 split_cgi
 check "no REQUEST_METHOD: no crash (rc $CGI_RC)" test "$CGI_RC" -lt 128
 is "$(header Status)" "500 Internal Server Error" "no REQUEST_METHOD: Status: 500"
-jtrue "no REQUEST_METHOD: a JSON error body" '.error | type == "string"'
+jcheck "no REQUEST_METHOD: a JSON error body" '.error | type == "string"'
 
 # --- the command line --------------------------------------------------------
 env -u GATEWAY_INTERFACE "$IMAGEGEN" < /dev/null > "$T/out" 2> "$T/err"

@@ -5,16 +5,6 @@
 # them may write a job, an image row, a file, or call the image API.
 . "$(dirname "$0")/lib.sh"
 
-# jcheck from lib.sh passes on an empty body (jq 1.6 -e exits 0 on no
-# input), so every JSON assertion here goes through this instead.
-jtrue() {	# jtrue DESCRIPTION JQ-EXPRESSION [FILE]: a non-empty body where it is true
-	if [ -s "${3:-$T/body}" ] && jq -e "$2" "${3:-$T/body}" >/dev/null 2>&1; then
-		ok 0 "$1"
-	else
-		ok 1 "$1"
-	fi
-}
-
 # max_body is lowered well under nginx's client_max_body_size (256k), so a
 # body can pass nginx and still be too large for imagegen. It stays above
 # the largest valid-size body below (a 2001-byte description, ~2.2 KB).
@@ -27,10 +17,10 @@ G=/api/generate-case-images
 expect() {
 	is "$CODE" "$1" "$3: $1"
 	is "$(header Content-Type)" application/json "$3: Content-Type application/json"
-	jtrue "$3: a JSON body with an error string" '.error | type == "string" and length > 0'
+	jcheck "$3: a JSON body with an error string" '.error | type == "string" and length > 0'
 	case $2 in
 	-) ;;
-	"") jtrue "$3: no field" 'has("field") | not' ;;
+	"") jcheck "$3: no field" 'has("field") | not' ;;
 	*) is "$(json '.field // "(none)"')" "$2" "$3: field $2" ;;
 	esac
 }
@@ -152,7 +142,7 @@ expect 400 webhookUrl 'a numeric webhookUrl'
 # --- other routes ------------------------------------------------------------------
 http GET /api/nope
 expect 404 "" "GET /api/nope (nginx's catch-all)"
-jtrue "the catch-all's body is {\"error\":\"Not found\"}" '.error == "Not found"'
+jcheck "the catch-all's body is {\"error\":\"Not found\"}" '.error == "Not found"'
 
 http POST /api/nope -H 'Content-Type: application/json' --data-binary "@$T/base.json"
 expect 404 "" "POST /api/nope"

@@ -10,9 +10,11 @@ Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
 """
-import argparse, base64, hashlib, json, os, random, re, select, signal
+import argparse, base64, hashlib, json, os, random, re, select
 import socket, struct, sys, threading, time, zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loopback import CLIENT_GONE, QuietHandler, serve  # noqa: E402
 
 PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict")
 # Lazy name so "500x3" parses as name "500", count 3 (no fault name ends in x<digits>).
@@ -24,7 +26,6 @@ FAULTS = {"500", "503", "429", "400", "401", "403", "hang", "delay", "badbase64"
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               500: "INTERNAL", 503: "UNAVAILABLE"}
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 LOCK = threading.Lock()          # guards STATS, FAULT_COUNTS, RNG
 LOG_LOCK = threading.Lock()
@@ -93,30 +94,7 @@ def validate(body):
     return prompt, n
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):   # silence the default stderr access log
-        pass
-
-    def handle(self):
-        try:
-            super().handle()
-        except CLIENT_GONE + (socket.timeout,):
-            pass
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            out = b""
-            while (n := int(self.rfile.readline().split(b";")[0] or b"0", 16)):
-                out += self.rfile.read(n)
-                self.rfile.readline()      # CRLF ending the chunk
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass                       # trailers
-            return out
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
+class Handler(QuietHandler):
     def send(self, status, body, extra=(), cut=False):
         """Send a complete response; with cut, announce the full Content-Length
         but send only half of the body and hang up (the "close" fault)."""
@@ -282,11 +260,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {"predictions": preds}, cut=(fault == "close"))
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True        # hung handlers must not block exit
-    block_on_close = False
-    request_queue_size = 128     # bursts of parallel test clients
-
 
 def main():
     global ARGS, RNG, LOG
@@ -306,17 +279,7 @@ def main():
         p.error("--size must be positive")
     RNG = random.Random(ARGS.seed)
     LOG = open(ARGS.log, "a", encoding="utf-8")
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = ARGS.port_file + ".tmp"    # publish the port atomically
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, ARGS.port_file)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *a: sys.exit(0))
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve(Handler, ARGS.port_file)
 
 
 if __name__ == "__main__":

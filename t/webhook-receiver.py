@@ -9,39 +9,17 @@ Every POST (any path) is logged as one JSON line to --log and answered
 200 {"ok":true}, except the first N (--fail-first), which get --status
 (default 500) and {"ok":false}. GET /_count returns {"received": N}.
 """
-import argparse, json, os, signal, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse, json, os, sys, threading, time
 
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loopback import QuietHandler, serve  # noqa: E402
+
 LOCK = threading.Lock()
 RECEIVED = 0
 ARGS = LOG = None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):   # silence the default stderr access log
-        pass
-
-    def handle(self):
-        try:
-            super().handle()
-        except CLIENT_GONE:
-            pass
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            out = b""
-            while (n := int(self.rfile.readline().split(b";")[0] or b"0", 16)):
-                out += self.rfile.read(n)
-                self.rfile.readline()      # CRLF ending the chunk
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass                       # trailers
-            return out
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
+class Handler(QuietHandler):
     def reply(self, status, obj):
         body = json.dumps(obj).encode()
         self.send_response(status)
@@ -90,11 +68,6 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, {"ok": not fail})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
 
 def main():
     global ARGS, LOG
@@ -106,20 +79,7 @@ def main():
     p.add_argument("--delay", type=float, default=0.0)
     ARGS = p.parse_args()
     LOG = open(ARGS.log, "a", encoding="utf-8")
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = ARGS.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, ARGS.port_file)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve(Handler, ARGS.port_file)
 
 
 if __name__ == "__main__":
