@@ -34,6 +34,9 @@ struct config {
 	char *media_url;
 	long  provider;		/* enum provider */
 	long  request_timeout;
+	long  retry_attempts;
+	long  retry_base;	/* ms */
+	long  retry_cap;	/* ms */
 	char *status_url;
 	long  webhook_interval;
 	long  webhook_retries;

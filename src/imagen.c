@@ -146,22 +146,59 @@ imagen_parse(const char *body, size_t len, unsigned char **img, size_t *imglen,
 	return rc;
 }
 
-int
+/* Worth another attempt: the network failed us, or the API said "not now". */
+static int
+transient_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+transient_http(long code)
+{
+	return code == 408 || code == 429 || code == 500 || code == 502 || code == 503 ||
+	    code == 504;
+}
+
+/*
+ * retry_after_ms: what the server's Retry-After asked for (RFC 9110 10.2.3,
+ * seconds or an HTTP-date: libcurl parses both), or 0.
+ */
+enum imagen_result
 imagen_finish(struct imagen_call *c, CURLcode rc, unsigned char **img, size_t *len,
-    char *err, size_t errlen)
+    long *retry_after_ms, char *err, size_t errlen)
 {
 	long code = 0;
+	curl_off_t after = 0;
+	*retry_after_ms = 0;
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s", rc == CURLE_OPERATION_TIMEDOUT ? "request timed out"
 		    : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-		return -1;
+		return transient_curl(rc) ? IMAGEN_TRANSIENT : IMAGEN_FAILED;
 	}
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (code != 200) {
 		http_error(code, c->resp, c->resp_len, err, errlen);
-		return -1;
+		if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+		    after > 0)
+			*retry_after_ms = after > 86400 ? 86400000L : (long)after * 1000;
+		return transient_http(code) ? IMAGEN_TRANSIENT : IMAGEN_FAILED;
 	}
-	return imagen_parse(c->resp ? c->resp : "", c->resp_len, img, len, err, errlen);
+	if (imagen_parse(c->resp ? c->resp : "", c->resp_len, img, len, err, errlen) != 0)
+		return IMAGEN_FAILED;
+	return IMAGEN_OK;
 }
 
 void

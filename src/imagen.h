@@ -18,9 +18,12 @@ struct imagen_call {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* What imagen_finish makes of an answer. */
+enum imagen_result { IMAGEN_OK, IMAGEN_FAILED, IMAGEN_TRANSIENT };
+
 int  imagen_start(struct imagen_call *c, const struct config *cfg, const char *prompt);
-int  imagen_finish(struct imagen_call *c, CURLcode rc, unsigned char **img, size_t *len,
-	char *err, size_t errlen);
+enum imagen_result imagen_finish(struct imagen_call *c, CURLcode rc, unsigned char **img,
+	size_t *len, long *retry_after_ms, char *err, size_t errlen);
 int  imagen_parse(const char *body, size_t len, unsigned char **img, size_t *imglen,
 	char *err, size_t errlen);
 void imagen_free(struct imagen_call *c);

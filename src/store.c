@@ -20,7 +20,7 @@ enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
-	S_CLAIM, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_COUNTERS, S_FINISH,
+	S_CLAIM, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
@@ -63,6 +63,9 @@ static const char *const sql[S_COUNT] = {
 	    " last_error = NULL, finished_at = ?6 WHERE case_id = ?1 AND item_id = ?2",
 	[S_IMAGE_FAIL] =
 	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4"
+	    " WHERE case_id = ?1 AND item_id = ?2",
+	[S_IMAGE_RETRY] =
+	    "UPDATE images SET status = 'pending', last_error = ?3"
 	    " WHERE case_id = ?1 AND item_id = ?2",
 	[S_COUNTERS] =
 	    "UPDATE jobs SET"
@@ -562,6 +565,19 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	sqlite3_bind_int64(s, 5, bytes);
 	sqlite3_bind_int64(s, 6, now);
 	return image_txn(s, case_id, now, "image completed");
+}
+
+/* Back to pending with the reason, until the backoff is over. */
+int
+store_image_retry(const char *case_id, const char *item_id, const char *error)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_RETRY);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	bind_text(s, 3, error);
+	return step_done(s, "image retry");
 }
 
 int

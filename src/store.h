@@ -49,6 +49,7 @@ int  store_claim(const char *case_id, long pid, int take_over, int64_t now);
 int  store_image_started(const char *case_id, const char *item_id, int64_t now);
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
 	const char *url, long bytes, int64_t now);
+int  store_image_retry(const char *case_id, const char *item_id, const char *error);
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
 	int64_t now);
 int  store_finish(const char *case_id, int64_t now, char status[12]);

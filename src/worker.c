@@ -4,6 +4,7 @@
  * is compressed, written and recorded as it arrives, not per batch.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ struct worker {
 	size_t n;
 	size_t *todo;
 	size_t n_todo, next;
+	int64_t *retry_at;	/* per image: when its next attempt is due, 0 if none */
+	size_t n_waiting;
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
@@ -81,6 +84,12 @@ prompt_for(const struct worker *w, const struct image *im)
 {
 	return make_prompt(im->kind == KIND_EVIDENCE ? w->cfg->evidence_prompt
 	    : w->cfg->location_prompt, im);
+}
+
+static int
+unfinished(const struct worker *w)
+{
+	return w->next < w->n_todo || w->inflight > 0 || w->n_waiting > 0;
 }
 
 static void
@@ -204,12 +213,67 @@ start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
 	}
 }
 
+/* The next image to start: a retry whose backoff is over, else a new one. */
+static int
+next_image(struct worker *w, int64_t now, size_t *idx)
+{
+	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++) {
+		if (w->retry_at[i] != 0 && w->retry_at[i] <= now) {
+			w->retry_at[i] = 0;
+			w->n_waiting--;
+			*idx = i;
+			return 1;
+		}
+	}
+	if (w->next < w->n_todo) {
+		*idx = w->todo[w->next++];
+		return 1;
+	}
+	return 0;
+}
+
 static void
 fill_window(struct worker *w, int64_t now)
 {
-	for (long i = 0; i < w->cfg->concurrency && w->next < w->n_todo; i++)
-		if (!w->slots[i].busy)
-			start_one(w, &w->slots[i], w->todo[w->next++], now);
+	size_t idx;
+	for (long i = 0; i < w->cfg->concurrency; i++)
+		if (!w->slots[i].busy && next_image(w, now, &idx))
+			start_one(w, &w->slots[i], idx, now);
+}
+
+/* Exponential backoff with jitter, so that workers failed together do not retry together. */
+static int64_t
+backoff_ms(const struct config *cfg, int attempts)
+{
+	int64_t d = cfg->retry_base;
+	for (int i = 1; i < attempts && d < cfg->retry_cap; i++)
+		d *= 2;
+	if (d > cfg->retry_cap)
+		d = cfg->retry_cap;
+	return d / 2 + (d > 1 ? arc4random_uniform((uint32_t)(d / 2 + 1)) : 0);
+}
+
+/* Returns 1 when the image waits for another attempt instead of failing now. */
+static int
+schedule_retry(struct worker *w, size_t idx, long retry_after, const char *err)
+{
+	struct image *im = &w->images[idx];
+	int64_t now = codec_now_ms(), delay = backoff_ms(w->cfg, im->attempts);
+	if (retry_after > delay)
+		delay = retry_after;
+	if (im->attempts >= w->cfg->retry_attempts || now + delay >= w->deadline)
+		return 0;
+	log_warn("case %s: image %s attempt %d failed: %s; retrying in %" PRId64 " ms",
+	    w->job.case_id, im->item_id, im->attempts, err, delay);
+	snprintf(im->status, sizeof(im->status), "pending");
+	free(im->error);
+	im->error = strdup(err);
+	w->retry_at[idx] = now + delay;
+	w->n_waiting++;
+	if (store_image_retry(w->job.case_id, im->item_id, err) != 0)
+		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
+		    im->item_id);
+	return 1;
 }
 
 static void
@@ -218,12 +282,14 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	unsigned char *bytes = NULL;
 	size_t len = 0;
 	char err[512];
+	long retry_after = 0;
 	size_t idx = s->idx;
-	int ok = imagen_finish(&s->call, rc, &bytes, &len, err, sizeof(err)) == 0;
+	enum imagen_result res = imagen_finish(&s->call, rc, &bytes, &len, &retry_after, err,
+	    sizeof(err));
 	release(w, s);
-	if (ok)
+	if (res == IMAGEN_OK)
 		image_ready(w, idx, bytes, len);
-	else
+	else if (res == IMAGEN_FAILED || !schedule_retry(w, idx, retry_after, err))
 		image_failed(w, idx, err);
 	free(bytes);
 }
@@ -282,6 +348,9 @@ pump(struct worker *w, int64_t wake_at)
 	for (long i = 0; i < w->cfg->concurrency; i++)
 		if (w->slots[i].busy && w->slots[i].call.easy == NULL && w->slots[i].due < wake_at)
 			wake_at = w->slots[i].due;
+	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
+		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
+			wake_at = w->retry_at[i];
 	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
 	long wait = wake_at - now;
@@ -293,7 +362,7 @@ pump(struct worker *w, int64_t wake_at)
 	reap_transfers(w, now);
 	notify_tick(w->notify, now);
 	if (w->progress_dirty && now - w->last_progress >= w->cfg->webhook_interval &&
-	    (w->next < w->n_todo || w->inflight > 0))
+	    unfinished(w))
 		progress(w, "progress", now);
 }
 
@@ -309,6 +378,13 @@ expire(struct worker *w)
 			image_failed(w, idx, "deadline exceeded");
 		}
 	}
+	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++) {
+		if (w->retry_at[i] != 0) {
+			w->retry_at[i] = 0;
+			w->n_waiting--;
+			image_failed(w, i, "deadline exceeded");
+		}
+	}
 	while (w->next < w->n_todo)
 		image_failed(w, w->todo[w->next++], "deadline exceeded");
 }
@@ -316,7 +392,7 @@ expire(struct worker *w)
 static void
 generate_all(struct worker *w)
 {
-	while (w->next < w->n_todo || w->inflight > 0) {
+	while (unfinished(w)) {
 		if (codec_now_ms() >= w->deadline) {
 			log_warn("case %s: job deadline of %ld s exceeded", w->job.case_id,
 			    w->cfg->job_deadline);
@@ -346,8 +422,9 @@ static int
 plan(struct worker *w)
 {
 	w->todo = calloc(w->n + 1, sizeof(*w->todo));
+	w->retry_at = calloc(w->n + 1, sizeof(*w->retry_at));
 	w->slots = calloc((size_t)w->cfg->concurrency, sizeof(*w->slots));
-	if (w->todo == NULL || w->slots == NULL)
+	if (w->todo == NULL || w->retry_at == NULL || w->slots == NULL)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
@@ -402,6 +479,7 @@ cleanup(struct worker *w)
 		curl_multi_cleanup(w->multi);
 	free(w->slots);
 	free(w->todo);
+	free(w->retry_at);
 	store_free(&w->job, w->images, w->n);
 }
 

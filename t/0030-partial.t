@@ -3,7 +3,7 @@
 # others done and exactly those four in failedIds, each with its reason.
 . "$(dirname "$0")/lib.sh"
 
-MOCK_ARGS="--latency 0.2" start_stack
+MOCK_ARGS="--latency 0.2" start_stack "retry_attempts = 1"
 make_case case-part 10 4 "" ev-1=500x1 ev-6=notimage loc-0=empty loc-3=badbase64
 post_json /api/generate-case-images "$T/case-part.json"
 is "$CODE" 202 "generate answers 202"

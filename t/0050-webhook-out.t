@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_receiver
-MOCK_ARGS="--latency 0.3" start_stack
+MOCK_ARGS="--latency 0.3" start_stack "retry_attempts = 1"
 make_case case-hook 10 4 "$HOOK_URL" ev-2=500
 post_json /api/generate-case-images "$T/case-hook.json"
 is "$CODE" 202 "generate with a webhookUrl answers 202"

@@ -3,7 +3,7 @@
 # job deadline fails whatever is unfinished, so a job never hangs.
 . "$(dirname "$0")/lib.sh"
 
-start_stack "request_timeout = 1" "job_deadline = 20"
+start_stack "request_timeout = 1" "job_deadline = 20" "retry_attempts = 1"
 make_case case-hang 3 1 "" ev-1=hang=30
 t0=$(date +%s)
 post_json /api/generate-case-images "$T/case-hang.json"

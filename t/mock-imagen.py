@@ -10,7 +10,7 @@ Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
 """
-import argparse, base64, hashlib, json, os, random, re, select
+import argparse, base64, email.utils, hashlib, json, os, random, re, select
 import socket, struct, sys, threading, time, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,11 +21,13 @@ PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict")
 FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:=([0-9]+(?:\.[0-9]*)?))?"      # =SEC argument
                       r"(?:x([0-9]+))?\]\]")              # xN count
-FAULTS = {"500", "503", "429", "400", "401", "403", "hang", "delay", "badbase64",
+FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
+          "hang", "delay", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
-              500: "INTERNAL", 503: "UNAVAILABLE"}
+              408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
+              503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 LOCK = threading.Lock()          # guards STATS, FAULT_COUNTS, RNG
 LOG_LOCK = threading.Lock()
@@ -235,10 +237,14 @@ class Handler(QuietHandler):
                 fault = name
         rec["fault"] = fault
 
-        if fault in ("400", "401", "403", "500", "503"):
+        if fault in ("400", "401", "403", "408", "500", "502", "503", "504"):
             return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
-        if fault == "429":
-            return self.send_error_json(429, "Quota exceeded (mock)", [("Retry-After", "1")])
+        if fault == "429":      # [[fault:429=SEC]]: Retry-After in seconds (default 1)
+            return self.send_error_json(429, "Quota exceeded (mock)",
+                                        [("Retry-After", str(int(float(arg or 1))))])
+        if fault == "429date":  # [[fault:429date=SEC]]: Retry-After as an HTTP-date
+            when = email.utils.formatdate(time.time() + float(arg or 2), usegmt=True)
+            return self.send_error_json(429, "Quota exceeded (mock)", [("Retry-After", when)])
         if fault in ("hang", "delay"):
             secs = float(arg) if arg else (600.0 if fault == "hang" else 1.0)
             if not self.wait(secs):
