@@ -40,6 +40,7 @@ static const struct key keys[] = {
 	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background." },
+	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5" },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80" },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512" },
 	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path" },
@@ -65,7 +66,9 @@ static const struct key keys[] = {
 	{ "retry_attempts", K_INT, S(retry_attempts), 1, 20, NULL, "3" },
 	{ "retry_base", K_INT, S(retry_base), 0, 600000, NULL, "1000" },
 	{ "retry_cap", K_INT, S(retry_cap), 0, 3600000, NULL, "30000" },
+	{ "stale_after", K_INT, S(stale_after), 2, 86400, NULL, "30" },
 	{ "status_url", K_STR, S(status_url), 0, 0, NULL, "/api/case-images/" },
+	{ "stuck_after", K_INT, S(stuck_after), 1, 604800, NULL, "600" },
 	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
 	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },

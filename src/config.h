@@ -20,6 +20,7 @@ struct config {
 	long  image_urls;	/* enum image_urls */
 	char *imagen_model;
 	char *imagen_url;
+	long  heartbeat_interval;	/* s */
 	long  job_deadline;
 	long  local_delay;
 	char *location_prompt;
@@ -38,6 +39,8 @@ struct config {
 	long  retry_base;	/* ms */
 	long  retry_cap;	/* ms */
 	char *status_url;
+	long  stale_after;	/* s */
+	long  stuck_after;	/* s */
 	long  webhook_interval;
 	long  webhook_retries;
 	long  webhook_timeout;

@@ -9,6 +9,7 @@
 #include "migrations.h"
 #include "progress.h"
 #include "store.h"
+#include "store_metrics.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -254,9 +255,17 @@ store_migrate(int *from, int *to)
 	return 0;
 }
 
+/* For store_metrics.c, the store's other half: the same connection. */
+struct sqlite3 *
+store_handle(void)
+{
+	return db;
+}
+
 void
 store_close(void)
 {
+	store_metrics_close();
 	for (int i = 0; i < S_COUNT; i++) {
 		sqlite3_finalize(stmts[i]);
 		stmts[i] = NULL;

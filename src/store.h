@@ -35,7 +35,10 @@ struct image {
 
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
 
+struct sqlite3;
+
 int  store_open(const char *path);
+struct sqlite3 *store_handle(void);
 int  store_migrate(int *from, int *to);
 void store_close(void);
 
