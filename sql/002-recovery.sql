@@ -38,3 +38,11 @@ SELECT j.case_id,
        j.retry_count,
        j.last_error
   FROM jobs j;
+
+-- Housekeeping that any responder may do, at most once per interval:
+-- the process that moves last_run forward does it.
+CREATE TABLE maintenance (
+  name     TEXT    PRIMARY KEY,  -- reap
+  last_run INTEGER NOT NULL      -- epoch ms
+) WITHOUT ROWID;
+INSERT INTO maintenance (name, last_run) VALUES ('reap', 0);

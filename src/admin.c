@@ -7,6 +7,7 @@
 #include "casereq.h"
 #include "config.h"
 #include "log.h"
+#include "reap.h"
 #include "store.h"
 #include "worker.h"
 
@@ -25,6 +26,17 @@ cmd_initdb(const struct config *cfg, const char *arg)
 		return 1;
 	printf("%s: schema version %d%s\n", cfg->database, to,
 	    from == to ? " (up to date)" : "");
+	return 0;
+}
+
+static int
+cmd_reap(const struct config *cfg, const char *arg)
+{
+	(void)arg;
+	int n = reap_run(cfg);
+	if (n < 0)
+		return 1;
+	printf("%d job%s resumed\n", n, n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -111,6 +123,7 @@ cmd_show(const struct config *cfg, const char *case_id)
 static const struct command commands[] = {
 	{ "initdb", 0, cmd_initdb },
 	{ "jobs", 0, cmd_jobs },
+	{ "reap", 0, cmd_reap },
 	{ "run", 1, cmd_run },
 	{ "show", 1, cmd_show },
 	{ "worker", 1, cmd_worker },

@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{ "media_dir", K_PATH, S(media_dir), 0, 0, NULL, "/var/lib/imagegen/media" },
 	{ "media_url", K_STR, S(media_url), 0, 0, NULL, "/media/" },
 	{ "provider", K_ENUM, S(provider), 0, 0, provider_words, "imagen" },
+	{ "reap_interval", K_INT, S(reap_interval), 1, 86400, NULL, "60" },
 	{ "request_timeout", K_INT, S(request_timeout), 1, 3600, NULL, "60" },
 	{ "retry_attempts", K_INT, S(retry_attempts), 1, 20, NULL, "3" },
 	{ "retry_base", K_INT, S(retry_base), 0, 600000, NULL, "1000" },

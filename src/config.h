@@ -34,6 +34,7 @@ struct config {
 	char *media_dir;
 	char *media_url;
 	long  provider;		/* enum provider */
+	long  reap_interval;	/* s */
 	long  request_timeout;
 	long  retry_attempts;
 	long  retry_base;	/* ms */

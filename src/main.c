@@ -19,7 +19,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
-	    "       imagegen [-c file] initdb | jobs | run CASEID | show CASEID\n"
+	    "       imagegen [-c file] initdb | jobs | reap | run CASEID | show CASEID\n"
 	    "       imagegen [-c file] config\n"
 	    "       imagegen version\n");
 }

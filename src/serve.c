@@ -1,13 +1,16 @@
 /* serve.c: the request loops: one CGI request, or FastCGI requests on fd 0. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "config.h"
 #include "log.h"
+#include "reap.h"
 #include "request.h"
 #include "router.h"
 #include "serve.h"
@@ -49,6 +52,13 @@ int
 serve_cgi(const struct config *cfg)
 {
 	handle(NULL, environ, cfg);
+	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
+	fflush(stdout);
+	int fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0)
+		reap_maybe(cfg);
+	if (fd > STDOUT_FILENO)
+		close(fd);
 	return 0;
 }
 
@@ -80,6 +90,7 @@ serve_fastcgi(const struct config *cfg)
 		check_config_param(fcgi.envp, cfg);
 		handle(&fcgi, fcgi.envp, cfg);
 		FCGX_Finish_r(&fcgi);
+		reap_maybe(cfg);
 	}
 	log_info("serve: accept loop ended");
 	return 0;

@@ -21,7 +21,7 @@ enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
-	S_CLAIM, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
+	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
@@ -54,17 +54,29 @@ static const char *const sql[S_COUNT] = {
 	    " FROM jobs ORDER BY created_at",
 	[S_CLAIM] =
 	    "UPDATE jobs SET status = 'generating', worker_pid = ?2,"
-	    " started_at = coalesce(started_at, ?3), updated_at = ?3"
-	    " WHERE case_id = ?1 AND (status = 'pending' OR (status = 'generating' AND ?4))",
+	    " started_at = coalesce(started_at, ?3), heartbeat_at = ?3, updated_at = ?3"
+	    " WHERE case_id = ?1 AND status = 'pending'",
+	[S_HEARTBEAT] =
+	    "UPDATE jobs SET heartbeat_at = ?3"
+	    " WHERE case_id = ?1 AND worker_pid = ?2 AND status = 'generating'",
+	[S_RELEASE] =
+	    "UPDATE jobs SET status = 'pending', worker_pid = NULL, updated_at = ?3"
+	    " WHERE case_id = ?1 AND worker_pid IS ?2 AND status IN ('pending', 'generating')",
+	[S_LIVE_JOBS] =
+	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at"
+	    " FROM jobs WHERE status IN ('pending', 'generating')",
+	[S_MAINTENANCE] =
+	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
 	[S_IMAGE_START] =
 	    "UPDATE images SET status = 'generating', attempts = attempts + 1,"
 	    " started_at = ?3 WHERE case_id = ?1 AND item_id = ?2",
 	[S_IMAGE_DONE] =
 	    "UPDATE images SET status = 'completed', path = ?3, url = ?4, bytes = ?5,"
-	    " last_error = NULL, finished_at = ?6 WHERE case_id = ?1 AND item_id = ?2",
-	[S_IMAGE_FAIL] =
-	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4"
+	    " last_error = NULL, finished_at = ?6, api_ms = coalesce(?7, api_ms)"
 	    " WHERE case_id = ?1 AND item_id = ?2",
+	[S_IMAGE_FAIL] =
+	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4,"
+	    " api_ms = coalesce(?5, api_ms) WHERE case_id = ?1 AND item_id = ?2",
 	[S_IMAGE_RETRY] =
 	    "UPDATE images SET status = 'pending', last_error = ?3"
 	    " WHERE case_id = ?1 AND item_id = ?2",
@@ -512,7 +524,7 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 
 /* Returns 1 if this process now owns the job, 0 if another has it or it is done. */
 int
-store_claim(const char *case_id, long pid, int take_over, int64_t now)
+store_claim(const char *case_id, long pid, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_CLAIM);
 	if (s == NULL)
@@ -520,8 +532,81 @@ store_claim(const char *case_id, long pid, int take_over, int64_t now)
 	bind_text(s, 1, case_id);
 	sqlite3_bind_int64(s, 2, pid);
 	sqlite3_bind_int64(s, 3, now);
-	sqlite3_bind_int(s, 4, take_over);
 	if (step_done(s, "claim job") != 0)
+		return -1;
+	return sqlite3_changes(db) == 1;
+}
+
+/* Returns 1 while pid still owns the job, 0 once it has been taken from it. */
+int
+store_heartbeat(const char *case_id, long pid, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_HEARTBEAT);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, pid);
+	sqlite3_bind_int64(s, 3, now);
+	if (step_done(s, "heartbeat") != 0)
+		return -1;
+	return sqlite3_changes(db) == 1;
+}
+
+/*
+ * Puts a job whose worker is gone back to pending, if that worker (old_pid,
+ * 0 for none) still holds it: of two reapers, only one wins.
+ */
+int
+store_release(const char *case_id, long old_pid, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_RELEASE);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	if (old_pid > 0)
+		sqlite3_bind_int64(s, 2, old_pid);
+	sqlite3_bind_int64(s, 3, now);
+	if (step_done(s, "release job") != 0)
+		return -1;
+	return sqlite3_changes(db) == 1;
+}
+
+int
+store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg)
+{
+	sqlite3_stmt *s = stmt(S_LIVE_JOBS);
+	if (s == NULL)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct live_job j;
+		snprintf(j.case_id, sizeof(j.case_id), "%s", sqlite3_column_text(s, 0));
+		snprintf(j.status, sizeof(j.status), "%s", sqlite3_column_text(s, 1));
+		j.worker_pid = (long)sqlite3_column_int64(s, 2);
+		j.heartbeat_at = sqlite3_column_int64(s, 3);
+		j.updated_at = sqlite3_column_int64(s, 4);
+		if (fn(&j, arg))
+			break;
+	}
+	finish(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: list live jobs: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 1 if this process is the one to run task now: at most once per interval. */
+int
+store_maintenance_due(const char *task, int64_t now, int64_t interval_ms)
+{
+	sqlite3_stmt *s = stmt(S_MAINTENANCE);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, task);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, interval_ms);
+	if (step_done(s, "maintenance") != 0)
 		return -1;
 	return sqlite3_changes(db) == 1;
 }
@@ -560,9 +645,19 @@ image_txn(sqlite3_stmt *s, const char *case_id, int64_t now, const char *what)
 	return 0;
 }
 
+static void
+bind_ms(sqlite3_stmt *s, int i, long ms)
+{
+	if (ms >= 0)
+		sqlite3_bind_int64(s, i, ms);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* api_ms: the image API's answer time, or -1 when there was no call. */
 int
 store_image_completed(const char *case_id, const char *item_id, const char *path,
-    const char *url, long bytes, int64_t now)
+    const char *url, long bytes, long api_ms, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_IMAGE_DONE);
 	if (s == NULL || begin() != 0)
@@ -573,6 +668,7 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	bind_text(s, 4, url);
 	sqlite3_bind_int64(s, 5, bytes);
 	sqlite3_bind_int64(s, 6, now);
+	bind_ms(s, 7, api_ms);
 	return image_txn(s, case_id, now, "image completed");
 }
 
@@ -590,7 +686,8 @@ store_image_retry(const char *case_id, const char *item_id, const char *error)
 }
 
 int
-store_image_failed(const char *case_id, const char *item_id, const char *error, int64_t now)
+store_image_failed(const char *case_id, const char *item_id, const char *error,
+    long api_ms, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_IMAGE_FAIL);
 	if (s == NULL || begin() != 0)
@@ -599,6 +696,7 @@ store_image_failed(const char *case_id, const char *item_id, const char *error, 
 	bind_text(s, 2, item_id);
 	bind_text(s, 3, error);
 	sqlite3_bind_int64(s, 4, now);
+	bind_ms(s, 5, api_ms);
 	return image_txn(s, case_id, now, "image failed");
 }
 

@@ -33,6 +33,15 @@ struct image {
 	char *url;
 };
 
+/* A job a worker should be running, for the reaper. */
+struct live_job {
+	char case_id[65];
+	char status[12];
+	long worker_pid;
+	int64_t heartbeat_at;
+	int64_t updated_at;
+};
+
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
 
 struct sqlite3;
@@ -48,13 +57,17 @@ int  store_load(const char *case_id, struct job *job, struct image **images, siz
 void store_free(struct job *job, struct image *images, size_t n);
 int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
 
-int  store_claim(const char *case_id, long pid, int take_over, int64_t now);
+int  store_claim(const char *case_id, long pid, int64_t now);
+int  store_heartbeat(const char *case_id, long pid, int64_t now);
+int  store_release(const char *case_id, long old_pid, int64_t now);
+int  store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg);
+int  store_maintenance_due(const char *task, int64_t now, int64_t interval_ms);
 int  store_image_started(const char *case_id, const char *item_id, int64_t now);
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
-	const char *url, long bytes, int64_t now);
+	const char *url, long bytes, long api_ms, int64_t now);
 int  store_image_retry(const char *case_id, const char *item_id, const char *error);
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
-	int64_t now);
+	long api_ms, int64_t now);
 int  store_finish(const char *case_id, int64_t now, char status[12]);
 
 int64_t store_delivery_add(const char *case_id, const char *event, const char *url,

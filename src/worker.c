@@ -19,6 +19,7 @@
 #include "imagen.h"
 #include "jobjson.h"
 #include "log.h"
+#include "media.h"
 #include "notify.h"
 #include "placeholder.h"
 #include "store.h"
@@ -31,6 +32,7 @@ struct slot {
 	int busy;
 	size_t idx;		/* into worker.images */
 	struct imagen_call call;
+	int64_t started;
 	int64_t due;		/* local provider: when its picture is "ready" */
 };
 
@@ -48,6 +50,7 @@ struct worker {
 	CURLM *multi;
 	struct notify *notify;
 	int64_t deadline;
+	int64_t last_heartbeat;
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -108,8 +111,9 @@ progress(struct worker *w, const char *event, int64_t now)
 	w->progress_dirty = 0;
 }
 
+/* api_ms: the image API's answer time for this attempt, -1 if it was not asked. */
 static void
-image_failed(struct worker *w, size_t idx, const char *error)
+image_failed(struct worker *w, size_t idx, const char *error, long api_ms)
 {
 	struct image *im = &w->images[idx];
 	log_warn("case %s: image %s failed: %s", w->job.case_id, im->item_id, error);
@@ -118,37 +122,51 @@ image_failed(struct worker *w, size_t idx, const char *error)
 	im->error = strdup(error);
 	w->job.failed++;
 	w->progress_dirty = 1;
-	if (store_image_failed(w->job.case_id, im->item_id, error, codec_now_ms()) != 0)
+	if (store_image_failed(w->job.case_id, im->item_id, error, api_ms, codec_now_ms()) != 0)
 		log_error("case %s: image %s: cannot record the failure", w->job.case_id,
 		    im->item_id);
 }
 
+/* The row follows the file: a crash between the two leaves a file to adopt. */
+static int
+record_image(struct worker *w, struct image *im, const struct media_path *mp, long bytes,
+    long api_ms)
+{
+	if (store_image_completed(w->job.case_id, im->item_id, mp->path, mp->url, bytes,
+	    api_ms, codec_now_ms()) != 0)
+		return -1;
+	free(im->path);
+	free(im->url);
+	im->path = strdup(mp->path);
+	im->url = strdup(mp->url);
+	snprintf(im->status, sizeof(im->status), "completed");
+	w->job.completed++;
+	w->progress_dirty = 1;
+	return 0;
+}
+
 static int
 save_image(struct worker *w, struct image *im, const unsigned char *jpeg, size_t len,
-    char *err, size_t errlen)
+    long api_ms, char *err, size_t errlen)
 {
-	char dir[4096], name[80], path[4200], url[4200];
-	snprintf(dir, sizeof(dir), "%s/%s", w->cfg->media_dir, w->job.case_id);
-	snprintf(name, sizeof(name), "%s.jpg", im->item_id);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(url, sizeof(url), "%s%s/%s", w->cfg->media_url, w->job.case_id, name);
-	if (image_write(dir, name, jpeg, len, err, errlen) != 0)
+	struct media_path mp;
+	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0) {
+		snprintf(err, errlen, "media path too long");
 		return -1;
-	if (store_image_completed(w->job.case_id, im->item_id, path, url, (long)len,
-	    codec_now_ms()) != 0) {
+	}
+	if (image_write(mp.dir, mp.name, jpeg, len, err, errlen) != 0)
+		return -1;
+	if (record_image(w, im, &mp, (long)len, api_ms) != 0) {
 		snprintf(err, errlen, "cannot record the image in the database");
 		return -1;
 	}
-	free(im->path);
-	free(im->url);
-	im->path = strdup(path);
-	im->url = strdup(url);
 	return 0;
 }
 
 /* The provider's bytes become a JPEG on disk and a completed row. */
 static void
-image_ready(struct worker *w, size_t idx, const unsigned char *bytes, size_t len)
+image_ready(struct worker *w, size_t idx, const unsigned char *bytes, size_t len,
+    long api_ms)
 {
 	struct image *im = &w->images[idx];
 	unsigned char *jpeg = NULL;
@@ -156,15 +174,12 @@ image_ready(struct worker *w, size_t idx, const unsigned char *bytes, size_t len
 	char err[512];
 	if (image_compress(bytes, len, w->cfg->image_size, w->cfg->image_quality, &jpeg,
 	    &jlen, err, sizeof(err)) != 0 ||
-	    save_image(w, im, jpeg, jlen, err, sizeof(err)) != 0) {
+	    save_image(w, im, jpeg, jlen, api_ms, err, sizeof(err)) != 0) {
 		free(jpeg);
-		image_failed(w, idx, err);
+		image_failed(w, idx, err, api_ms);
 		return;
 	}
 	free(jpeg);
-	snprintf(im->status, sizeof(im->status), "completed");
-	w->job.completed++;
-	w->progress_dirty = 1;
 	log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id, jlen);
 }
 
@@ -194,6 +209,7 @@ start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
 	memset(s, 0, sizeof(*s));
 	s->busy = 1;
 	s->idx = idx;
+	s->started = now;
 	w->inflight++;
 	snprintf(im->status, sizeof(im->status), "generating");
 	im->attempts++;
@@ -209,7 +225,7 @@ start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
 	free(prompt);
 	if (rc != 0) {
 		release(w, s);
-		image_failed(w, idx, "cannot start the request");
+		image_failed(w, idx, "cannot start the request", -1);
 	}
 }
 
@@ -282,15 +298,15 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	unsigned char *bytes = NULL;
 	size_t len = 0;
 	char err[512];
-	long retry_after = 0;
+	long retry_after = 0, api_ms = (long)(codec_now_ms() - s->started);
 	size_t idx = s->idx;
 	enum imagen_result res = imagen_finish(&s->call, rc, &bytes, &len, &retry_after, err,
 	    sizeof(err));
 	release(w, s);
 	if (res == IMAGEN_OK)
-		image_ready(w, idx, bytes, len);
+		image_ready(w, idx, bytes, len, api_ms);
 	else if (res == IMAGEN_FAILED || !schedule_retry(w, idx, retry_after, err))
-		image_failed(w, idx, err);
+		image_failed(w, idx, err, api_ms);
 	free(bytes);
 }
 
@@ -306,9 +322,9 @@ local_done(struct worker *w, struct slot *s)
 	    &len, err, sizeof(err)) == 0;
 	release(w, s);
 	if (ok)
-		image_ready(w, idx, png, len);
+		image_ready(w, idx, png, len, -1);
 	else
-		image_failed(w, idx, prompt ? err : "out of memory");
+		image_failed(w, idx, prompt ? err : "out of memory", -1);
 	free(prompt);
 	free(png);
 }
@@ -337,6 +353,23 @@ reap_transfers(struct worker *w, int64_t now)
 	}
 }
 
+/*
+ * The sign of life `imagegen reap` looks for. A worker that finds the job
+ * taken from it (it was thought dead) stops at once: two must never run.
+ */
+static void
+heartbeat(struct worker *w, int64_t now)
+{
+	if (now - w->last_heartbeat < w->cfg->heartbeat_interval * 1000)
+		return;
+	w->last_heartbeat = now;
+	if (store_heartbeat(w->job.case_id, (long)getpid(), now) == 0) {
+		log_error("case %s: the job was taken over by another worker; stopping",
+		    w->job.case_id);
+		_exit(1);
+	}
+}
+
 /* Waits for network activity, the next local image, a webhook retry or the deadline. */
 static void
 pump(struct worker *w, int64_t wake_at)
@@ -360,6 +393,7 @@ pump(struct worker *w, int64_t wake_at)
 		log_error("case %s: libcurl multi interface failed", w->job.case_id);
 	now = codec_now_ms();
 	reap_transfers(w, now);
+	heartbeat(w, now);
 	notify_tick(w->notify, now);
 	if (w->progress_dirty && now - w->last_progress >= w->cfg->webhook_interval &&
 	    unfinished(w))
@@ -375,18 +409,18 @@ expire(struct worker *w)
 		if (s->busy) {
 			size_t idx = s->idx;
 			release(w, s);
-			image_failed(w, idx, "deadline exceeded");
+			image_failed(w, idx, "deadline exceeded", -1);
 		}
 	}
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++) {
 		if (w->retry_at[i] != 0) {
 			w->retry_at[i] = 0;
 			w->n_waiting--;
-			image_failed(w, i, "deadline exceeded");
+			image_failed(w, i, "deadline exceeded", -1);
 		}
 	}
 	while (w->next < w->n_todo)
-		image_failed(w, w->todo[w->next++], "deadline exceeded");
+		image_failed(w, w->todo[w->next++], "deadline exceeded", -1);
 }
 
 static void
@@ -418,6 +452,25 @@ finish(struct worker *w)
 		pump(w, stop);
 }
 
+/*
+ * An image that was being made when a worker died may be on disk already,
+ * written but not recorded: it is recorded now, not made twice.
+ */
+static int
+adopt(struct worker *w, size_t idx)
+{
+	struct image *im = &w->images[idx];
+	struct media_path mp;
+	long size;
+	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
+	    (size = media_finished_size(&mp)) < 0)
+		return 0;
+	if (record_image(w, im, &mp, size, -1) != 0)
+		return 0;
+	log_info("case %s: image %s found on disk, recorded", w->job.case_id, im->item_id);
+	return 1;
+}
+
 static int
 plan(struct worker *w)
 {
@@ -428,12 +481,34 @@ plan(struct worker *w)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
+		if (strcmp(st, "generating") == 0 && adopt(w, i))
+			continue;
 		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
 			w->todo[w->n_todo++] = i;
 	}
 	return 0;
 }
 
+/* Whether pid is a live worker of this case: pids are reused, so not merely a live process. */
+int
+worker_alive(long pid, const char *case_id)
+{
+	char path[64], cmd[256];
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+	if (f == NULL)
+		return 0;
+	size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	/* argv is NUL-separated: "imagegen", "worker" or "run", the case id. */
+	const char *verb = cmd + strlen(cmd) + 1;
+	const char *id = verb < cmd + n ? verb + strlen(verb) + 1 : cmd + n;
+	return id < cmd + n && strcmp(id, case_id) == 0 &&
+	    (strcmp(verb, "worker") == 0 || strcmp(verb, "run") == 0);
+}
+
+/* `imagegen run` may take over a job whose worker is gone, as the reaper would. */
 static int
 claim(struct worker *w, const char *case_id, int take_over)
 {
@@ -443,14 +518,20 @@ claim(struct worker *w, const char *case_id, int take_over)
 		return -1;
 	}
 	long pid = w->job.worker_pid;
-	int dead = pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
-	int rc = store_claim(case_id, (long)getpid(), take_over && dead, codec_now_ms());
-	if (rc != 1) {
+	int dead = !worker_alive(pid, case_id);
+	int64_t now = codec_now_ms();
+	if (take_over && dead && strcmp(w->job.status, "generating") == 0)
+		store_release(case_id, pid, now);
+	if (store_claim(case_id, (long)getpid(), now) != 1) {
 		log_error("case %s: not claimed: the job is %s%s", case_id, w->job.status,
 		    strcmp(w->job.status, "generating") == 0 && !dead ? " by a live worker" : "");
 		return -1;
 	}
 	snprintf(w->job.status, sizeof(w->job.status), "generating");
+	w->last_heartbeat = now;
+	int removed = media_clean_tmp(w->cfg, case_id);
+	if (removed > 0)
+		log_info("case %s: removed %d temporary files of a dead worker", case_id, removed);
 	return 0;
 }
 
@@ -499,7 +580,7 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 	progress(&w, "start", codec_now_ms());
 	if (cfg->provider == PROVIDER_IMAGEN && (cfg->api_key == NULL || *cfg->api_key == '\0')) {
 		while (w.next < w.n_todo)
-			image_failed(&w, w.todo[w.next++], "GEMINI_API_KEY not configured");
+			image_failed(&w, w.todo[w.next++], "GEMINI_API_KEY not configured", -1);
 	}
 	generate_all(&w);
 	finish(&w);

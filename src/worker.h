@@ -5,5 +5,6 @@
 struct config;
 
 int worker_run(const struct config *cfg, const char *case_id, int take_over);
+int worker_alive(long pid, const char *case_id);
 
 #endif

@@ -1,0 +1,72 @@
+/*
+ * media.c: the files of a case under media_dir, and what a worker that died
+ * left there. A final name only ever holds a whole image (image_write
+ * renames into place), so a file under it is proof that the image was made.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "media.h"
+
+int
+media_path(const struct config *cfg, const char *case_id, const char *item_id,
+    struct media_path *mp)
+{
+	if ((size_t)snprintf(mp->dir, sizeof(mp->dir), "%s/%s", cfg->media_dir, case_id) >=
+	    sizeof(mp->dir))
+		return -1;
+	snprintf(mp->name, sizeof(mp->name), "%s.jpg", item_id);
+	snprintf(mp->path, sizeof(mp->path), "%s/%s", mp->dir, mp->name);
+	snprintf(mp->url, sizeof(mp->url), "%s%s/%s", cfg->media_url, case_id, mp->name);
+	return 0;
+}
+
+/* The size of the finished image at mp, or -1 if there is none. */
+long
+media_finished_size(const struct media_path *mp)
+{
+	struct stat st;
+	if (stat(mp->path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return -1;
+	return (long)st.st_size;
+}
+
+static int
+is_tmp(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] == '.' && n > 4 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+/*
+ * Removes the temporary files of a dead worker. Only the job's owner calls
+ * this, so no other process is writing into the directory.
+ */
+int
+media_clean_tmp(const struct config *cfg, const char *case_id)
+{
+	char dir[4096], path[4400];
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *e;
+	int removed = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_tmp(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			removed++;
+		else
+			log_warn("case %s: cannot remove %s: %s", case_id, path, strerror(errno));
+	}
+	closedir(d);
+	return removed;
+}

@@ -1,0 +1,21 @@
+/* media.h: where a case's images live on disk and on the web. */
+#ifndef IMAGEGEN_MEDIA_H
+#define IMAGEGEN_MEDIA_H
+
+#include <stddef.h>
+
+struct config;
+
+struct media_path {
+	char dir[4096];		/* {media_dir}/{caseId} */
+	char name[80];		/* {itemId}.jpg */
+	char path[4200];	/* dir/name */
+	char url[4200];		/* {media_url}{caseId}/{itemId}.jpg */
+};
+
+int  media_path(const struct config *cfg, const char *case_id, const char *item_id,
+	struct media_path *mp);
+long media_finished_size(const struct media_path *mp);
+int  media_clean_tmp(const struct config *cfg, const char *case_id);
+
+#endif
