@@ -27,6 +27,7 @@ struct config {
 	char *log;
 	long  log_level;	/* enum log_level */
 	long  max_body;
+	long  max_inflight;
 	long  max_description;
 	long  max_items;
 	long  max_name;
@@ -34,6 +35,7 @@ struct config {
 	char *media_dir;
 	char *media_url;
 	long  provider;		/* enum provider */
+	long  rate_limit;	/* image API requests per minute, host-wide */
 	long  reap_interval;	/* s */
 	long  request_timeout;
 	long  retry_attempts;

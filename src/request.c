@@ -76,6 +76,7 @@ request_init(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	r->path = request_path(envp);
 	r->content_type = param_dup("CONTENT_TYPE", envp);
 	r->if_none_match = param_dup("HTTP_IF_NONE_MATCH", envp);
+	r->accept = param_dup("HTTP_ACCEPT", envp);
 	r->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", envp));
 	if (r->method == NULL || r->path == NULL)
 		return -1;
@@ -90,6 +91,7 @@ request_free(struct request *r)
 	free(r->path);
 	free(r->content_type);
 	free(r->if_none_match);
+	free(r->accept);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }
@@ -167,6 +169,14 @@ write_out(struct request *r, const char *buf, size_t len)
 void
 reply(struct request *r, int status, const char *headers, const char *body, size_t len)
 {
+	reply_typed(r, status, "application/json", headers, body, len);
+}
+
+/* For the few answers that are not JSON, such as the metrics' text format. */
+void
+reply_typed(struct request *r, int status, const char *content_type,
+    const char *headers, const char *body, size_t len)
+{
 	char head[512];
 	int n;
 	if (r->replied)
@@ -177,9 +187,9 @@ reply(struct request *r, int status, const char *headers, const char *body, size
 		    headers ? headers : "");
 	else
 		n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-		    "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n%s\r\n", status, reason(status), len,
-		    headers ? headers : "");
+		    "Content-Type: %s\r\n"
+		    "Content-Length: %zu\r\n%s\r\n", status, reason(status), content_type,
+		    len, headers ? headers : "");
 	write_out(r, head, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
 	if (!r->head && status != 304)
 		write_out(r, body, len);

@@ -15,6 +15,7 @@ struct request {
 	char *path;
 	char *content_type;
 	char *if_none_match;
+	char *accept;		/* the Accept header, or NULL */
 	long content_length;	/* -1 when absent */
 	char *body;
 	size_t body_len;
@@ -28,6 +29,8 @@ void request_free(struct request *r);
 int  request_read_json(struct request *r, long max);
 void reply(struct request *r, int status, const char *headers, const char *body,
 	size_t len);
+void reply_typed(struct request *r, int status, const char *content_type,
+	const char *headers, const char *body, size_t len);
 void reply_json(struct request *r, int status, const char *headers, void *json);
 void reply_error(struct request *r, int status, const char *message, const char *field);
 void reply_error_headers(struct request *r, int status, const char *headers,

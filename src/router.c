@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "generate.h"
+#include "metrics.h"
 #include "request.h"
 #include "router.h"
 #include "status.h"
@@ -19,6 +20,7 @@ static const struct route routes[] = {
 	{ "/api/generate-case-images", 0, "POST", generate_handle },
 	{ "/api/case-images/", 1, "GET", status_handle },
 	{ "/api/webhook/image-progress", 0, "POST", webhook_handle },
+	{ "/api/metrics/image-generation", 0, "GET", metrics_handle },
 };
 
 static const struct route *

@@ -12,6 +12,7 @@
 #include "store_metrics.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#define RATE_WINDOW_MS 61000
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 static sqlite3 *db;
@@ -22,7 +23,7 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_DELIVERY_ADD, S_DELIVERY_RESULT,
+	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
 };
@@ -104,6 +105,9 @@ static const char *const sql[S_COUNT] = {
 	    " response_code = ?4, last_error = ?5, latency_ms = ?6,"
 	    " next_attempt_at = ?7,"
 	    " delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 END WHERE id = ?1",
+	[S_RATE_COUNT] = "SELECT count(*), min(at) FROM api_calls WHERE at > ?1",
+	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id) VALUES (?1, ?2)",
+	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
 	[S_PROGRESS_IMAGE] =
 	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
 	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
@@ -755,6 +759,56 @@ store_delivery_result(int64_t id, const char *status, int attempts, long code,
 		sqlite3_bind_int64(s, 7, next_at);
 	sqlite3_bind_int64(s, 8, now);
 	return step_done(s, "delivery result");
+}
+
+static int
+rate_count(int64_t since, int *count, int64_t *oldest)
+{
+	sqlite3_stmt *s = stmt(S_RATE_COUNT);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, since);
+	int rc = sqlite3_step(s);
+	*count = sqlite3_column_int(s, 0);
+	*oldest = sqlite3_column_int64(s, 1);
+	finish(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * A sliding window over the last minute, shared by every worker on the host:
+ * returns 1 and records the call if one more fits, else 0 with the time the
+ * oldest call leaves the window in *retry_at. The window is a second longer
+ * than a minute: a call reaches the API a little after it is counted here,
+ * and by varying delays, so the API's own minute must still see no more.
+ */
+int
+store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at)
+{
+	sqlite3_stmt *add = stmt(S_RATE_ADD), *prune = stmt(S_RATE_PRUNE);
+	int count, granted = 0;
+	int64_t oldest;
+	if (add == NULL || prune == NULL || begin() != 0)
+		return -1;
+	sqlite3_bind_int64(prune, 1, now - RATE_WINDOW_MS);
+	if (step_done(prune, "prune api calls") != 0 ||
+	    rate_count(now - RATE_WINDOW_MS, &count, &oldest) != 0)
+		goto fail;
+	if (count < per_minute) {
+		sqlite3_bind_int64(add, 1, now);
+		bind_text(add, 2, case_id);
+		if (step_done(add, "record api call") != 0)
+			goto fail;
+		granted = 1;
+	} else {
+		*retry_at = oldest + RATE_WINDOW_MS + 1;
+	}
+	if (commit() != 0)
+		goto fail;
+	return granted;
+fail:
+	rollback();
+	return -1;
 }
 
 static int

@@ -75,6 +75,8 @@ int64_t store_delivery_add(const char *case_id, const char *event, const char *u
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,
 	const char *error, long latency_ms, int64_t next_at, int64_t now);
 
+int  store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at);
+
 int  store_apply_progress(const struct progress *p, int64_t now);
 
 #endif

@@ -2,6 +2,41 @@
 #ifndef IMAGEGEN_STORE_METRICS_H
 #define IMAGEGEN_STORE_METRICS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#define METRICS_MAX_BUCKETS 8
+
+/* The order of metrics_data.jobs and .deliveries; the label values are these names. */
+enum metrics_job_status {
+	MJ_PENDING, MJ_GENERATING, MJ_COMPLETED, MJ_PARTIAL, MJ_FAILED, MJ_COUNT
+};
+enum metrics_delivery_status { MD_DELIVERED, MD_FAILED, MD_PENDING, MD_COUNT };
+
+extern const char *const metrics_job_status_names[MJ_COUNT];
+extern const char *const metrics_delivery_status_names[MD_COUNT];
+
+/* Cumulative buckets, as Prometheus has them: bucket[i] counts values <= le_ms[i]. */
+struct metrics_histogram {
+	size_t n;			/* buckets in use, +Inf apart */
+	int64_t le_ms[METRICS_MAX_BUCKETS];
+	int64_t bucket[METRICS_MAX_BUCKETS];
+	int64_t count;			/* the +Inf bucket */
+	int64_t sum_ms;
+};
+
+struct metrics_data {
+	int64_t jobs[MJ_COUNT];
+	int64_t images_completed, images_failed;
+	int64_t retries;		/* sum of max(attempts - 1, 0) */
+	struct metrics_histogram job_duration;	/* finished jobs */
+	struct metrics_histogram api_latency;	/* images.api_ms */
+	int64_t deliveries[MD_COUNT];
+	struct metrics_histogram webhook_latency;	/* delivered rows */
+	int64_t stuck_jobs;
+};
+
+int  store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s);
 void store_metrics_close(void);
 
 #endif

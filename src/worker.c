@@ -18,6 +18,7 @@
 #include "image.h"
 #include "imagen.h"
 #include "jobjson.h"
+#include "limits.h"
 #include "log.h"
 #include "media.h"
 #include "notify.h"
@@ -32,6 +33,7 @@ struct slot {
 	int busy;
 	size_t idx;		/* into worker.images */
 	struct imagen_call call;
+	int host_slot;		/* of the host-wide limit, -1 for none */
 	int64_t started;
 	int64_t due;		/* local provider: when its picture is "ready" */
 };
@@ -48,6 +50,8 @@ struct worker {
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
+	struct limits *limits;	/* NULL for the local provider */
+	int64_t limits_retry_at;
 	struct notify *notify;
 	int64_t deadline;
 	int64_t last_heartbeat;
@@ -189,6 +193,8 @@ release(struct worker *w, struct slot *s)
 	if (s->call.easy != NULL)
 		curl_multi_remove_handle(w->multi, s->call.easy);
 	imagen_free(&s->call);
+	limits_release(w->limits, s->host_slot);
+	s->host_slot = -1;
 	s->busy = 0;
 	w->inflight--;
 }
@@ -203,12 +209,13 @@ start_request(struct worker *w, struct slot *s, const char *prompt)
 }
 
 static void
-start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
+start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t now)
 {
 	struct image *im = &w->images[idx];
 	memset(s, 0, sizeof(*s));
 	s->busy = 1;
 	s->idx = idx;
+	s->host_slot = host_slot;
 	s->started = now;
 	w->inflight++;
 	snprintf(im->status, sizeof(im->status), "generating");
@@ -227,6 +234,15 @@ start_one(struct worker *w, struct slot *s, size_t idx, int64_t now)
 		release(w, s);
 		image_failed(w, idx, "cannot start the request", -1);
 	}
+}
+
+static int
+has_ready(const struct worker *w, int64_t now)
+{
+	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
+		if (w->retry_at[i] != 0 && w->retry_at[i] <= now)
+			return 1;
+	return w->next < w->n_todo;
 }
 
 /* The next image to start: a retry whose backoff is over, else a new one. */
@@ -248,13 +264,21 @@ next_image(struct worker *w, int64_t now, size_t *idx)
 	return 0;
 }
 
+/* Each request needs a place in the job's window and, first, one under the host's limits. */
 static void
 fill_window(struct worker *w, int64_t now)
 {
-	size_t idx;
-	for (long i = 0; i < w->cfg->concurrency; i++)
-		if (!w->slots[i].busy && next_image(w, now, &idx))
-			start_one(w, &w->slots[i], idx, now);
+	size_t idx = 0;
+	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now); i++) {
+		if (w->slots[i].busy)
+			continue;
+		int host = -1;
+		if (w->limits != NULL && (now < w->limits_retry_at || (host = limits_acquire(
+		    w->limits, w->job.case_id, now, &w->limits_retry_at)) < 0))
+			return;
+		if (next_image(w, now, &idx))
+			start_one(w, &w->slots[i], idx, host, now);
+	}
 }
 
 /* Exponential backoff with jitter, so that workers failed together do not retry together. */
@@ -384,6 +408,8 @@ pump(struct worker *w, int64_t wake_at)
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
 		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
 			wake_at = w->retry_at[i];
+	if (w->limits_retry_at > now && w->limits_retry_at < wake_at && has_ready(w, now))
+		wake_at = w->limits_retry_at;
 	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
 	long wait = wake_at - now;
@@ -542,6 +568,9 @@ prepare(struct worker *w)
 		log_error("case %s: out of memory", w->job.case_id);
 		return -1;
 	}
+	if (w->cfg->provider == PROVIDER_IMAGEN && (w->limits = limits_open(w->cfg)) == NULL)
+		log_error("case %s: host-wide limits unavailable; only concurrency applies",
+		    w->job.case_id);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
 	    w->job.case_id, w->job.webhook_url)) == NULL)
 		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
@@ -556,6 +585,7 @@ cleanup(struct worker *w)
 		if (w->slots[i].busy)
 			release(w, &w->slots[i]);
 	notify_free(w->notify);
+	limits_close(w->limits);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
 	free(w->slots);

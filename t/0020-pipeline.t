@@ -60,5 +60,8 @@ is "$(ls "$T/media/case-ok" | wc -l)" 14 "exactly 14 files in the media director
 check "metadata is stripped" sh -c "! identify -verbose '$T/img-1.jpg' | grep -qi 'exif:'"
 is "$(identify -format '%[jpeg:sampling-factor]' "$T/img-1.jpg")" "2x2,1x1,1x1" "chroma is 4:2:0"
 is "$(wc -l < "$T/mock.log")" 14 "the mock got exactly 14 requests"
+echo partial > "$T/media/case-ok/.ev-0.jpg.4242.tmp"
+is "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/case-ok/.ev-0.jpg.4242.tmp")" 404 \
+    "nginx never serves a worker's temporary file"
 
 done_testing

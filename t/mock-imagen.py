@@ -102,6 +102,9 @@ class Handler(QuietHandler):
         but send only half of the body and hang up (the "close" fault)."""
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
+        # Out of flight before the first byte goes back: once the client has its
+        # answer it may start another request, and the peak must not count both.
+        self.leave()
         self.rec["status"] = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -203,9 +206,15 @@ class Handler(QuietHandler):
                 rec["latency"] = RNG.uniform(ARGS.latency_min, ARGS.latency_max)
             else:
                 rec["latency"] = ARGS.latency
+        self.in_flight = True
         try:
             self.predict_inner(rec, query)
         finally:
+            self.leave()
+
+    def leave(self):
+        if getattr(self, "in_flight", False):
+            self.in_flight = False
             with LOCK:
                 STATS["inflight"] -= 1
 

@@ -18,8 +18,8 @@ bail() { echo "error: $*" >&2; exit 1; }
 # Workers are detached from whatever started them: their pids are in the store.
 stop_stack() {
 	if [ -f "$T/imagegen.db" ] && command -v sqlite3 >/dev/null; then
-		for p in $(sqlite3 "$T/imagegen.db" \
-		    "SELECT worker_pid FROM jobs WHERE worker_pid IS NOT NULL" 2>/dev/null); do
+		for p in $(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs
+		    WHERE worker_pid IS NOT NULL AND status = 'generating'" 2>/dev/null); do
 			kill "$p" 2>/dev/null
 		done
 	fi

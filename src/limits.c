@@ -1,0 +1,110 @@
+/*
+ * limits.c: many cases at once must not overload the image API. A request
+ * needs one of max_inflight slots, each a byte of "{database}.slots" locked
+ * with fcntl: the kernel drops a dead worker's locks, so a crash never leaks
+ * a slot. Then it needs a place in the last minute's rate_limit, kept in
+ * the store so that every worker counts the same calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "limits.h"
+#include "log.h"
+#include "store.h"
+
+#define SLOT_POLL_MS 50		/* how soon to try again when every slot is taken */
+
+struct limits {
+	const struct config *cfg;
+	int fd;
+	unsigned char *held;	/* fcntl lets a process lock its own byte again: we must know */
+};
+
+struct limits *
+limits_open(const struct config *cfg)
+{
+	char path[4200];
+	struct limits *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->cfg = cfg;
+	l->held = calloc((size_t)cfg->max_inflight, 1);
+	snprintf(path, sizeof(path), "%s.slots", cfg->database);
+	l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (l->fd < 0 || l->held == NULL) {
+		log_error("limits: open %s: %s", path, strerror(errno));
+		if (l->fd >= 0)
+			close(l->fd);
+		free(l->held);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int
+lock_byte(int fd, int slot, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = slot, .l_len = 1 };
+	return fcntl(fd, F_SETLK, &fl);
+}
+
+static int
+take_slot(struct limits *l)
+{
+	for (int i = 0; i < l->cfg->max_inflight; i++) {
+		if (!l->held[i] && lock_byte(l->fd, i, F_WRLCK) == 0) {
+			l->held[i] = 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Returns a slot for one request, or -1 with *retry_at the time to ask
+ * again. Should the store fail, the request goes ahead: the cap on requests
+ * in flight still holds, and a job is worth more than a count.
+ */
+int
+limits_acquire(struct limits *l, const char *case_id, int64_t now, int64_t *retry_at)
+{
+	int slot = take_slot(l);
+	if (slot < 0) {
+		*retry_at = now + SLOT_POLL_MS;
+		return -1;
+	}
+	int rc = store_rate_take(case_id, l->cfg->rate_limit, now, retry_at);
+	if (rc == 0) {
+		limits_release(l, slot);
+		return -1;
+	}
+	if (rc < 0)
+		log_error("case %s: limits: the rate table cannot be read; not counted", case_id);
+	return slot;
+}
+
+void
+limits_release(struct limits *l, int slot)
+{
+	if (l == NULL || slot < 0)
+		return;
+	l->held[slot] = 0;
+	if (lock_byte(l->fd, slot, F_UNLCK) != 0)
+		log_error("limits: unlock slot %d: %s", slot, strerror(errno));
+}
+
+void
+limits_close(struct limits *l)
+{
+	if (l == NULL)
+		return;
+	close(l->fd);
+	free(l->held);
+	free(l);
+}

@@ -1,0 +1,274 @@
+/*
+ * metrics.c: GET /api/metrics/image-generation: the store's figures as
+ * Prometheus text (exposition format 0.0.4), or as JSON when asked.
+ * Everything is read from the database, so every responder gives the same
+ * answer and the figures survive restarts.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "codec.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "request.h"
+#include "store_metrics.h"
+
+#define TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* The figures change all the time, and the body depends on Accept. */
+#define HEADERS "Cache-Control: no-store\r\nVary: Accept\r\n"
+
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static void
+fmt_double(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+}
+
+static double
+ratio(int64_t part, int64_t whole)
+{
+	return whole > 0 ? (double)part / (double)whole : 0.0;
+}
+
+/* RFC 9110 12.4.2: a weight of 0 means "not acceptable". */
+static int
+q_is_zero(const char *params, size_t len)
+{
+	for (const char *p = params; p < params + len; p++)
+		if (*p == ';' && p + 1 < params + len) {
+			const char *v = p + 1 + strspn(p + 1, " \t");
+			if (strncasecmp(v, "q=", 2) == 0)
+				return strtod(v + 2, NULL) == 0.0;
+		}
+	return 0;
+}
+
+/* RFC 9110 12.5.1: Accept is a list of media ranges, each with optional parameters. */
+static int
+wants_json(const char *accept)
+{
+	static const char want[] = "application/json";
+	const size_t n = sizeof(want) - 1;
+	for (const char *p = accept; p != NULL; ) {
+		p += strspn(p, " \t");
+		size_t len = strcspn(p, ",");
+		size_t type = strcspn(p, ",; \t");
+		if (type == n && strncasecmp(p, want, n) == 0 && !q_is_zero(p + n, len - n))
+			return 1;
+		p = p[len] == ',' ? p + len + 1 : NULL;
+	}
+	return 0;
+}
+
+/* --- Prometheus text ---------------------------------------------------- */
+
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+labelled(FILE *f, const char *name, const char *label, const char *value, int64_t n)
+{
+	fprintf(f, "%s{%s=\"%s\"} %" PRId64 "\n", name, label, value, n);
+}
+
+static void
+real(FILE *f, const char *name, double v)
+{
+	char num[32];
+	fmt_double(num, sizeof(num), v);
+	fprintf(f, "%s %s\n", name, num);
+}
+
+static void
+text_histogram(FILE *f, const char *name, const char *help,
+    const struct metrics_histogram *h)
+{
+	char num[32];
+	family(f, name, "histogram", help);
+	for (size_t i = 0; i < h->n; i++) {
+		fmt_double(num, sizeof(num), (double)h->le_ms[i] / 1000.0);
+		fprintf(f, "%s_bucket{le=\"%s\"} %" PRId64 "\n", name, num, h->bucket[i]);
+	}
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRId64 "\n", name, h->count);
+	fmt_double(num, sizeof(num), (double)h->sum_ms / 1000.0);
+	fprintf(f, "%s_sum %s\n%s_count %" PRId64 "\n", name, num, name, h->count);
+}
+
+static void
+text_jobs_images(FILE *f, const struct metrics_data *m)
+{
+	int64_t done = m->images_completed + m->images_failed;
+	family(f, "imagegen_jobs", "gauge", "Jobs by status.");
+	for (int i = 0; i < MJ_COUNT; i++)
+		labelled(f, "imagegen_jobs", "status", metrics_job_status_names[i], m->jobs[i]);
+	family(f, "imagegen_images_total", "counter", "Images by final result.");
+	labelled(f, "imagegen_images_total", "result", "completed", m->images_completed);
+	labelled(f, "imagegen_images_total", "result", "failed", m->images_failed);
+	family(f, "imagegen_image_success_ratio", "gauge",
+	    "Completed images over finished images; 0 when there are none.");
+	real(f, "imagegen_image_success_ratio", ratio(m->images_completed, done));
+	family(f, "imagegen_image_failure_ratio", "gauge",
+	    "Failed images over finished images; 0 when there are none.");
+	real(f, "imagegen_image_failure_ratio", ratio(m->images_failed, done));
+	family(f, "imagegen_image_retries_total", "counter",
+	    "Image API requests beyond the first, over all images.");
+	fprintf(f, "imagegen_image_retries_total %" PRId64 "\n", m->retries);
+}
+
+static void
+text_write(FILE *f, const struct metrics_data *m)
+{
+	text_jobs_images(f, m);
+	text_histogram(f, "imagegen_job_duration_seconds",
+	    "Time from start to finish of finished jobs.", &m->job_duration);
+	text_histogram(f, "imagegen_image_api_latency_seconds",
+	    "Time the image API took to answer an image's last attempt.", &m->api_latency);
+	family(f, "imagegen_webhook_deliveries_total", "counter",
+	    "Progress webhook deliveries by status.");
+	for (int i = 0; i < MD_COUNT; i++)
+		labelled(f, "imagegen_webhook_deliveries_total", "status",
+		    metrics_delivery_status_names[i], m->deliveries[i]);
+	text_histogram(f, "imagegen_webhook_delivery_latency_seconds",
+	    "Duration of the last attempt of delivered webhooks.", &m->webhook_latency);
+	family(f, "imagegen_stuck_jobs", "gauge",
+	    "Jobs generating for longer than stuck_after seconds.");
+	fprintf(f, "imagegen_stuck_jobs %" PRId64 "\n", m->stuck_jobs);
+}
+
+static void
+send_text(struct request *r, const struct metrics_data *m)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (f == NULL) {
+		log_error("metrics: open_memstream: %s", strerror(errno));
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	text_write(f, m);
+	int bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		log_error("metrics: cannot format the text exposition");
+		reply_error(r, 500, "internal error", NULL);
+	} else {
+		reply_typed(r, 200, TEXT_TYPE, HEADERS, buf, len);
+	}
+	free(buf);
+}
+
+/* --- JSON ----------------------------------------------------------------- */
+
+static int
+add_num(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) != NULL ? 0 : -1;
+}
+
+static int
+json_histogram(cJSON *parent, const char *key, const struct metrics_histogram *h)
+{
+	char le[32];
+	cJSON *o = cJSON_AddObjectToObject(parent, key);
+	cJSON *b = o ? cJSON_AddObjectToObject(o, "buckets") : NULL;
+	if (b == NULL)
+		return -1;
+	for (size_t i = 0; i < h->n; i++) {
+		fmt_double(le, sizeof(le), (double)h->le_ms[i] / 1000.0);
+		if (add_num(b, le, (double)h->bucket[i]) != 0)
+			return -1;
+	}
+	return add_num(b, "+Inf", (double)h->count) != 0 ||
+	    add_num(o, "sum", (double)h->sum_ms / 1000.0) != 0 ||
+	    add_num(o, "count", (double)h->count) != 0 ? -1 : 0;
+}
+
+static int
+json_counts(cJSON *o, const char *const *names, const int64_t *counts, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (add_num(o, names[i], (double)counts[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+json_images(cJSON *parent, const struct metrics_data *m)
+{
+	int64_t done = m->images_completed + m->images_failed;
+	cJSON *o = cJSON_AddObjectToObject(parent, "images");
+	return o == NULL ||
+	    add_num(o, "completed", (double)m->images_completed) != 0 ||
+	    add_num(o, "failed", (double)m->images_failed) != 0 ||
+	    add_num(o, "successRatio", ratio(m->images_completed, done)) != 0 ||
+	    add_num(o, "failureRatio", ratio(m->images_failed, done)) != 0 ||
+	    add_num(o, "retries", (double)m->retries) != 0 ? -1 : 0;
+}
+
+static int
+json_webhooks(cJSON *parent, const struct metrics_data *m)
+{
+	cJSON *o = cJSON_AddObjectToObject(parent, "webhooks");
+	return o == NULL ||
+	    json_counts(o, metrics_delivery_status_names, m->deliveries, MD_COUNT) != 0 ||
+	    json_histogram(o, "latencySeconds", &m->webhook_latency) != 0 ? -1 : 0;
+}
+
+static cJSON *
+json_build(const struct metrics_data *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *jobs = o ? cJSON_AddObjectToObject(o, "jobs") : NULL;
+	if (jobs == NULL ||
+	    json_counts(jobs, metrics_job_status_names, m->jobs, MJ_COUNT) != 0 ||
+	    json_images(o, m) != 0 ||
+	    json_histogram(o, "jobDurationSeconds", &m->job_duration) != 0 ||
+	    json_histogram(o, "imageApiLatencySeconds", &m->api_latency) != 0 ||
+	    json_webhooks(o, m) != 0 ||
+	    add_num(o, "stuckJobs", (double)m->stuck_jobs) != 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+send_json(struct request *r, const struct metrics_data *m)
+{
+	cJSON *o = json_build(m);
+	if (o == NULL) {
+		log_error("metrics: cannot build the JSON figures");
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	reply_json(r, 200, HEADERS, o);
+	cJSON_Delete(o);
+}
+
+void
+metrics_handle(struct request *r, const char *rest)
+{
+	struct metrics_data m;
+	(void)rest;
+	/* store_metrics_read has logged which query failed. */
+	if (store_metrics_read(&m, codec_now_ms(), r->cfg->stuck_after) != 0) {
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	if (wants_json(r->accept))
+		send_json(r, &m);
+	else
+		send_text(r, &m);
+}
