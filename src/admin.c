@@ -32,11 +32,13 @@ cmd_initdb(const struct config *cfg, const char *arg)
 static int
 cmd_reap(const struct config *cfg, const char *arg)
 {
+	int sent;
 	(void)arg;
-	int n = reap_run(cfg);
-	if (n < 0)
+	int n = reap_run(cfg, &sent);
+	if (n < 0 || sent < 0)
 		return 1;
-	printf("%d job%s resumed\n", n, n == 1 ? "" : "s");
+	printf("%d job%s resumed, %d webhook deliver%s sent\n", n, n == 1 ? "" : "s", sent,
+	    sent == 1 ? "y" : "ies");
 	return 0;
 }
 

@@ -1,8 +1,13 @@
 /*
  * notify.c: ImageProgressUpdate deliveries, one in flight at a time and in
  * order, each a row in webhook_deliveries. A failed attempt is retried with
- * exponential backoff (1 s, 2 s, 4 s, ...); none of it touches the job's outcome.
+ * exponential backoff (1 s, 2 s, 4 s, ...); none of it touches the job's
+ * outcome. What is still undelivered when the worker ends stays pending in
+ * the table, and `imagegen reap` goes on trying until the attempts run out.
+ * Every attempt of one delivery carries the same webhook-id, so that a
+ * receiver can drop what it has already seen.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +36,7 @@ struct notify {
 	char *url;
 	struct delivery *head, *tail;	/* head is the one being sent or due next */
 	CURL *easy;			/* the attempt in flight, or NULL */
-	struct curl_slist *headers;
+	struct curl_slist *headers;	/* of the attempt in flight */
 	int64_t started;
 };
 
@@ -45,8 +50,7 @@ notify_new(const struct config *cfg, CURLM *multi, const char *case_id, const ch
 	n->multi = multi;
 	n->case_id = strdup(case_id);
 	n->url = strdup(url);
-	n->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (n->case_id == NULL || n->url == NULL || n->headers == NULL) {
+	if (n->case_id == NULL || n->url == NULL) {
 		notify_free(n);
 		return NULL;
 	}
@@ -90,23 +94,51 @@ notify_owns(const struct notify *n, CURL *easy)
 	return n != NULL && easy != NULL && n->easy == easy;
 }
 
+/* The stable id of a delivery: the same for every attempt, from any process. */
+static void
+delivery_id(const char *case_id, int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%" PRId64, case_id, id);
+}
+
+/* One attempt's easy handle: shared by the worker's event loop and the reaper. */
+static CURL *
+delivery_easy(const struct config *cfg, const char *url, const char *case_id, int64_t id,
+    const char *payload, struct curl_slist **headers)
+{
+	char hdr[128], wid[100];
+	delivery_id(case_id, id, wid, sizeof(wid));
+	snprintf(hdr, sizeof(hdr), "webhook-id: %s", wid);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *h2 = h ? curl_slist_append(h, hdr) : NULL;
+	CURL *e = h2 ? curl_easy_init() : NULL;
+	*headers = h2 ? h2 : h;
+	if (e == NULL)
+		return NULL;
+	if (curl_easy_setopt(e, CURLOPT_URL, url) ||
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers) ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload) ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION)) {
+		curl_easy_cleanup(e);
+		return NULL;
+	}
+	return e;
+}
+
 static int
 start_attempt(struct notify *n, struct delivery *d, int64_t now)
 {
-	CURL *e = curl_easy_init();
-	if (e == NULL)
-		return -1;
-	if (curl_easy_setopt(e, CURLOPT_URL, n->url) ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, n->headers) ||
-	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->payload) ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, n->cfg->webhook_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, n->cfg->connect_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION) ||
-	    curl_multi_add_handle(n->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+	CURL *e = delivery_easy(n->cfg, n->url, n->case_id, d->id, d->payload, &n->headers);
+	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
+		if (e != NULL)
+			curl_easy_cleanup(e);
+		curl_slist_free_all(n->headers);
+		n->headers = NULL;
 		return -1;
 	}
 	n->easy = e;
@@ -140,13 +172,36 @@ pop(struct notify *n)
 	free(d);
 }
 
-static void
-record(struct notify *n, struct delivery *d, const char *status, long code,
-    const char *error, long latency, int64_t next_at, int64_t now)
+/*
+ * The verdict on one attempt, shared with the reaper: the row's new status
+ * and, for a retry, when. Returns 1 when delivered.
+ */
+static int
+judge(const struct config *cfg, const char *case_id, const char *event, int attempts,
+    CURLcode rc, long code, long latency, int64_t id, int64_t now)
 {
-	if (d->id > 0 && store_delivery_result(d->id, status, d->attempts, code, error,
-	    latency, next_at, now) != 0)
-		log_error("case %s: webhook %s: cannot record the attempt", n->case_id, d->event);
+	char error[CURL_ERROR_SIZE + 32];
+	if (rc == CURLE_OK && code >= 200 && code < 300) {
+		log_info("case %s: webhook %s delivered (HTTP %ld, %ld ms)", case_id, event,
+		    code, latency);
+		store_delivery_result(id, "delivered", attempts, code, NULL, latency, 0, now);
+		return 1;
+	}
+	if (rc != CURLE_OK)
+		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
+	else
+		snprintf(error, sizeof(error), "HTTP %ld", code);
+	if (attempts > cfg->webhook_retries) {
+		log_warn("case %s: webhook %s failed after %d attempts: %s", case_id, event,
+		    attempts, error);
+		store_delivery_result(id, "failed", attempts, code, error, latency, 0, now);
+		return 0;
+	}
+	int64_t due = now + ((int64_t)BACKOFF_BASE_MS << (attempts - 1));
+	log_warn("case %s: webhook %s attempt %d failed: %s; retrying", case_id, event,
+	    attempts, error);
+	store_delivery_result(id, "pending", attempts, code, error, latency, due, now);
+	return 0;
 }
 
 void
@@ -154,34 +209,38 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 {
 	struct delivery *d = n->head;
 	long code = 0, latency = (long)(now - n->started);
-	char error[CURL_ERROR_SIZE + 32] = "";
 
 	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_multi_remove_handle(n->multi, n->easy);
 	curl_easy_cleanup(n->easy);
+	curl_slist_free_all(n->headers);
 	n->easy = NULL;
-	if (rc == CURLE_OK && code >= 200 && code < 300) {
-		log_info("case %s: webhook %s delivered (HTTP %ld, %ld ms)", n->case_id,
-		    d->event, code, latency);
-		record(n, d, "delivered", code, NULL, latency, 0, now);
-		pop(n);
-		return;
-	}
-	if (rc != CURLE_OK)
-		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
-	else
-		snprintf(error, sizeof(error), "HTTP %ld", code);
-	if (d->attempts > n->cfg->webhook_retries) {
-		log_warn("case %s: webhook %s failed after %d attempts: %s", n->case_id,
-		    d->event, d->attempts, error);
-		record(n, d, "failed", code, error, latency, 0, now);
+	n->headers = NULL;
+	if (judge(n->cfg, n->case_id, d->event, d->attempts, rc, code, latency, d->id, now) ||
+	    d->attempts > n->cfg->webhook_retries) {
 		pop(n);
 		return;
 	}
 	d->due = now + ((int64_t)BACKOFF_BASE_MS << (d->attempts - 1));
-	log_warn("case %s: webhook %s attempt %d failed: %s; retrying", n->case_id,
-	    d->event, d->attempts, error);
-	record(n, d, "pending", code, error, latency, d->due, now);
+}
+
+/* Sends one pending delivery row now, for the reaper. Returns 1 when delivered. */
+int
+notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t now)
+{
+	struct curl_slist *headers = NULL;
+	long code = 0;
+	CURL *e = delivery_easy(cfg, r->url, r->case_id, r->id, r->payload, &headers);
+	if (e == NULL) {
+		curl_slist_free_all(headers);
+		return 0;
+	}
+	CURLcode rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(e);
+	curl_slist_free_all(headers);
+	return judge(cfg, r->case_id, r->event, r->attempts + 1, rc, code,
+	    (long)(codec_now_ms() - now), r->id, codec_now_ms());
 }
 
 /* When the loop must wake for a delivery that waits on its backoff; -1 if none. */
@@ -199,22 +258,30 @@ notify_idle(const struct notify *n)
 	return n == NULL || n->head == NULL;
 }
 
-/* The worker must end some time: what is still queued is recorded as failed. */
+/*
+ * The worker is ending: what it could not deliver stays pending in the
+ * table, each row with its attempts and next attempt time, for the reaper.
+ */
 void
-notify_abandon(struct notify *n, int64_t now)
+notify_persist(struct notify *n, int64_t now)
 {
 	if (n == NULL)
 		return;
 	if (n->easy != NULL) {
 		curl_multi_remove_handle(n->multi, n->easy);
 		curl_easy_cleanup(n->easy);
+		curl_slist_free_all(n->headers);
 		n->easy = NULL;
+		n->headers = NULL;
 	}
 	while (n->head != NULL) {
 		struct delivery *d = n->head;
 		if (d->id == 0)
 			d->id = store_delivery_add(n->case_id, d->event, n->url, d->payload, now);
-		record(n, d, "failed", 0, "worker exiting", 0, 0, now);
+		if (d->id > 0)
+			store_delivery_result(d->id, "pending", d->attempts, 0,
+			    d->attempts ? "left to imagegen reap" : NULL, 0,
+			    d->due > now ? d->due : now, now);
 		pop(n);
 	}
 }
@@ -224,8 +291,7 @@ notify_free(struct notify *n)
 {
 	if (n == NULL)
 		return;
-	notify_abandon(n, codec_now_ms());
-	curl_slist_free_all(n->headers);
+	notify_persist(n, codec_now_ms());
 	free(n->case_id);
 	free(n->url);
 	free(n);

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 struct config;
+struct delivery_row;
 struct notify;
 
 struct notify *notify_new(const struct config *cfg, CURLM *multi, const char *case_id,
@@ -17,7 +18,9 @@ void    notify_done(struct notify *n, CURLcode rc, int64_t now);
 void    notify_tick(struct notify *n, int64_t now);
 int64_t notify_next_due(const struct notify *n);
 int     notify_idle(const struct notify *n);
-void    notify_abandon(struct notify *n, int64_t now);
+void    notify_persist(struct notify *n, int64_t now);
+int     notify_redeliver(const struct config *cfg, const struct delivery_row *r,
+	int64_t now);
 void    notify_free(struct notify *n);
 
 #endif

@@ -3,8 +3,10 @@
  * that is pending with no worker for stale_after seconds, or generating
  * with a dead worker or a heartbeat older than stale_after, is put back
  * to pending and given a new worker, which makes only the images not
- * yet done. `imagegen reap` runs it from cron; responders run it too, at
- * most once per reap_interval across all of them.
+ * yet done. Webhook deliveries that jobs which have ended left pending are
+ * sent again, in order within each case, until their attempts run out.
+ * `imagegen reap` runs it from cron; responders start it too, at most once
+ * per reap_interval across all of them.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include "codec.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "reap.h"
 #include "spawn.h"
 #include "store.h"
@@ -55,9 +58,36 @@ collect(const struct live_job *j, void *arg)
 	return o->n == MAX_PER_RUN;
 }
 
-/* Returns the number of jobs resumed, or -1 when the store cannot be read. */
-int
-reap_run(const struct config *cfg)
+/*
+ * Within a case, a delivery waits for the ones before it: the first that is
+ * not due or fails this time holds the rest back.
+ */
+static int
+redeliver(const struct config *cfg)
+{
+	struct delivery_row *rows;
+	size_t n;
+	int sent = 0;
+	if (store_pending_deliveries(&rows, &n, MAX_PER_RUN) != 0)
+		return -1;
+	const char *held = "";
+	for (size_t i = 0; i < n; i++) {
+		struct delivery_row *r = &rows[i];
+		int64_t now = codec_now_ms();
+		if (strcmp(r->case_id, held) == 0 || worker_alive(r->worker_pid, r->case_id))
+			continue;
+		if (r->next_attempt_at > now || !notify_redeliver(cfg, r, now)) {
+			held = r->case_id;
+			continue;
+		}
+		sent++;
+	}
+	store_free_deliveries(rows, n);
+	return sent;
+}
+
+static int
+resume_orphans(const struct config *cfg)
 {
 	struct orphans *o = calloc(1, sizeof(*o));
 	if (o == NULL)
@@ -79,7 +109,19 @@ reap_run(const struct config *cfg)
 	return resumed;
 }
 
-/* Cheap enough for every request: a clock check, and a one-row update once per interval. */
+/* Returns the number of jobs resumed, or -1 when the store cannot be read. */
+int
+reap_run(const struct config *cfg, int *redelivered)
+{
+	int resumed = resume_orphans(cfg);
+	*redelivered = redeliver(cfg);
+	return resumed;
+}
+
+/*
+ * Cheap enough for every request: a clock check, and once per interval a
+ * one-row update and a fork; the sweep itself runs in its own process.
+ */
 void
 reap_maybe(const struct config *cfg)
 {
@@ -89,5 +131,5 @@ reap_maybe(const struct config *cfg)
 		return;
 	next_check = now + cfg->reap_interval * 1000;
 	if (store_maintenance_due("reap", now, cfg->reap_interval * 1000) == 1)
-		reap_run(cfg);
+		spawn_reaper();
 }

@@ -4,7 +4,7 @@
 
 struct config;
 
-int  reap_run(const struct config *cfg);
+int  reap_run(const struct config *cfg, int *redelivered);
 void reap_maybe(const struct config *cfg);
 
 #endif

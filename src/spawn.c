@@ -34,9 +34,8 @@ spawn_detach_fds(void)
 
 /* Runs in the grandchild; only async-signal-safe calls until exec. */
 static void
-exec_worker(const char *exe, const char *case_id)
+exec_detached(const char *exe, char *const argv[])
 {
-	char *const argv[] = { "imagegen", "worker", (char *)case_id, NULL };
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -47,9 +46,9 @@ exec_worker(const char *exe, const char *case_id)
 	_exit(127);
 }
 
-/* The worker finds its config through IMAGEGEN_CONFIG, which main() has set. */
-int
-spawn_worker(const char *case_id)
+/* argv[0] is "imagegen"; the child finds its config through IMAGEGEN_CONFIG, which main() has set. */
+static int
+spawn_detached(char *const argv[], const char *case_id)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -73,7 +72,7 @@ spawn_worker(const char *case_id)
 		if (w < 0)
 			_exit(1);
 		if (w == 0)
-			exec_worker(exe, case_id);
+			exec_detached(exe, argv);
 		_exit(0);
 	}
 	int status;
@@ -88,4 +87,19 @@ spawn_worker(const char *case_id)
 		return -1;
 	}
 	return 0;
+}
+
+int
+spawn_worker(const char *case_id)
+{
+	char *const argv[] = { "imagegen", "worker", (char *)case_id, NULL };
+	return spawn_detached(argv, case_id);
+}
+
+/* The sweep runs apart from the responder: it may wait on webhook receivers. */
+int
+spawn_reaper(void)
+{
+	char *const argv[] = { "imagegen", "reap", NULL };
+	return spawn_detached(argv, "-");
 }

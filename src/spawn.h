@@ -3,6 +3,7 @@
 #define IMAGEGEN_SPAWN_H
 
 int  spawn_worker(const char *case_id);
+int  spawn_reaper(void);
 void spawn_detach_fds(void);
 
 #endif

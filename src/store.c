@@ -23,7 +23,7 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
+	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
 };
@@ -105,6 +105,12 @@ static const char *const sql[S_COUNT] = {
 	    " response_code = ?4, last_error = ?5, latency_ms = ?6,"
 	    " next_attempt_at = ?7,"
 	    " delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 END WHERE id = ?1",
+	[S_DELIVERY_PENDING] =
+	    "SELECT d.id, d.case_id, d.event, d.url, d.payload, d.attempts,"
+	    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status"
+	    " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
+	    " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
+	    " ORDER BY d.case_id, d.id LIMIT ?1",
 	[S_RATE_COUNT] = "SELECT count(*), min(at) FROM api_calls WHERE at > ?1",
 	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id) VALUES (?1, ?2)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
@@ -739,6 +745,46 @@ store_delivery_add(const char *case_id, const char *event, const char *url,
 	if (step_done(s, "add delivery") != 0)
 		return -1;
 	return sqlite3_last_insert_rowid(db);
+}
+
+/* Deliveries still pending of jobs that have ended, in order within each case. */
+int
+store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
+{
+	sqlite3_stmt *s = stmt(S_DELIVERY_PENDING);
+	*n = 0;
+	if (s == NULL || (*rows = calloc(max + 1, sizeof(**rows))) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		struct delivery_row *r = &(*rows)[(*n)++];
+		r->id = sqlite3_column_int64(s, 0);
+		snprintf(r->case_id, sizeof(r->case_id), "%s", sqlite3_column_text(s, 1));
+		snprintf(r->event, sizeof(r->event), "%s", sqlite3_column_text(s, 2));
+		r->url = column_strdup(s, 3);
+		r->payload = column_strdup(s, 4);
+		r->attempts = sqlite3_column_int(s, 5);
+		r->next_attempt_at = sqlite3_column_int64(s, 6);
+		r->worker_pid = (long)sqlite3_column_int64(s, 7);
+		snprintf(r->job_status, sizeof(r->job_status), "%s", sqlite3_column_text(s, 8));
+	}
+	finish(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: pending deliveries: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_free_deliveries(struct delivery_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].url);
+		free(rows[i].payload);
+	}
+	free(rows);
 }
 
 int

@@ -42,6 +42,19 @@ struct live_job {
 	int64_t updated_at;
 };
 
+/* A webhook delivery left pending by a worker that has ended, for the reaper. */
+struct delivery_row {
+	int64_t id;
+	char case_id[65];
+	char event[16];
+	char *url;
+	char *payload;
+	int attempts;
+	int64_t next_attempt_at;
+	long worker_pid;
+	char job_status[12];
+};
+
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
 
 struct sqlite3;
@@ -72,6 +85,8 @@ int  store_finish(const char *case_id, int64_t now, char status[12]);
 
 int64_t store_delivery_add(const char *case_id, const char *event, const char *url,
 	const char *payload, int64_t now);
+int  store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max);
+void store_free_deliveries(struct delivery_row *rows, size_t n);
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,
 	const char *error, long latency_ms, int64_t next_at, int64_t now);
 

@@ -18,7 +18,7 @@
 #include "image.h"
 #include "imagen.h"
 #include "jobjson.h"
-#include "limits.h"
+#include "throttle.h"
 #include "log.h"
 #include "media.h"
 #include "notify.h"
@@ -26,7 +26,8 @@
 #include "store.h"
 #include "worker.h"
 
-#define DRAIN_MAX_MS 60000	/* how long the final webhook may keep the worker */
+#define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
+#define DRAIN_WAIT_MS 5000	/* a retry due later than this is left to the reaper */
 #define POLL_MAX_MS 1000
 
 struct slot {
@@ -50,11 +51,12 @@ struct worker {
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
-	struct limits *limits;	/* NULL for the local provider */
-	int64_t limits_retry_at;
+	struct throttle *throttle;	/* NULL for the local provider */
+	int64_t throttle_retry_at;
 	struct notify *notify;
 	int64_t deadline;
 	int64_t last_heartbeat;
+	int finished;		/* the job's final status is recorded: no more heartbeats */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -193,7 +195,7 @@ release(struct worker *w, struct slot *s)
 	if (s->call.easy != NULL)
 		curl_multi_remove_handle(w->multi, s->call.easy);
 	imagen_free(&s->call);
-	limits_release(w->limits, s->host_slot);
+	throttle_release(w->throttle, s->host_slot);
 	s->host_slot = -1;
 	s->busy = 0;
 	w->inflight--;
@@ -273,8 +275,8 @@ fill_window(struct worker *w, int64_t now)
 		if (w->slots[i].busy)
 			continue;
 		int host = -1;
-		if (w->limits != NULL && (now < w->limits_retry_at || (host = limits_acquire(
-		    w->limits, w->job.case_id, now, &w->limits_retry_at)) < 0))
+		if (w->throttle != NULL && (now < w->throttle_retry_at || (host = throttle_acquire(
+		    w->throttle, w->job.case_id, now, &w->throttle_retry_at)) < 0))
 			return;
 		if (next_image(w, now, &idx))
 			start_one(w, &w->slots[i], idx, host, now);
@@ -384,7 +386,7 @@ reap_transfers(struct worker *w, int64_t now)
 static void
 heartbeat(struct worker *w, int64_t now)
 {
-	if (now - w->last_heartbeat < w->cfg->heartbeat_interval * 1000)
+	if (w->finished || now - w->last_heartbeat < w->cfg->heartbeat_interval * 1000)
 		return;
 	w->last_heartbeat = now;
 	if (store_heartbeat(w->job.case_id, (long)getpid(), now) == 0) {
@@ -408,8 +410,8 @@ pump(struct worker *w, int64_t wake_at)
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
 		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
 			wake_at = w->retry_at[i];
-	if (w->limits_retry_at > now && w->limits_retry_at < wake_at && has_ready(w, now))
-		wake_at = w->limits_retry_at;
+	if (w->throttle_retry_at > now && w->throttle_retry_at < wake_at && has_ready(w, now))
+		wake_at = w->throttle_retry_at;
 	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
 	long wait = wake_at - now;
@@ -470,12 +472,17 @@ finish(struct worker *w)
 	int64_t now = codec_now_ms();
 	if (store_finish(w->job.case_id, now, w->job.status) != 0)
 		log_error("case %s: cannot record the final status", w->job.case_id);
+	w->finished = 1;
 	log_info("case %s: %s, %d of %d images, %d failed", w->job.case_id, w->job.status,
 	    w->job.completed, w->job.total, w->job.failed);
 	progress(w, "final", now);
-	int64_t stop = now + DRAIN_MAX_MS;
-	while (!notify_idle(w->notify) && codec_now_ms() < stop)
+	/* Waits for what is delivered soon; a long backoff is left to `imagegen reap`. */
+	int64_t stop = now + DRAIN_MAX_MS, due;
+	while (!notify_idle(w->notify) && (now = codec_now_ms()) < stop) {
+		if ((due = notify_next_due(w->notify)) >= 0 && due - now > DRAIN_WAIT_MS)
+			break;
 		pump(w, stop);
+	}
 }
 
 /*
@@ -568,7 +575,7 @@ prepare(struct worker *w)
 		log_error("case %s: out of memory", w->job.case_id);
 		return -1;
 	}
-	if (w->cfg->provider == PROVIDER_IMAGEN && (w->limits = limits_open(w->cfg)) == NULL)
+	if (w->cfg->provider == PROVIDER_IMAGEN && (w->throttle = throttle_open(w->cfg)) == NULL)
 		log_error("case %s: host-wide limits unavailable; only concurrency applies",
 		    w->job.case_id);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
@@ -585,7 +592,7 @@ cleanup(struct worker *w)
 		if (w->slots[i].busy)
 			release(w, &w->slots[i]);
 	notify_free(w->notify);
-	limits_close(w->limits);
+	throttle_close(w->throttle);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
 	free(w->slots);

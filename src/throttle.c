@@ -1,5 +1,5 @@
 /*
- * limits.c: many cases at once must not overload the image API. A request
+ * throttle.c: many cases at once must not overload the image API. A request
  * needs one of max_inflight slots, each a byte of "{database}.slots" locked
  * with fcntl: the kernel drops a dead worker's locks, so a crash never leaks
  * a slot. Then it needs a place in the last minute's rate_limit, kept in
@@ -13,23 +13,23 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "limits.h"
+#include "throttle.h"
 #include "log.h"
 #include "store.h"
 
 #define SLOT_POLL_MS 50		/* how soon to try again when every slot is taken */
 
-struct limits {
+struct throttle {
 	const struct config *cfg;
 	int fd;
 	unsigned char *held;	/* fcntl lets a process lock its own byte again: we must know */
 };
 
-struct limits *
-limits_open(const struct config *cfg)
+struct throttle *
+throttle_open(const struct config *cfg)
 {
 	char path[4200];
-	struct limits *l = calloc(1, sizeof(*l));
+	struct throttle *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
 	l->cfg = cfg;
@@ -37,7 +37,7 @@ limits_open(const struct config *cfg)
 	snprintf(path, sizeof(path), "%s.slots", cfg->database);
 	l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (l->fd < 0 || l->held == NULL) {
-		log_error("limits: open %s: %s", path, strerror(errno));
+		log_error("throttle: open %s: %s", path, strerror(errno));
 		if (l->fd >= 0)
 			close(l->fd);
 		free(l->held);
@@ -55,7 +55,7 @@ lock_byte(int fd, int slot, short type)
 }
 
 static int
-take_slot(struct limits *l)
+take_slot(struct throttle *l)
 {
 	for (int i = 0; i < l->cfg->max_inflight; i++) {
 		if (!l->held[i] && lock_byte(l->fd, i, F_WRLCK) == 0) {
@@ -72,7 +72,7 @@ take_slot(struct limits *l)
  * in flight still holds, and a job is worth more than a count.
  */
 int
-limits_acquire(struct limits *l, const char *case_id, int64_t now, int64_t *retry_at)
+throttle_acquire(struct throttle *l, const char *case_id, int64_t now, int64_t *retry_at)
 {
 	int slot = take_slot(l);
 	if (slot < 0) {
@@ -81,26 +81,26 @@ limits_acquire(struct limits *l, const char *case_id, int64_t now, int64_t *retr
 	}
 	int rc = store_rate_take(case_id, l->cfg->rate_limit, now, retry_at);
 	if (rc == 0) {
-		limits_release(l, slot);
+		throttle_release(l, slot);
 		return -1;
 	}
 	if (rc < 0)
-		log_error("case %s: limits: the rate table cannot be read; not counted", case_id);
+		log_error("case %s: throttle: the rate table cannot be read; not counted", case_id);
 	return slot;
 }
 
 void
-limits_release(struct limits *l, int slot)
+throttle_release(struct throttle *l, int slot)
 {
 	if (l == NULL || slot < 0)
 		return;
 	l->held[slot] = 0;
 	if (lock_byte(l->fd, slot, F_UNLCK) != 0)
-		log_error("limits: unlock slot %d: %s", slot, strerror(errno));
+		log_error("throttle: unlock slot %d: %s", slot, strerror(errno));
 }
 
 void
-limits_close(struct limits *l)
+throttle_close(struct throttle *l)
 {
 	if (l == NULL)
 		return;
