@@ -8,6 +8,7 @@
 #include "codec.h"
 #include "config.h"
 #include "generate.h"
+#include "jobjson.h"
 #include "log.h"
 #include "request.h"
 #include "spawn.h"
@@ -16,19 +17,16 @@
 static void
 accepted(struct request *r, int code, const struct case_req *req, const char *status)
 {
-	char url[512], location[600];
-	snprintf(url, sizeof(url), "%s%s", r->cfg->status_url, req->case_id);
-	snprintf(location, sizeof(location), "Location: %s\r\n", url);
-	cJSON *o = cJSON_CreateObject();
-	if (o == NULL || !cJSON_AddStringToObject(o, "caseId", req->case_id) ||
-	    !cJSON_AddStringToObject(o, "status", status) ||
-	    !cJSON_AddNumberToObject(o, "totalImages", (double)req->n_items) ||
-	    !cJSON_AddStringToObject(o, "statusUrl", url)) {
+	char location[600];
+	snprintf(location, sizeof(location), "Location: %s%s\r\n", r->cfg->status_url,
+	    req->case_id);
+	cJSON *o = jobjson_accepted(r->cfg, req->case_id, status, (long)req->n_items);
+	if (o == NULL) {
 		log_error("case %s: cannot build the reply", req->case_id);
 		reply_error(r, 500, "internal error", NULL);
-	} else {
-		reply_json(r, code, location, o);
+		return;
 	}
+	reply_json(r, code, location, o);
 	cJSON_Delete(o);
 }
 

@@ -171,3 +171,21 @@ jobjson_progress(const struct config *cfg, const struct job *job,
 	cJSON_Delete(o);
 	return text;
 }
+
+/* The short answer of generate, retry and cancel: {caseId, status, totalImages, statusUrl}. */
+void *
+jobjson_accepted(const struct config *cfg, const char *case_id, const char *status,
+    long total)
+{
+	char url[512];
+	snprintf(url, sizeof(url), "%s%s", cfg->status_url, case_id);
+	cJSON *o = cJSON_CreateObject();
+	if (o == NULL || !cJSON_AddStringToObject(o, "caseId", case_id) ||
+	    !cJSON_AddStringToObject(o, "status", status) ||
+	    !cJSON_AddNumberToObject(o, "totalImages", (double)total) ||
+	    !cJSON_AddStringToObject(o, "statusUrl", url)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}

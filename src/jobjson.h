@@ -13,5 +13,7 @@ void *jobjson_status(const struct config *cfg, const struct job *job,
 char *jobjson_progress(const struct config *cfg, const struct job *job,
 	const struct image *images, size_t n);
 char *jobjson_data_url(const char *path);
+void *jobjson_accepted(const struct config *cfg, const char *case_id, const char *status,
+	long total);
 
 #endif

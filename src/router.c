@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "generate.h"
 #include "metrics.h"
 #include "request.h"
+#include "retry.h"
 #include "router.h"
 #include "status.h"
 #include "webhook.h"
@@ -12,36 +14,52 @@
 struct route {
 	const char *path;
 	int prefix;		/* path is a prefix; the handler gets the rest */
+	const char *suffix;	/* with prefix: what the path must end in, cut from the rest */
 	const char *method;	/* GET routes answer HEAD too */
 	void (*handle)(struct request *r, const char *rest);
 };
 
+/* First match wins: the case actions come before the status route they extend. */
 static const struct route routes[] = {
-	{ "/api/generate-case-images", 0, "POST", generate_handle },
-	{ "/api/case-images/", 1, "GET", status_handle },
-	{ "/api/webhook/image-progress", 0, "POST", webhook_handle },
-	{ "/api/metrics/image-generation", 0, "GET", metrics_handle },
+	{ "/api/generate-case-images", 0, NULL, "POST", generate_handle },
+	{ "/api/case-images/", 1, "/retry", "POST", retry_handle },
+	{ "/api/case-images/", 1, "/cancel", "POST", cancel_handle },
+	{ "/api/case-images/", 1, NULL, "GET", status_handle },
+	{ "/api/webhook/image-progress", 0, NULL, "POST", webhook_handle },
+	{ "/api/metrics/image-generation", 0, NULL, "GET", metrics_handle },
 };
 
-static const struct route *
-match(const char *path, const char **rest)
+static int
+matches(const struct route *rt, const char *path, char *rest, size_t restlen)
 {
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		const struct route *rt = &routes[i];
-		size_t n = strlen(rt->path);
-		if (rt->prefix ? strncmp(path, rt->path, n) == 0 : strcmp(path, rt->path) == 0) {
-			*rest = path + n;
-			return rt;
-		}
-	}
+	size_t n = strlen(rt->path), len = strlen(path);
+	if (!rt->prefix)
+		return strcmp(path, rt->path) == 0;
+	if (strncmp(path, rt->path, n) != 0)
+		return 0;
+	size_t sn = rt->suffix ? strlen(rt->suffix) : 0;
+	if (len < n + sn || (sn && strcmp(path + len - sn, rt->suffix) != 0) ||
+	    len - n - sn >= restlen)
+		return 0;
+	memcpy(rest, path + n, len - n - sn);
+	rest[len - n - sn] = '\0';
+	return 1;
+}
+
+static const struct route *
+match(const char *path, char *rest, size_t restlen)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (matches(&routes[i], path, rest, restlen))
+			return &routes[i];
 	return NULL;
 }
 
 void
 router_dispatch(struct request *r)
 {
-	const char *rest = "";
-	const struct route *rt = match(r->path, &rest);
+	char rest[128] = "";
+	const struct route *rt = match(r->path, rest, sizeof(rest));
 	if (rt == NULL) {
 		reply_error(r, 404, "Not found", NULL);
 		return;

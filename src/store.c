@@ -23,6 +23,7 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
+	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
@@ -92,11 +93,24 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE jobs SET status = CASE"
 	    "   WHEN completed_images = total_images THEN 'completed'"
 	    "   WHEN completed_images = 0 THEN 'failed' ELSE 'partial' END,"
-	    " last_error = (SELECT item_id || ': ' || last_error FROM images"
+	    " last_error = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled by request'"
+	    "   ELSE (SELECT item_id || ': ' || last_error FROM images"
 	    "   WHERE case_id = ?1 AND status = 'failed'"
-	    "   ORDER BY finished_at DESC, position LIMIT 1),"
+	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
+	[S_RETRY_IMAGES] =
+	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
+	    " finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
+	[S_RETRY_JOB] =
+	    "UPDATE jobs SET status = 'pending', retry_count = retry_count + 1,"
+	    " last_error = NULL, completed_at = NULL, worker_pid = NULL,"
+	    " cancel_requested_at = NULL, updated_at = ?2 WHERE case_id = ?1",
+	[S_CANCEL] =
+	    "UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)"
+	    " WHERE case_id = ?1 AND status IN ('pending', 'generating')",
+	[S_CANCEL_ASKED] =
+	    "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE case_id = ?1",
 	[S_DELIVERY_ADD] =
 	    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
 	    " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -728,6 +742,101 @@ store_finish(const char *case_id, int64_t now, char status[12])
 		return -1;
 	}
 	return 0;
+}
+
+/* The job's status, inside the caller's transaction: 1 found, 0 not, -1 error. */
+static int
+job_status(const char *case_id, char status[12])
+{
+	sqlite3_stmt *s = stmt(S_JOB_HASH);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(status, 12, "%s", sqlite3_column_text(s, 1));
+	finish(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+is_final(const char *status)
+{
+	return strcmp(status, "pending") != 0 && strcmp(status, "generating") != 0;
+}
+
+/*
+ * Sets the failed images of a finished job back to pending, with fresh
+ * attempts, and the job with them. *n: how many.
+ */
+enum store_retry
+store_retry(const char *case_id, int64_t now, int *n)
+{
+	sqlite3_stmt *imgs = stmt(S_RETRY_IMAGES), *job = stmt(S_RETRY_JOB);
+	char status[12];
+	enum store_retry rc = RETRY_ERROR;
+	if (imgs == NULL || job == NULL || begin() != 0)
+		return RETRY_ERROR;
+	int found = job_status(case_id, status);
+	if (found <= 0) {
+		rc = found == 0 ? RETRY_NOT_FOUND : RETRY_ERROR;
+		goto done;
+	}
+	if (!is_final(status)) {
+		rc = RETRY_RUNNING;
+		goto done;
+	}
+	bind_text(imgs, 1, case_id);
+	if (step_done(imgs, "retry images") != 0)
+		goto done;
+	*n = sqlite3_changes(db);
+	if (*n == 0) {
+		rc = RETRY_NOTHING;
+		goto done;
+	}
+	bind_text(job, 1, case_id);
+	sqlite3_bind_int64(job, 2, now);
+	if (step_done(job, "retry job") != 0 || update_counters(case_id, now) != 0 ||
+	    commit() != 0)
+		goto done;
+	return RETRY_STARTED;
+done:
+	rollback();
+	return rc;
+}
+
+/* Asks the job's worker to stop. */
+enum store_cancel
+store_cancel(const char *case_id, int64_t now)
+{
+	sqlite3_stmt *s = stmt(S_CANCEL);
+	char status[12];
+	if (s == NULL || begin() != 0)
+		return CANCEL_ERROR;
+	bind_text(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, now);
+	if (step_done(s, "cancel") != 0)
+		goto fail;
+	int changed = sqlite3_changes(db);
+	int found = changed ? 1 : job_status(case_id, status);
+	if (found < 0 || commit() != 0)
+		goto fail;
+	return changed ? CANCEL_ASKED : found ? CANCEL_FINISHED : CANCEL_NOT_FOUND;
+fail:
+	rollback();
+	return CANCEL_ERROR;
+}
+
+int
+store_cancel_requested(const char *case_id)
+{
+	sqlite3_stmt *s = stmt(S_CANCEL_ASKED);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc = sqlite3_step(s), asked = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	finish(s);
+	return asked;
 }
 
 int64_t

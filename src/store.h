@@ -56,6 +56,9 @@ struct delivery_row {
 };
 
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
+enum store_retry { RETRY_ERROR = -1, RETRY_STARTED, RETRY_NOT_FOUND, RETRY_RUNNING,
+	RETRY_NOTHING };
+enum store_cancel { CANCEL_ERROR = -1, CANCEL_ASKED, CANCEL_NOT_FOUND, CANCEL_FINISHED };
 
 struct sqlite3;
 
@@ -82,6 +85,10 @@ int  store_image_retry(const char *case_id, const char *item_id, const char *err
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
 	long api_ms, int64_t now);
 int  store_finish(const char *case_id, int64_t now, char status[12]);
+
+enum store_retry store_retry(const char *case_id, int64_t now, int *n);
+enum store_cancel store_cancel(const char *case_id, int64_t now);
+int  store_cancel_requested(const char *case_id);
 
 int64_t store_delivery_add(const char *case_id, const char *event, const char *url,
 	const char *payload, int64_t now);

@@ -28,7 +28,7 @@
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
 #define DRAIN_WAIT_MS 5000	/* a retry due later than this is left to the reaper */
-#define POLL_MAX_MS 1000
+#define POLL_MAX_MS 250		/* the longest a cancel request waits to be seen */
 
 struct slot {
 	int busy;
@@ -57,6 +57,7 @@ struct worker {
 	int64_t deadline;
 	int64_t last_heartbeat;
 	int finished;		/* the job's final status is recorded: no more heartbeats */
+	int64_t last_cancel_check;
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -428,37 +429,55 @@ pump(struct worker *w, int64_t wake_at)
 		progress(w, "progress", now);
 }
 
-/* The job's time is up: in-flight requests are aborted, the rest never start. */
+/*
+ * The job's time is up, or it was cancelled: requests in flight are
+ * aborted, the rest never start, and each such image fails with the reason.
+ */
 static void
-expire(struct worker *w)
+abandon_all(struct worker *w, const char *reason)
 {
 	for (long i = 0; i < w->cfg->concurrency; i++) {
 		struct slot *s = &w->slots[i];
 		if (s->busy) {
 			size_t idx = s->idx;
 			release(w, s);
-			image_failed(w, idx, "deadline exceeded", -1);
+			image_failed(w, idx, reason, -1);
 		}
 	}
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++) {
 		if (w->retry_at[i] != 0) {
 			w->retry_at[i] = 0;
 			w->n_waiting--;
-			image_failed(w, i, "deadline exceeded", -1);
+			image_failed(w, i, reason, -1);
 		}
 	}
 	while (w->next < w->n_todo)
-		image_failed(w, w->todo[w->next++], "deadline exceeded", -1);
+		image_failed(w, w->todo[w->next++], reason, -1);
+}
+
+static int
+cancel_requested(struct worker *w, int64_t now)
+{
+	if (now - w->last_cancel_check < POLL_MAX_MS)
+		return 0;
+	w->last_cancel_check = now;
+	return store_cancel_requested(w->job.case_id) == 1;
 }
 
 static void
 generate_all(struct worker *w)
 {
 	while (unfinished(w)) {
-		if (codec_now_ms() >= w->deadline) {
+		int64_t now = codec_now_ms();
+		if (now >= w->deadline) {
 			log_warn("case %s: job deadline of %ld s exceeded", w->job.case_id,
 			    w->cfg->job_deadline);
-			expire(w);
+			abandon_all(w, "deadline exceeded");
+			break;
+		}
+		if (cancel_requested(w, now)) {
+			log_info("case %s: cancelled by request", w->job.case_id);
+			abandon_all(w, "cancelled");
 			break;
 		}
 		fill_window(w, codec_now_ms());

@@ -1,0 +1,60 @@
+/*
+ * cancel.c: POST /api/case-images/{caseId}/cancel. The request is recorded
+ * on the job; its worker sees it within a moment, aborts the requests in
+ * flight, keeps the images already made and ends the job partial (or
+ * failed, with none), lastError "cancelled by request".
+ */
+#include <cjson/cJSON.h>
+
+#include "cancel.h"
+#include "casereq.h"
+#include "codec.h"
+#include "config.h"
+#include "jobjson.h"
+#include "log.h"
+#include "request.h"
+#include "store.h"
+
+static void
+asked(struct request *r, const char *case_id)
+{
+	struct job job;
+	struct image *images;
+	size_t n;
+	if (store_load(case_id, &job, &images, &n) != 1) {
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	cJSON *o = jobjson_accepted(r->cfg, case_id, job.status, job.total);
+	if (o == NULL || !cJSON_AddBoolToObject(o, "cancelRequested", 1)) {
+		log_error("case %s: cannot build the reply", case_id);
+		reply_error(r, 500, "internal error", NULL);
+	} else {
+		reply_json(r, 202, NULL, o);
+	}
+	cJSON_Delete(o);
+	store_free(&job, images, n);
+}
+
+void
+cancel_handle(struct request *r, const char *case_id)
+{
+	if (!casereq_valid_id(case_id)) {
+		reply_error(r, 404, "Job not found", NULL);
+		return;
+	}
+	switch (store_cancel(case_id, codec_now_ms())) {
+	case CANCEL_ASKED:
+		log_info("case %s: cancel requested", case_id);
+		asked(r, case_id);
+		break;
+	case CANCEL_NOT_FOUND:
+		reply_error(r, 404, "Job not found", NULL);
+		break;
+	case CANCEL_FINISHED:
+		reply_error(r, 409, "the job has already finished", NULL);
+		break;
+	default:
+		reply_error(r, 500, "internal error", NULL);
+	}
+}

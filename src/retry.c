@@ -1,0 +1,67 @@
+/*
+ * retry.c: POST /api/case-images/{caseId}/retry: the reference's "retry
+ * button". Only a finished job's failed images are made again, by a new
+ * worker; retryCount counts the retries.
+ */
+#include <cjson/cJSON.h>
+
+#include "casereq.h"
+#include "codec.h"
+#include "config.h"
+#include "jobjson.h"
+#include "log.h"
+#include "request.h"
+#include "retry.h"
+#include "spawn.h"
+#include "store.h"
+
+static void
+started(struct request *r, const char *case_id, int n)
+{
+	struct job job;
+	struct image *images;
+	size_t count;
+	if (store_load(case_id, &job, &images, &count) != 1) {
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	cJSON *o = jobjson_accepted(r->cfg, case_id, job.status, job.total);
+	if (o == NULL || !cJSON_AddNumberToObject(o, "retryImages", n) ||
+	    !cJSON_AddNumberToObject(o, "retryCount", job.retry_count)) {
+		log_error("case %s: cannot build the reply", case_id);
+		reply_error(r, 500, "internal error", NULL);
+	} else {
+		reply_json(r, 202, NULL, o);
+	}
+	cJSON_Delete(o);
+	store_free(&job, images, count);
+}
+
+void
+retry_handle(struct request *r, const char *case_id)
+{
+	int n = 0;
+	if (!casereq_valid_id(case_id)) {
+		reply_error(r, 404, "Job not found", NULL);
+		return;
+	}
+	switch (store_retry(case_id, codec_now_ms(), &n)) {
+	case RETRY_STARTED:
+		log_info("case %s: retrying %d failed images", case_id, n);
+		if (spawn_worker(case_id) != 0)
+			log_error("case %s: worker not started; imagegen reap will", case_id);
+		started(r, case_id, n);
+		break;
+	case RETRY_NOT_FOUND:
+		reply_error(r, 404, "Job not found", NULL);
+		break;
+	case RETRY_RUNNING:
+		reply_error(r, 409, "the job is still running", NULL);
+		break;
+	case RETRY_NOTHING:
+		reply_error(r, 409, "the job has no failed images to retry", NULL);
+		break;
+	default:
+		reply_error(r, 500, "internal error", NULL);
+	}
+}
