@@ -1014,20 +1014,15 @@ apply_job(const struct progress *p, const char *old_status, int64_t now)
 int
 store_apply_progress(const struct progress *p, int64_t now)
 {
-	sqlite3_stmt *s = stmt(S_JOB_HASH);
 	char status[12];
-	if (s == NULL || begin() != 0)
+	if (begin() != 0)
 		return -1;
-	bind_text(s, 1, p->case_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		snprintf(status, sizeof(status), "%s", sqlite3_column_text(s, 1));
-	finish(s);
-	if (rc == SQLITE_DONE) {
+	int found = job_status(p->case_id, status);
+	if (found == 0) {
 		rollback();
 		return 0;
 	}
-	if (rc != SQLITE_ROW || apply_images(p, now) != 0 || apply_job(p, status, now) != 0 ||
+	if (found < 0 || apply_images(p, now) != 0 || apply_job(p, status, now) != 0 ||
 	    commit() != 0) {
 		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(db));
 		rollback();
