@@ -162,6 +162,25 @@ write_all(int fd, const unsigned char *p, size_t len)
 }
 
 /*
+ * The error names the file as {caseId}/{itemId}.jpg: the message reaches
+ * clients in the status JSON, and the server's paths are none of theirs.
+ * errno is left as the failing call set it, for the caller to judge.
+ */
+static int
+write_failed(const char *step, const char *dir, const char *name, const char *tmp,
+    char *err, size_t errlen)
+{
+	int saved = errno;
+	const char *slash = strrchr(dir, '/');
+	snprintf(err, errlen, "%s %s/%s: %s", step, slash ? slash + 1 : dir, name,
+	    strerror(saved));
+	if (tmp != NULL)
+		unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+/*
  * Temporary file, fsync, rename: a reader sees the whole image or none,
  * and a crash leaves at worst a ".tmp" file nginx never serves.
  */
@@ -170,31 +189,25 @@ image_write(const char *dir, const char *name, const unsigned char *data, size_t
     char *err, size_t errlen)
 {
 	char tmp[4096], path[4096];
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return -1;
-	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return write_failed("mkdir for", dir, name, NULL, err, errlen);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name,
 	    (long)getpid()) >= sizeof(tmp)) {
 		snprintf(err, errlen, "path too long");
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return write_failed("create", dir, name, NULL, err, errlen);
 	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		int saved = errno;
 		close(fd);
-		unlink(tmp);
-		return -1;
+		errno = saved;
+		return write_failed("write", dir, name, tmp, err, errlen);
 	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		return write_failed("rename", dir, name, tmp, err, errlen);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "image.h"
 #include "log.h"
 #include "media.h"
 
@@ -69,4 +70,25 @@ media_clean_tmp(const struct config *cfg, const char *case_id)
 	}
 	closedir(d);
 	return removed;
+}
+
+/*
+ * Before the first paid request: can the case's directory take a file? A
+ * full or read-only disk fails the job at once, with the reason, instead of
+ * image by image after each was paid for.
+ */
+int
+media_probe(const struct config *cfg, const char *case_id, char *err, size_t errlen)
+{
+	static const unsigned char probe[] = "probe";
+	char dir[4096], name[64], path[4200];
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
+	snprintf(name, sizeof(name), ".probe-%ld", (long)getpid());
+	if (image_write(dir, name, probe, sizeof(probe), err, errlen) != 0) {
+		snprintf(err, errlen, "cannot write to %s/: %s", case_id, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	return 0;
 }

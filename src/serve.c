@@ -1,4 +1,5 @@
 /* serve.c: the request loops: one CGI request, or FastCGI requests on fd 0. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,23 +76,83 @@ check_config_param(char **envp, const struct config *cfg)
 	}
 }
 
+/*
+ * SIGTERM (and libfcgi's own SIGUSR1) stop the responder once the request
+ * in hand is answered. The signals are blocked while a request is served,
+ * so that no read, write, fsync or busy wait of it sees EINTR; they are
+ * delivered only inside FCGX_Accept_r. There the handler tells libfcgi to
+ * accept no more (FCGX_ShutdownPending) and puts /dev/null on fd 0, so that
+ * an accept() already under way, or about to start, fails at once instead
+ * of waiting for one more connection; other responders sharing the
+ * listening socket keep it. SA_RESTART lets a request already accepted but
+ * still being read (its parameters) finish being read, and be served.
+ */
+static volatile sig_atomic_t serve_stop;
+static int serve_devnull = -1;
+
+static void
+on_stop(int sig)
+{
+	int saved = errno;
+	serve_stop = sig;
+	FCGX_ShutdownPending();
+	if (serve_devnull >= 0)
+		dup2(serve_devnull, 0);
+	errno = saved;
+}
+
+static int
+stop_signals(sigset_t *set)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR1);
+	sa.sa_mask = *set;
+	serve_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (serve_devnull < 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGUSR1, &sa, NULL) != 0)
+		return -1;
+	return sigprocmask(SIG_BLOCK, set, NULL);
+}
+
 int
 serve_fastcgi(const struct config *cfg)
 {
 	FCGX_Request fcgi;
+	sigset_t stops;
+	int rc;
 	/* A client gone mid-reply must cost one request, not the process. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Before FCGX_Init, which installs its SIGUSR1 handler only where none is. */
+	if (stop_signals(&stops) != 0) {
+		log_error("serve: cannot install the SIGTERM handler: %s", strerror(errno));
+		return 1;
+	}
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, 0, 0) != 0) {
 		log_error("serve: cannot initialise libfcgi");
 		return 1;
 	}
 	log_info("serve: FastCGI responder ready");
-	while (FCGX_Accept_r(&fcgi) >= 0) {
+	for (;;) {
+		sigprocmask(SIG_UNBLOCK, &stops, NULL);
+		rc = FCGX_Accept_r(&fcgi);
+		sigprocmask(SIG_BLOCK, &stops, NULL);
+		if (rc < 0)
+			break;
 		check_config_param(fcgi.envp, cfg);
 		handle(&fcgi, fcgi.envp, cfg);
 		FCGX_Finish_r(&fcgi);
 		reap_maybe(cfg);
 	}
-	log_info("serve: accept loop ended");
-	return 0;
+	if (serve_stop) {
+		log_info("serve: %s: the request in hand is answered; exiting",
+		    serve_stop == SIGTERM ? "SIGTERM" : "SIGUSR1");
+		return 0;
+	}
+	log_error("serve: accept: %s", rc == -9999 ? "failed" : strerror(-rc));
+	return 1;
 }

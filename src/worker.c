@@ -58,6 +58,7 @@ struct worker {
 	int64_t last_heartbeat;
 	int finished;		/* the job's final status is recorded: no more heartbeats */
 	int64_t last_cancel_check;
+	char disk_error[256];	/* media_dir cannot take files: no more paid requests */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -134,6 +135,14 @@ image_failed(struct worker *w, size_t idx, const char *error, long api_ms)
 		    im->item_id);
 }
 
+/* Errors that the next image would meet too: paying for it would be waste. */
+static int
+disk_is_broken(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EROFS || err == ENOTDIR ||
+	    err == EACCES || err == EPERM;
+}
+
 /* The row follows the file: a crash between the two leaves a file to adopt. */
 static int
 record_image(struct worker *w, struct image *im, const struct media_path *mp, long bytes,
@@ -161,8 +170,11 @@ save_image(struct worker *w, struct image *im, const unsigned char *jpeg, size_t
 		snprintf(err, errlen, "media path too long");
 		return -1;
 	}
-	if (image_write(mp.dir, mp.name, jpeg, len, err, errlen) != 0)
+	if (image_write(mp.dir, mp.name, jpeg, len, err, errlen) != 0) {
+		if (disk_is_broken(errno))
+			snprintf(w->disk_error, sizeof(w->disk_error), "%s", err);
 		return -1;
+	}
 	if (record_image(w, im, &mp, (long)len, api_ms) != 0) {
 		snprintf(err, errlen, "cannot record the image in the database");
 		return -1;
@@ -480,6 +492,12 @@ generate_all(struct worker *w)
 			abandon_all(w, "cancelled");
 			break;
 		}
+		if (w->disk_error[0] != '\0') {
+			log_error("case %s: the media directory takes no files (%s); stopping",
+			    w->job.case_id, w->disk_error);
+			abandon_all(w, w->disk_error);
+			break;
+		}
 		fill_window(w, codec_now_ms());
 		pump(w, w->deadline);
 	}
@@ -584,6 +602,8 @@ claim(struct worker *w, const char *case_id, int take_over)
 	int removed = media_clean_tmp(w->cfg, case_id);
 	if (removed > 0)
 		log_info("case %s: removed %d temporary files of a dead worker", case_id, removed);
+	if (media_probe(w->cfg, case_id, w->disk_error, sizeof(w->disk_error)) != 0)
+		log_error("case %s: %s", case_id, w->disk_error);
 	return 0;
 }
 

@@ -9,6 +9,8 @@ MOCK_ARGS="--latency-min 0.05 --latency-max 0.4 --seed 7 --size 1536" start_stac
     "heartbeat_interval = 1" "stale_after = 3" "reap_interval = 1"
 
 worker_of() { sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1' AND status = 'generating'"; }
+gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+reaped_final() { "$IMAGEGEN" reap >/dev/null; is_final "$1" || { sleep 0.5; return 1; }; }
 rand_ms() { awk -v seed="$1" 'BEGIN { srand(seed); printf "%.3f", 0.03 + rand() * 0.45 }'; }
 
 kills=0 seed=1 cases=0
@@ -22,11 +24,14 @@ while [ $kills -lt 60 ] && [ $cases -lt 12 ]; do
 		seed=$((seed + 1))
 		sleep "$(rand_ms $seed)"
 		pid=$(worker_of $id)
-		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && kills=$((kills + 1)) && n=$((n + 1))
+		if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then
+			kills=$((kills + 1)) n=$((n + 1))
+			wait_for 2 gone "$pid"	# the reaper must see it gone
+		fi
 		"$IMAGEGEN" reap >/dev/null
 	done
-	# Let the last worker finish; resume once more should the last kill have ended it.
-	wait_final $id 20 || { "$IMAGEGEN" reap >/dev/null; wait_final $id 20; }
+	# Let the last worker finish, reaping as cron would should the last kill have ended it.
+	wait_for 60 reaped_final $id
 done
 diag "$kills SIGKILLs across $cases cases"
 check "at least 50 workers were killed ($kills)" test $kills -ge 50

@@ -126,3 +126,126 @@ is_final() {
 wait_final() {	# wait_final CASEID SECONDS
 	wait_for "$2" is_final "$1"
 }
+
+exited() {	# exited PID: the process is gone, or a zombie waiting for its parent
+	[ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
+}
+
+# wait_exit PID SECONDS: the exit status of a child of this shell; 124 when
+# it was still running after SECONDS (it is then killed).
+wait_exit() {
+	if ! wait_for "$2" exited "$1"; then
+		kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
+		return 124
+	fi
+	wait "$1"
+}
+
+skip() {	# skip COUNT REASON: COUNT assertions that cannot run here
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		tap_n=$((tap_n + 1)); i=$((i + 1))
+		echo "ok $tap_n # SKIP $2"
+	done
+}
+
+# counters_match CASEID: the job's completed/failed counters are its rows'.
+counters_match() {
+	[ "$(sqlite3 "$T/imagegen.db" "SELECT completed_images || '/' || failed_images
+	    FROM jobs WHERE case_id = '$1'")" = "$(sqlite3 "$T/imagegen.db" "SELECT
+	    count(*) FILTER (WHERE status = 'completed') || '/' ||
+	    count(*) FILTER (WHERE status = 'failed') FROM images WHERE case_id = '$1'")" ]
+}
+
+# before_cleanup COMMAND: run COMMAND at exit once the stack is stopped and
+# before cleanup() removes $T (to unmount what a test mounted under it).
+before_cleanup() {
+	trap "stop_stack; $1; cleanup" EXIT
+}
+
+# fcgi_request SOCKET PATH [BODY-FILE [PAUSE-AT]]: one FastCGI request
+# straight to the responder's socket, as a web server that does not buffer
+# the body would send it. PAUSE-AT is "params" or "body": the client sends
+# half of that, creates $T/fcgi.paused, and waits (10 s at most) for
+# $T/fcgi.go before it sends the rest. The reply's CGI headers and body go
+# to $T/fcgi.out; FCGI_STATUS (and $T/fcgi.status, for a request run in
+# the background) is "appStatus/protocolStatus" of FCGI_END_REQUEST, or
+# "none" when the responder closed the connection without one.
+fcgi_request() {
+	rm -f "$T/fcgi.out" "$T/fcgi.status" "$T/fcgi.paused" "$T/fcgi.go"
+	"$PYTHON3" - "$1" "$2" "${3:-}" "${4:-}" "$T" "${IMAGEGEN_CONFIG:-}" <<-'PY'
+	import os, socket, struct, sys, time
+	sock_path, path, body_file, pause_at, tdir, conf = sys.argv[1:7]
+	body = open(body_file, "rb").read() if body_file else b""
+	def record(kind, data=b""):      # one record, or several of at most 32 KiB
+	    if len(data) > 32768:
+	        return b"".join(record(kind, data[i:i + 32768]) for i in range(0, len(data), 32768))
+	    pad = -len(data) % 8
+	    return struct.pack(">BBHHBB", 1, kind, 1, len(data), pad, 0) + data + b"\0" * pad
+	def pair(k, v):
+	    k, v = k.encode(), v.encode()
+	    n = lambda x: bytes([len(x)]) if len(x) < 128 else struct.pack(">I", len(x) | 1 << 31)
+	    return n(k) + n(v) + k + v
+	params = {"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+	          "REQUEST_METHOD": "POST" if body_file else "GET",
+	          "REQUEST_URI": path, "DOCUMENT_URI": path, "SCRIPT_NAME": path,
+	          "QUERY_STRING": "", "IMAGEGEN_CONFIG": conf}
+	if body_file:
+	    params["CONTENT_TYPE"] = "application/json"
+	    params["CONTENT_LENGTH"] = str(len(body))
+	pdata = b"".join(pair(k, v) for k, v in params.items())
+	def pause():
+	    open(os.path.join(tdir, "fcgi.paused"), "w").close()
+	    end = time.time() + 10
+	    while not os.path.exists(os.path.join(tdir, "fcgi.go")) and time.time() < end:
+	        time.sleep(0.02)
+	buf, out, status = b"", b"", "none"
+	try:
+	    s = socket.socket(socket.AF_UNIX)
+	    s.settimeout(30)
+	    s.connect(sock_path)
+	    s.sendall(record(1, struct.pack(">HB5x", 1, 0)))    # BEGIN_REQUEST, responder
+	    half = len(pdata) // 2 if pause_at == "params" else len(pdata)
+	    s.sendall(record(4, pdata[:half]))
+	    if pause_at == "params":
+	        pause()
+	        s.sendall(record(4, pdata[half:]))
+	    s.sendall(record(4))
+	    half = len(body) // 2 if pause_at == "body" else len(body)
+	    if half:
+	        s.sendall(record(5, body[:half]))
+	    if pause_at == "body":
+	        pause()
+	        s.sendall(record(5, body[half:]))
+	    s.sendall(record(5))
+	    while True:
+	        chunk = s.recv(65536)
+	        if not chunk:
+	            break
+	        buf += chunk
+	        while len(buf) >= 8:
+	            _, kind, _, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
+	            if len(buf) < 8 + clen + plen:
+	                break
+	            data, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+	            if kind == 6:
+	                out += data
+	            elif kind == 3:
+	                app, proto = struct.unpack(">IB3x", data)
+	                status = "%d/%d" % (app, proto)
+	except (OSError, socket.timeout):
+	    pass
+	open(os.path.join(tdir, "fcgi.out"), "wb").write(out)
+	open(os.path.join(tdir, "fcgi.status"), "w").write(status + "\n")
+	PY
+	FCGI_STATUS=$(cat "$T/fcgi.status" 2>/dev/null || echo none)
+}
+
+# fcgi_request_bg ARGS...: fcgi_request in the background, its pid in
+# FCGI_PID; the last request's files are gone before it starts, so that
+# waiting for $T/fcgi.paused cannot see a stale one.
+fcgi_request_bg() {
+	rm -f "$T/fcgi.out" "$T/fcgi.status" "$T/fcgi.paused" "$T/fcgi.go"
+	fcgi_request "$@" &
+	FCGI_PID=$!
+}

@@ -72,6 +72,10 @@ write_config() {	# write_config [extra "key = value" lines...]
 		echo "provider = imagen"
 		echo "imagen_url = ${MOCK_URL:-http://127.0.0.1:9}"
 		echo "webhook_interval = 200"
+		# The host-wide limits are tested on their own (0150); elsewhere they
+		# would only slow the tests down.
+		echo "rate_limit = 1000000"
+		echo "max_inflight = 64"
 		for line in "$@"; do echo "$line"; done
 	} > "$T/imagegen.conf"
 	export IMAGEGEN_CONFIG=$T/imagegen.conf
@@ -131,5 +135,17 @@ start_stack() {	# mock, config, imagegen and nginx, with extra config lines
 	write_config "$@"
 	start_imagegen
 	start_nginx
+}
+
+# N responders sharing one listening socket, as deployed (spawn-fcgi -F N).
+# spawn-fcgi forks them and exits: their pids come from its pid file.
+start_imagegen_pool() {	# start_imagegen_pool N: sets IMAGEGEN_PIDS
+	rm -f "$T/imagegen.sock" "$T/imagegen.pids"
+	"$SPAWN_FCGI" -F "$1" -P "$T/imagegen.pids" -s "$T/imagegen.sock" -- "$IMAGEGEN" \
+	    </dev/null >>"$T/spawn-fcgi.log" 2>&1 || bail "spawn-fcgi -F $1 failed"
+	IMAGEGEN_PIDS=$(cat "$T/imagegen.pids" 2>/dev/null)
+	PIDS="$PIDS $IMAGEGEN_PIDS"
+	[ "$(echo $IMAGEGEN_PIDS | wc -w)" -eq "$1" ] || bail "spawn-fcgi started $(echo $IMAGEGEN_PIDS | wc -w) of $1 responders"
+	wait_for 10 test -S "$T/imagegen.sock" || bail "imagegen did not start"
 }
 

@@ -1071,7 +1071,8 @@ test_image_write(void)
 	err[0] = '\0';
 	rc = image_write("/nonexistent/dir", "x.jpg", data, 10, err, sizeof(err));
 	ok(rc == -1, "image_write: a directory under a missing parent is an error");
-	ok(strstr(err, "/nonexistent/dir") != NULL, "image_write: the error says where (%s)",
+	ok(strstr(err, "dir/x.jpg") != NULL && strstr(err, "/nonexistent") == NULL,
+	    "image_write: the error names the case's file, not the server's path (%s)",
 	    err);
 
 	snprintf(path, sizeof(path), "%s/loc-0.jpg", sub);
