@@ -16,11 +16,12 @@ if [ "${1:-}" = stop ]; then
 fi
 
 sh ./deps.sh
-if [ ! -x build/src/imagegen ]; then
-	echo "building imagegen..."
+echo "building imagegen..."
+if [ ! -f build/Makefile ]; then
 	autoreconf -fi >/dev/null 2>&1
-	mkdir -p build && (cd build && ../configure --quiet && make -j2 >/dev/null)
+	mkdir -p build && (cd build && ../configure --quiet)
 fi
+make -C build -j2 >/dev/null
 [ -f "$T/pids" ] && "$0" stop
 rm -rf "$T" && mkdir -p "$T"
 . "$top_srcdir/t/stack.sh"
