@@ -10,12 +10,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "sign.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
 #endif
 
-enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH };
+enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH, K_SECRET };
 
 struct key {
 	const char *name;
@@ -33,7 +34,7 @@ static const char *const level_words[] = { "debug", "info", "warn", "error", NUL
 #define S(f) offsetof(struct config, f)
 /* Alphabetical, as imagegen.conf(5) lists them. */
 static const struct key keys[] = {
-	{ "api_key", K_STR, S(api_key), 0, 0, NULL, "" },
+	{ "api_key", K_SECRET, S(api_key), 0, 0, NULL, "" },
 	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5" },
 	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10" },
 	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db" },
@@ -74,6 +75,7 @@ static const struct key keys[] = {
 	{ "stuck_after", K_INT, S(stuck_after), 1, 604800, NULL, "600" },
 	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
 	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
+	{ "webhook_secret", K_SECRET, S(webhook_secret), 0, 0, NULL, "" },
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },
 };
 #undef S
@@ -233,6 +235,17 @@ read_file(struct config *cfg, const char *path, int must_exist, char *err, size_
 	return rc;
 }
 
+/* Secrets in a file that others can read are secrets no more. */
+static void
+warn_if_readable(const struct config *cfg, const char *path)
+{
+	struct stat st;
+	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0') &&
+	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
+		    path, (unsigned)(st.st_mode & 0777));
+}
+
 /* path NULL means IMAGEGEN_CONFIG, else the compiled-in default. */
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
@@ -249,10 +262,18 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (cfg->path == NULL || read_file(cfg, path, must_exist, err, errlen) != 0)
 		return -1;
 
+	warn_if_readable(cfg, path);
 	const char *key = getenv("GEMINI_API_KEY");
 	if (key != NULL && *key != '\0' && set_str(find_key("api_key"),
 	    &cfg->api_key, key, err, errlen) != 0)
 		return -1;
+	unsigned char raw[SIGN_KEY_MAX];
+	size_t rawlen;
+	if (*cfg->webhook_secret != '\0' && sign_secret(cfg->webhook_secret, raw, &rawlen) != 0) {
+		snprintf(err, errlen, "%s: webhook_secret: not a whsec_ secret of 16 to 64 bytes",
+		    path);
+		return -1;
+	}
 	size_t n = strlen(cfg->media_url);
 	if (n == 0 || cfg->media_url[n - 1] != '/') {
 		snprintf(err, errlen, "%s: media_url: must end in /", path);
@@ -274,7 +295,7 @@ config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = %ld\n", k->name, n);
 		else if (k->kind == K_ENUM)
 			fprintf(out, "%s = %s\n", k->name, k->words[n]);
-		else if (strcmp(k->name, "api_key") == 0)
+		else if (k->kind == K_SECRET)
 			fprintf(out, "%s = %s\n", k->name, *str ? "(set)" : "");
 		else
 			fprintf(out, "%s = %s\n", k->name, str);

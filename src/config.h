@@ -46,6 +46,7 @@ struct config {
 	long  stuck_after;	/* s */
 	long  webhook_interval;
 	long  webhook_retries;
+	char *webhook_secret;	/* whsec_...: signs outbound webhooks */
 	long  webhook_timeout;
 };
 

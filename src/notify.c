@@ -12,10 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "codec.h"
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "sign.h"
 #include "store.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -101,18 +104,54 @@ delivery_id(const char *case_id, int64_t id, char *buf, size_t len)
 	snprintf(buf, len, "%s-%" PRId64, case_id, id);
 }
 
+static struct curl_slist *
+append(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(list, line);
+	if (l == NULL)
+		curl_slist_free_all(list);
+	return l;
+}
+
+/*
+ * Standard Webhooks 1.0 headers: webhook-id always; with a webhook_secret,
+ * webhook-timestamp and webhook-signature, signed afresh for each attempt.
+ */
+static struct curl_slist *
+delivery_headers(const struct config *cfg, const char *wid, const char *payload)
+{
+	char line[160], sig[SIGN_B64_LEN];
+	unsigned char key[SIGN_KEY_MAX];
+	size_t keylen;
+	long long ts = (long long)(codec_now_ms() / 1000);
+	struct curl_slist *h = append(NULL, "Content-Type: application/json");
+	snprintf(line, sizeof(line), "webhook-id: %s", wid);
+	h = h ? append(h, line) : NULL;
+	if (h == NULL || *cfg->webhook_secret == '\0')
+		return h;
+	if (sign_secret(cfg->webhook_secret, key, &keylen) != 0 ||
+	    sign_compute(key, keylen, wid, ts, payload, strlen(payload), sig) != 0) {
+		OPENSSL_cleanse(key, sizeof(key));
+		log_error("webhook %s: cannot sign", wid);
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
+	h = append(h, line);
+	snprintf(line, sizeof(line), "webhook-signature: v1,%s", sig);
+	return h ? append(h, line) : NULL;
+}
+
 /* One attempt's easy handle: shared by the worker's event loop and the reaper. */
 static CURL *
 delivery_easy(const struct config *cfg, const char *url, const char *case_id, int64_t id,
     const char *payload, struct curl_slist **headers)
 {
-	char hdr[128], wid[100];
+	char wid[100];
 	delivery_id(case_id, id, wid, sizeof(wid));
-	snprintf(hdr, sizeof(hdr), "webhook-id: %s", wid);
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	struct curl_slist *h2 = h ? curl_slist_append(h, hdr) : NULL;
-	CURL *e = h2 ? curl_easy_init() : NULL;
-	*headers = h2 ? h2 : h;
+	*headers = delivery_headers(cfg, wid, payload);
+	CURL *e = *headers ? curl_easy_init() : NULL;
 	if (e == NULL)
 		return NULL;
 	if (curl_easy_setopt(e, CURLOPT_URL, url) ||

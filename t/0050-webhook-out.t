@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 
 start_receiver
-MOCK_ARGS="--latency 0.3" start_stack "retry_attempts = 1"
+SECRET=whsec_$(head -c 32 /dev/urandom | base64 -w0)
+MOCK_ARGS="--latency 0.3" start_stack "retry_attempts = 1" "webhook_secret = $SECRET"
 make_case case-hook 10 4 "$HOOK_URL" ev-2=500
 post_json /api/generate-case-images "$T/case-hook.json"
 is "$CODE" 202 "generate with a webhookUrl answers 202"
@@ -34,6 +35,24 @@ mid=$(jq -r 'select(.json.status == "generating" and .json.completedImages > 0) 
 check "progress updates arrive while images land ($mid)" test "$mid" -ge 1
 check "progress is throttled: fewer posts than images" test "$n" -lt 16
 is "$(jq -r '.headers["content-type"]' "$H" | sort -u)" application/json "posted as JSON"
+# Standard Webhooks 1.0: v1 = base64 HMAC-SHA256 of "id.timestamp.body" under the secret.
+verified=$("$PYTHON3" - "$SECRET" "$H" <<'PY'
+import base64, hashlib, hmac, json, sys
+key = base64.b64decode(sys.argv[1][len("whsec_"):])
+good = 0
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    h = r["headers"]
+    msg = "%s.%s.%s" % (h["webhook-id"], h["webhook-timestamp"], r["raw"])
+    want = base64.b64encode(hmac.new(key, msg.encode(), hashlib.sha256).digest()).decode()
+    sigs = [s.split(",", 1)[1] for s in h["webhook-signature"].split() if s.startswith("v1,")]
+    if want in sigs and abs(int(h["webhook-timestamp"]) - r["t"]) < 300:
+        good += 1
+print(good)
+PY
+)
+is "$verified" "$n" "every post is signed: webhook-id, webhook-timestamp, webhook-signature verify"
+check "the secret appears in no log" sh -c "! grep -q '${SECRET#whsec_}' '$T/imagegen.log'"
 is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")" \
     "$n" "one delivered row per post received"
 is "$(sqlite3 "$T/imagegen.db" "SELECT event FROM webhook_deliveries ORDER BY id LIMIT 1")" start \

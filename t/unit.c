@@ -22,6 +22,7 @@
 #include "imagen.h"
 #include "jobjson.h"
 #include "progress.h"
+#include "sign.h"
 #include "store.h"
 #include "tap.h"
 
@@ -1130,6 +1131,32 @@ test_image(void)
 	image_done();
 }
 
+/* The Standard Webhooks 1.0 specification's own example must sign as it says. */
+static void
+test_sign(void)
+{
+	unsigned char key[SIGN_KEY_MAX];
+	size_t keylen = 0;
+	char sig[SIGN_B64_LEN];
+	const char *body = "{\"test\": 2432232314}";
+
+	ok(sign_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key, &keylen) == 0 &&
+	    keylen == 24, "sign: the spec's whsec_ secret decodes to 24 bytes");
+	ok(sign_compute(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330LL, body,
+	    strlen(body), sig) == 0, "sign: computes");
+	is_str(sig, "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+	    "sign: the spec's example signature");
+	sign_compute(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331LL, body,
+	    strlen(body), sig);
+	ok(strcmp(sig, "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") != 0,
+	    "sign: another timestamp, another signature");
+	ok(sign_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key, &keylen) != 0,
+	    "sign: a secret without whsec_ is refused");
+	ok(sign_secret("whsec_c2hvcnQ=", key, &keylen) != 0,
+	    "sign: a key shorter than 16 bytes is refused");
+	ok(sign_secret("whsec_!!!", key, &keylen) != 0, "sign: bad base64 is refused");
+}
+
 int
 main(void)
 {
@@ -1146,5 +1173,6 @@ main(void)
 	test_codec();
 	test_jobjson();
 	test_image();
+	test_sign();
 	return done_testing();
 }
