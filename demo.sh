@@ -49,7 +49,8 @@ print(json.dumps({
                   for i, n in enumerate(locations)]}))
 PY
 echo "POST /api/generate-case-images:"
-curl -s -H 'Content-Type: application/json' --data-binary "@$T/case.json" \
+curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
+    --data-binary "@$T/case.json" \
     "$BASE/api/generate-case-images"
 echo
 

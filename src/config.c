@@ -16,7 +16,7 @@
 #define SYSCONFDIR "/usr/local/etc"
 #endif
 
-enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH, K_SECRET };
+enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH, K_OPTPATH, K_SECRET };
 
 struct key {
 	const char *name;
@@ -29,12 +29,15 @@ struct key {
 
 static const char *const provider_words[] = { "imagen", "local", NULL };
 static const char *const urls_words[] = { "path", "data", NULL };
+static const char *const status_auth_words[] = { "public", "token", NULL };
 static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
 
 #define S(f) offsetof(struct config, f)
 /* Alphabetical, as imagegen.conf(5) lists them. */
 static const struct key keys[] = {
 	{ "api_key", K_SECRET, S(api_key), 0, 0, NULL, "" },
+	{ "api_tokens", K_SECRET, S(api_tokens), 0, 0, NULL, "" },
+	{ "api_tokens_file", K_OPTPATH, S(api_tokens_file), 0, 0, NULL, "" },
 	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5" },
 	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10" },
 	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db" },
@@ -71,6 +74,7 @@ static const struct key keys[] = {
 	{ "retry_base", K_INT, S(retry_base), 0, 600000, NULL, "1000" },
 	{ "retry_cap", K_INT, S(retry_cap), 0, 3600000, NULL, "30000" },
 	{ "stale_after", K_INT, S(stale_after), 2, 86400, NULL, "30" },
+	{ "status_auth", K_ENUM, S(status_auth), 0, 0, status_auth_words, "public" },
 	{ "status_url", K_STR, S(status_url), 0, 0, NULL, "/api/case-images/" },
 	{ "stuck_after", K_INT, S(stuck_after), 1, 604800, NULL, "600" },
 	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
@@ -133,7 +137,7 @@ set_str(const struct key *k, void *field, const char *v, char *err, size_t errle
 		snprintf(err, errlen, "%s: not an http or https URL", k->name);
 		return -1;
 	}
-	if (k->kind == K_PATH && v[0] != '/') {
+	if ((k->kind == K_PATH || (k->kind == K_OPTPATH && *v != '\0')) && v[0] != '/') {
 		snprintf(err, errlen, "%s: not an absolute path: \"%s\"", k->name, v);
 		return -1;
 	}
@@ -240,7 +244,8 @@ static void
 warn_if_readable(const struct config *cfg, const char *path)
 {
 	struct stat st;
-	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0') &&
+	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
+	    *cfg->api_tokens != '\0') &&
 	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));

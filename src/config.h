@@ -7,10 +7,13 @@
 
 enum provider { PROVIDER_IMAGEN, PROVIDER_LOCAL };
 enum image_urls { URLS_PATH, URLS_DATA };
+enum status_auth { STATUS_PUBLIC, STATUS_TOKEN };
 
 struct config {
 	char *path;		/* the file these came from */
 	char *api_key;
+	char *api_tokens;	/* bearer tokens, space-separated */
+	char *api_tokens_file;
 	long  concurrency;
 	long  connect_timeout;
 	char *database;
@@ -41,6 +44,7 @@ struct config {
 	long  retry_attempts;
 	long  retry_base;	/* ms */
 	long  retry_cap;	/* ms */
+	long  status_auth;	/* enum status_auth */
 	char *status_url;
 	long  stale_after;	/* s */
 	long  stuck_after;	/* s */

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "admin.h"
+#include "auth.h"
 #include "config.h"
 #include "image.h"
 #include "log.h"
@@ -70,8 +71,18 @@ serve(struct config *cfg, const char *path)
 		usage();
 		return 2;
 	}
+	char err[512];
 	if (start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0)
 		return serve_failed(cgi);
+	int tokens = auth_load(cfg, err, sizeof(err));
+	if (tokens < 0) {
+		log_error("config: %s", err);
+		if (!cgi)
+			fprintf(stderr, "imagegen: %s\n", err);
+		return serve_failed(cgi);
+	}
+	if (tokens == 0 && !cgi)
+		log_warn("auth: no api_tokens: generate, retry and cancel refuse every request");
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 

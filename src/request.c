@@ -14,7 +14,7 @@
 
 static const struct { int code; const char *text; } reasons[] = {
 	{ 200, "OK" }, { 202, "Accepted" }, { 304, "Not Modified" },
-	{ 400, "Bad Request" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
 	{ 409, "Conflict" }, { 411, "Length Required" }, { 413, "Content Too Large" },
 	{ 415, "Unsupported Media Type" }, { 500, "Internal Server Error" },
 	{ 503, "Service Unavailable" },
@@ -76,6 +76,7 @@ request_init(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	r->path = request_path(envp);
 	r->content_type = param_dup("CONTENT_TYPE", envp);
 	r->if_none_match = param_dup("HTTP_IF_NONE_MATCH", envp);
+	r->authorization = param_dup("HTTP_AUTHORIZATION", envp);
 	r->accept = param_dup("HTTP_ACCEPT", envp);
 	r->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", envp));
 	if (r->method == NULL || r->path == NULL)
@@ -91,6 +92,9 @@ request_free(struct request *r)
 	free(r->path);
 	free(r->content_type);
 	free(r->if_none_match);
+	if (r->authorization != NULL)
+		explicit_bzero(r->authorization, strlen(r->authorization));
+	free(r->authorization);
 	free(r->accept);
 	free(r->body);
 	memset(r, 0, sizeof(*r));

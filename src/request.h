@@ -15,6 +15,7 @@ struct request {
 	char *path;
 	char *content_type;
 	char *if_none_match;
+	char *authorization;
 	char *accept;		/* the Accept header, or NULL */
 	long content_length;	/* -1 when absent */
 	char *body;

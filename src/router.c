@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cancel.h"
+#include "config.h"
 #include "generate.h"
 #include "metrics.h"
 #include "request.h"
@@ -16,17 +18,18 @@ struct route {
 	int prefix;		/* path is a prefix; the handler gets the rest */
 	const char *suffix;	/* with prefix: what the path must end in, cut from the rest */
 	const char *method;	/* GET routes answer HEAD too */
+	enum { OPEN, WRITE, READ } auth;	/* READ: a token only with status_auth = token */
 	void (*handle)(struct request *r, const char *rest);
 };
 
 /* First match wins: the case actions come before the status route they extend. */
 static const struct route routes[] = {
-	{ "/api/generate-case-images", 0, NULL, "POST", generate_handle },
-	{ "/api/case-images/", 1, "/retry", "POST", retry_handle },
-	{ "/api/case-images/", 1, "/cancel", "POST", cancel_handle },
-	{ "/api/case-images/", 1, NULL, "GET", status_handle },
-	{ "/api/webhook/image-progress", 0, NULL, "POST", webhook_handle },
-	{ "/api/metrics/image-generation", 0, NULL, "GET", metrics_handle },
+	{ "/api/generate-case-images", 0, NULL, "POST", WRITE, generate_handle },
+	{ "/api/case-images/", 1, "/retry", "POST", WRITE, retry_handle },
+	{ "/api/case-images/", 1, "/cancel", "POST", WRITE, cancel_handle },
+	{ "/api/case-images/", 1, NULL, "GET", READ, status_handle },
+	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, webhook_handle },
+	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, metrics_handle },
 };
 
 static int
@@ -70,6 +73,13 @@ router_dispatch(struct request *r)
 		snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", rt->method,
 		    get ? ", HEAD" : "");
 		reply_error_headers(r, 405, allow, "Method not allowed", NULL);
+		return;
+	}
+	int needs_token = rt->auth == WRITE ||
+	    (rt->auth == READ && r->cfg->status_auth == STATUS_TOKEN);
+	if (needs_token && !auth_check(r->authorization)) {
+		reply_error_headers(r, 401, "WWW-Authenticate: Bearer realm=\"imagegen\"\r\n",
+		    "a valid bearer token is required", NULL);
 		return;
 	}
 	rt->handle(r, rest);

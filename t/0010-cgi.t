@@ -17,7 +17,8 @@ cgi() {
 	case $_u in *\?*) _q=${_u#*\?} ;; esac
 	set -- GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=localhost \
 	    SERVER_PORT=80 REMOTE_ADDR=127.0.0.1 SCRIPT_NAME= \
-	    REQUEST_METHOD="$_m" REQUEST_URI="$_u" QUERY_STRING="$_q"
+	    REQUEST_METHOD="$_m" REQUEST_URI="$_u" QUERY_STRING="$_q" \
+	    HTTP_AUTHORIZATION="Bearer $API_TOKEN"
 	[ -n "$_ct" ] && set -- "$@" CONTENT_TYPE="$_ct"
 	[ -n "$_f" ] && set -- "$@" CONTENT_LENGTH="${CGI_LENGTH:-$(wc -c < "$_f")}"
 	env "$@" "$IMAGEGEN" < "${_f:-/dev/null}" > "$T/out" 2> "$T/err"
@@ -98,7 +99,8 @@ jcheck "CONTENT_LENGTH=abc: a JSON error body" '.error | type == "string"'
 
 # No CONTENT_LENGTH at all with a body: 411.
 env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api/generate-case-images \
-    CONTENT_TYPE=application/json "$IMAGEGEN" < "$T/cgi-1.json" > "$T/out" 2> "$T/err"
+    CONTENT_TYPE=application/json HTTP_AUTHORIZATION="Bearer $API_TOKEN" \
+    "$IMAGEGEN" < "$T/cgi-1.json" > "$T/out" 2> "$T/err"
 split_cgi
 is "$(header Status)" "411 Length Required" "a POST without CONTENT_LENGTH: 411"
 is "$(sqlite3 "$T/imagegen.db" 'SELECT count(*) FROM jobs')" 0 "no job from any rejected request"

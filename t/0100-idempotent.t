@@ -34,7 +34,7 @@ is "$(grep -c 'worker started' "$T/imagegen.log")" 1 "one worker ran"
 make_case case-race 2 1
 curls=
 for i in 1 2 3 4 5 6 7 8 9 10; do
-	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
 	    --data-binary "@$T/case-race.json" "$BASE/api/generate-case-images" >> "$T/codes" &
 	curls="$curls $!"
 done

@@ -11,7 +11,7 @@ t0=$(date +%s)
 i=1 curls=
 while [ $i -le 20 ]; do
 	make_case case-many-$i 10 4
-	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
 	    --data-binary "@$T/case-many-$i.json" "$BASE/api/generate-case-images" >> "$T/codes" &
 	curls="$curls $!"
 	i=$((i + 1))

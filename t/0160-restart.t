@@ -54,7 +54,7 @@ PY
 lock_pid=$!
 wait_for 10 test -f "$T/lock.held" || bail "the lock holder did not start"
 make_case case-term 4 2
-curl -s -m 30 -o "$T/term.body" -w '%{http_code}' -H 'Content-Type: application/json' \
+curl -s -m 30 -o "$T/term.body" -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
     --data-binary "@$T/case-term.json" "$BASE/api/generate-case-images" > "$T/term.code" &
 curl_pid=$!
 check "the request reaches the responder" wait_for 10 more_sockets "$pid" "$base"

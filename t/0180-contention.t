@@ -35,7 +35,7 @@ done
 flood() {	# flood N TAG: N webhook updates; one HTTP code a line in $T/hook.TAG
 	i=0
 	while [ $i -lt "$1" ]; do
-		curl -s -m 10 -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+		curl -s -m 10 -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
 		    --data-binary "@$T/upd-$(((i + $2) % 8)).json" "$BASE/api/webhook/image-progress"
 		i=$((i + 1))
 	done > "$T/hook.$2"
@@ -59,7 +59,7 @@ loops=
 for tag in $(seq 1 $NFLOOD); do flood $((NHOOK / NFLOOD)) $tag & loops="$loops $!"; done
 : > "$T/gen.codes"
 for i in $(seq 1 $NCASES); do
-	curl -s -m 10 -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+	curl -s -m 10 -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
 	    --data-binary "@$T/case-load-$i.json" "$BASE/api/generate-case-images" >> "$T/gen.codes"
 done
 for tag in a b; do polls $NPOLL $tag & loops="$loops $!"; done

@@ -68,6 +68,8 @@ http() {
 	rm -f "$T/body" "$T/headers"
 	# curl -X HEAD would wait for the body Content-Length announces; --head does not.
 	if [ "$method" = HEAD ]; then set -- --head "$@"; else set -- -X "$method" "$@"; fi
+	# Every request carries the token, unless NO_AUTH=1 says not to.
+	[ "${NO_AUTH:-0}" = 1 ] || set -- -H "Authorization: Bearer $API_TOKEN" "$@"
 	CODE=$(curl -s -m 30 -D "$T/headers" -o "$T/body" \
 	    -w '%{http_code}' "$@" "$BASE$path")
 }
@@ -189,7 +191,8 @@ fcgi_request() {
 	params = {"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
 	          "REQUEST_METHOD": "POST" if body_file else "GET",
 	          "REQUEST_URI": path, "DOCUMENT_URI": path, "SCRIPT_NAME": path,
-	          "QUERY_STRING": "", "IMAGEGEN_CONFIG": conf}
+	          "QUERY_STRING": "", "IMAGEGEN_CONFIG": conf,
+	          "HTTP_AUTHORIZATION": "Bearer " + os.environ.get("API_TOKEN", "")}
 	if body_file:
 	    params["CONTENT_TYPE"] = "application/json"
 	    params["CONTENT_LENGTH"] = str(len(body))

@@ -12,6 +12,9 @@
 : "${PYTHON3:=python3}"
 IMAGEGEN=$top_builddir/src/imagegen
 PIDS=
+# The bearer token that generate, retry and cancel require; a test's own.
+API_TOKEN=token-$$-$(date +%s)-for-tests
+export API_TOKEN
 
 bail() { echo "error: $*" >&2; exit 1; }
 
@@ -74,10 +77,12 @@ write_config() {	# write_config [extra "key = value" lines...]
 		echo "webhook_interval = 200"
 		# The host-wide limits are tested on their own (0150); elsewhere they
 		# would only slow the tests down.
+		echo "api_tokens = $API_TOKEN"
 		echo "rate_limit = 1000000"
 		echo "max_inflight = 64"
 		for line in "$@"; do echo "$line"; done
 	} > "$T/imagegen.conf"
+	chmod 600 "$T/imagegen.conf"	# it holds the token
 	export IMAGEGEN_CONFIG=$T/imagegen.conf
 	"$IMAGEGEN" initdb >/dev/null || bail "imagegen initdb failed"
 }
