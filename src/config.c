@@ -81,6 +81,7 @@ static const struct key keys[] = {
 	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
 	{ "webhook_secret", K_SECRET, S(webhook_secret), 0, 0, NULL, "" },
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },
+	{ "webhook_verify_secrets", K_SECRET, S(webhook_verify_secrets), 0, 0, NULL, "" },
 };
 #undef S
 
@@ -239,13 +240,32 @@ read_file(struct config *cfg, const char *path, int must_exist, char *err, size_
 	return rc;
 }
 
+static int
+check_verify_secrets(const char *list)
+{
+	char one[512];
+	unsigned char raw[SIGN_KEY_MAX];
+	size_t rawlen;
+	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+		if (n >= sizeof(one))
+			return -1;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (sign_secret(one, raw, &rawlen) != 0)
+			return -1;
+		p += n;
+	}
+	return 0;
+}
+
 /* Secrets in a file that others can read are secrets no more. */
 static void
 warn_if_readable(const struct config *cfg, const char *path)
 {
 	struct stat st;
 	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
-	    *cfg->api_tokens != '\0') &&
+	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0') &&
 	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
@@ -277,6 +297,11 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (*cfg->webhook_secret != '\0' && sign_secret(cfg->webhook_secret, raw, &rawlen) != 0) {
 		snprintf(err, errlen, "%s: webhook_secret: not a whsec_ secret of 16 to 64 bytes",
 		    path);
+		return -1;
+	}
+	if (check_verify_secrets(cfg->webhook_verify_secrets) != 0) {
+		snprintf(err, errlen, "%s: webhook_verify_secrets: not whsec_ secrets of 16 to 64 "
+		    "bytes, separated by spaces", path);
 		return -1;
 	}
 	size_t n = strlen(cfg->media_url);

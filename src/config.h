@@ -51,6 +51,7 @@ struct config {
 	long  webhook_interval;
 	long  webhook_retries;
 	char *webhook_secret;	/* whsec_...: signs outbound webhooks */
+	char *webhook_verify_secrets;	/* whsec_... ...: inbound updates must be signed */
 	long  webhook_timeout;
 };
 

@@ -77,6 +77,9 @@ request_init(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	r->content_type = param_dup("CONTENT_TYPE", envp);
 	r->if_none_match = param_dup("HTTP_IF_NONE_MATCH", envp);
 	r->authorization = param_dup("HTTP_AUTHORIZATION", envp);
+	r->webhook_id = param_dup("HTTP_WEBHOOK_ID", envp);
+	r->webhook_timestamp = param_dup("HTTP_WEBHOOK_TIMESTAMP", envp);
+	r->webhook_signature = param_dup("HTTP_WEBHOOK_SIGNATURE", envp);
 	r->accept = param_dup("HTTP_ACCEPT", envp);
 	r->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", envp));
 	if (r->method == NULL || r->path == NULL)
@@ -95,6 +98,9 @@ request_free(struct request *r)
 	if (r->authorization != NULL)
 		explicit_bzero(r->authorization, strlen(r->authorization));
 	free(r->authorization);
+	free(r->webhook_id);
+	free(r->webhook_timestamp);
+	free(r->webhook_signature);
 	free(r->accept);
 	free(r->body);
 	memset(r, 0, sizeof(*r));

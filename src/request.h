@@ -16,6 +16,9 @@ struct request {
 	char *content_type;
 	char *if_none_match;
 	char *authorization;
+	char *webhook_id;	/* Standard Webhooks headers of an inbound update */
+	char *webhook_timestamp;
+	char *webhook_signature;
 	char *accept;		/* the Accept header, or NULL */
 	long content_length;	/* -1 when absent */
 	char *body;

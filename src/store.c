@@ -8,6 +8,7 @@
 #include "log.h"
 #include "migrations.h"
 #include "progress.h"
+#include "sign.h"
 #include "store.h"
 #include "store_metrics.h"
 
@@ -23,7 +24,7 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
+	S_SEEN_PRUNE, S_SEEN_ADD, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
 	S_COUNT
@@ -99,6 +100,9 @@ static const char *const sql[S_COUNT] = {
 	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
+	[S_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
+	[S_SEEN_ADD] =
+	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
 	    " finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
@@ -1010,9 +1014,31 @@ apply_job(const struct progress *p, const char *old_status, int64_t now)
 	return step_done(s, "progress job");
 }
 
-/* Returns 1 when applied, 0 for an unknown case, -1 on error. */
+/*
+ * Records a verified update's webhook-id; returns 1 if it is new, 0 for a
+ * replay. Ids older than twice the timestamp tolerance go: their messages
+ * fail the timestamp check anyway.
+ */
+static int
+first_sighting(const char *webhook_id, int64_t now)
+{
+	sqlite3_stmt *prune = stmt(S_SEEN_PRUNE), *add = stmt(S_SEEN_ADD);
+	if (prune == NULL || add == NULL)
+		return -1;
+	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
+	bind_text(add, 1, webhook_id);
+	sqlite3_bind_int64(add, 2, now);
+	if (step_done(prune, "prune webhook ids") != 0 || step_done(add, "add webhook id") != 0)
+		return -1;
+	return sqlite3_changes(db) == 1;
+}
+
+/*
+ * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
+ * webhook_id (NULL when updates are not signed), -1 on error.
+ */
 int
-store_apply_progress(const struct progress *p, int64_t now)
+store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now)
 {
 	char status[12];
 	if (begin() != 0)
@@ -1022,6 +1048,13 @@ store_apply_progress(const struct progress *p, int64_t now)
 		rollback();
 		return 0;
 	}
+	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
+	if (fresh == 0) {
+		rollback();
+		return 2;
+	}
+	if (fresh < 0)
+		found = -1;
 	if (found < 0 || apply_images(p, now) != 0 || apply_job(p, status, now) != 0 ||
 	    commit() != 0) {
 		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(db));

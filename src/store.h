@@ -99,6 +99,6 @@ int  store_delivery_result(int64_t id, const char *status, int attempts, long co
 
 int  store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at);
 
-int  store_apply_progress(const struct progress *p, int64_t now);
+int  store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now);
 
 #endif
