@@ -11,10 +11,30 @@
 
 #include "image.h"
 
-void
+/*
+ * Limits that hold for every image, set once: a picture is decoded only if
+ * it fits them, so a hostile or broken answer cannot take the worker's
+ * memory, disk or time. Imagen's pictures are 1024 or 2048 pixels square.
+ */
+#define MAX_SIDE 8192
+static const struct { ResourceType type; MagickSizeType limit; } limits[] = {
+	{ WidthResource, MAX_SIDE },
+	{ HeightResource, MAX_SIDE },
+	{ AreaResource, (MagickSizeType)4096 * 4096 },	/* pixels held in memory */
+	{ MemoryResource, (MagickSizeType)256 << 20 },
+	{ MapResource, (MagickSizeType)512 << 20 },
+	{ DiskResource, 0 },				/* no pixel cache on disk */
+	{ TimeResource, 60 },				/* seconds */
+};
+
+int
 image_init(void)
 {
 	MagickWandGenesis();
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (MagickSetResourceLimit(limits[i].type, limits[i].limit) == MagickFalse)
+			return -1;
+	return 0;
 }
 
 void
@@ -64,6 +84,58 @@ cover_crop(MagickWand *w, long size)
 	return MagickSetImagePage(w, (size_t)size, (size_t)size, 0, 0);
 }
 
+/*
+ * Reads the header alone: a decompression bomb (a small PNG declaring
+ * 30000x30000) is refused before any pixel is allocated.
+ */
+/* A PNG's size, as its IHDR (always the first chunk) declares it. */
+static int
+png_declared(const unsigned char *in, size_t len, size_t *w, size_t *h)
+{
+	if (len < 24 || memcmp(in + 12, "IHDR", 4) != 0)
+		return -1;
+	*w = (size_t)in[16] << 24 | (size_t)in[17] << 16 | (size_t)in[18] << 8 | in[19];
+	*h = (size_t)in[20] << 24 | (size_t)in[21] << 16 | (size_t)in[22] << 8 | in[23];
+	return 0;
+}
+
+/*
+ * Refuses a picture larger than MAX_SIDE from its header alone: a
+ * decompression bomb (a small PNG declaring 30000x30000) is stopped before
+ * any pixel is allocated. ImageMagick's ping reads the other formats'
+ * headers; it fails without a word on what its own limits refuse.
+ */
+static int
+too_large(const char *format, const unsigned char *in, size_t len, char *err, size_t errlen)
+{
+	size_t iw = 0, ih = 0;
+	if (strcmp(format, "PNG") == 0) {
+		if (png_declared(in, len, &iw, &ih) != 0) {
+			snprintf(err, errlen, "decode: a PNG without its IHDR header");
+			return 1;
+		}
+	} else {
+		MagickWand *p = NewMagickWand();
+		if (p != NULL && MagickPingImageBlob(p, in, len) == MagickTrue) {
+			iw = MagickGetImageWidth(p);
+			ih = MagickGetImageHeight(p);
+		} else {
+			iw = ih = (size_t)MAX_SIDE + 1;	/* what ping cannot size is not decoded */
+		}
+		if (p != NULL)
+			DestroyMagickWand(p);
+	}
+	if (iw <= MAX_SIDE && ih <= MAX_SIDE)
+		return 0;
+	if (iw > MAX_SIDE + 1 || ih > MAX_SIDE + 1)
+		snprintf(err, errlen, "image too large: %zux%zu, over the %dx%d limit", iw, ih,
+		    MAX_SIDE, MAX_SIDE);
+	else
+		snprintf(err, errlen, "image too large or corrupt: over the %dx%d limit",
+		    MAX_SIDE, MAX_SIDE);
+	return 1;
+}
+
 static int
 read_input(MagickWand *w, const char *format, const unsigned char *in, size_t len,
     long size, char *err, size_t errlen)
@@ -75,6 +147,8 @@ read_input(MagickWand *w, const char *format, const unsigned char *in, size_t le
 		wand_error(w, "set jpeg:size", err, errlen);
 		return -1;
 	}
+	if (too_large(format, in, len, err, errlen))
+		return -1;
 	if (MagickSetFormat(w, format) == MagickFalse ||
 	    MagickReadImageBlob(w, in, len) == MagickFalse) {
 		wand_error(w, "decode", err, errlen);

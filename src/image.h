@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-void image_init(void);
+int  image_init(void);
 void image_done(void);
 int  image_compress(const unsigned char *in, size_t len, long size, long quality,
 	unsigned char **out, size_t *outlen, char *err, size_t errlen);

@@ -108,7 +108,10 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 		return 1;
 	int rc = 0;
 	if (worker || strcmp(argv[0], "run") == 0) {
-		image_init();
+		if (image_init() != 0) {
+			log_error("image: cannot set ImageMagick's resource limits");
+			return 1;
+		}
 		rc = admin_command(cfg, argc, argv);
 		image_done();
 	} else {

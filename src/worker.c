@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -510,8 +511,10 @@ finish(struct worker *w)
 	if (store_finish(w->job.case_id, now, w->job.status) != 0)
 		log_error("case %s: cannot record the final status", w->job.case_id);
 	w->finished = 1;
-	log_info("case %s: %s, %d of %d images, %d failed", w->job.case_id, w->job.status,
-	    w->job.completed, w->job.total, w->job.failed);
+	struct rusage ru;
+	long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+	log_info("case %s: %s, %d of %d images, %d failed; worker peak RSS %ld KiB",
+	    w->job.case_id, w->job.status, w->job.completed, w->job.total, w->job.failed, rss);
 	progress(w, "final", now);
 	/* Waits for what is delivered soon; a long backoff is left to `imagegen reap`. */
 	int64_t stop = now + DRAIN_MAX_MS, due;

@@ -23,7 +23,7 @@ FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:x([0-9]+))?\]\]")              # xN count
 FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
           "hang", "delay", "badbase64",
-          "notimage", "empty", "filtered", "badjson", "close"}
+          "notimage", "empty", "filtered", "badjson", "close", "bomb"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -67,6 +67,18 @@ def make_png(seed_text, size):
     ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)   # 8-bit RGB
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
             + chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
+
+
+def bomb_png(side=30000):
+    """A decompression bomb: a few hundred bytes that declare side x side RGB
+    pixels, 2.7 GB for 30000; the first rows of zeros compress to nothing."""
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (3 * side + 1) * 16, 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows)
+            + chunk(b"IEND", b""))
 
 
 def png_b64(prompt, index):
@@ -260,6 +272,9 @@ class Handler(QuietHandler):
                 return self.gone(rec)
         if fault == "badbase64":
             preds = [{"bytesBase64Encoded": "!!!not base64###", "mimeType": "image/png"}]
+        elif fault == "bomb":
+            preds = [{"bytesBase64Encoded": base64.b64encode(bomb_png()).decode(),
+                      "mimeType": "image/png"}]
         elif fault == "notimage":
             junk = base64.b64encode(b"hello, this is not an image" * 50).decode()
             preds = [{"bytesBase64Encoded": junk, "mimeType": "image/png"}]
