@@ -59,6 +59,7 @@ static const struct key keys[] = {
 	{ "log", K_STR, S(log), 0, 0, NULL, "stderr" },
 	{ "log_level", K_ENUM, S(log_level), 0, 0, level_words, "info" },
 	{ "max_body", K_INT, S(max_body), 1024, 16777216, NULL, "262144" },
+	{ "max_depth", K_INT, S(max_depth), 2, 64, NULL, "8" },
 	{ "max_description", K_INT, S(max_description), 1, 65536, NULL, "2000" },
 	{ "max_inflight", K_INT, S(max_inflight), 1, 1024, NULL, "8" },
 	{ "max_items", K_INT, S(max_items), 1, 1000, NULL, "32" },

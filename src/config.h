@@ -31,6 +31,7 @@ struct config {
 	long  log_level;	/* enum log_level */
 	long  max_body;
 	long  max_inflight;
+	long  max_depth;
 	long  max_description;
 	long  max_items;
 	long  max_name;

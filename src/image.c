@@ -24,7 +24,10 @@ static const struct { ResourceType type; MagickSizeType limit; } limits[] = {
 	{ MemoryResource, (MagickSizeType)256 << 20 },
 	{ MapResource, (MagickSizeType)512 << 20 },
 	{ DiskResource, 0 },				/* no pixel cache on disk */
-	{ TimeResource, 60 },				/* seconds */
+	/*
+	 * No TimeResource: ImageMagick counts it from the start of the process,
+	 * not of an image, and a worker waiting on the rate limit outlives it.
+	 */
 };
 
 int

@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
+#include "input.h"
 #include "log.h"
 #include "request.h"
 
@@ -159,6 +161,11 @@ request_read_json(struct request *r, long max)
 	}
 	r->body_len = (size_t)r->content_length;
 	r->body[r->body_len] = '\0';
+	char why[128];
+	if (input_check(r->body, r->body_len, r->cfg->max_depth, why, sizeof(why)) != 0) {
+		reply_error(r, 400, why, NULL);
+		return -1;
+	}
 	return 0;
 }
 

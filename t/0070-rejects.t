@@ -139,6 +139,22 @@ case_with numhook '.webhookUrl = 5'
 post numhook
 expect 400 webhookUrl 'a numeric webhookUrl'
 
+# Checked on the raw body, before it is parsed.
+case_with latin1 '.evidence[0].name = "CAFE"'
+sed -i 's/CAFE/CAF\xe9/' "$T/latin1.json"		# a Latin-1 byte, not UTF-8
+post latin1
+expect 400 "" 'a name in Latin-1, not UTF-8'
+at=$("$PYTHON3" -c 'import sys; print(open(sys.argv[1], "rb").read().index(b"\xe9"))' "$T/latin1.json")
+is "$(json .error)" "the body is not valid UTF-8 (byte $at)" "... naming the byte"
+case_with surrogate '.evidence[0].name = "X"'
+sed -i "s/\"X\"/\"$(printf '\355\240\200')\"/" "$T/surrogate.json"	# U+D800 in UTF-8 form
+post surrogate
+expect 400 "" 'a surrogate encoded as UTF-8'
+case_with deep '.evidence[0].extra = [[[[[[[[[1]]]]]]]]]'
+post deep
+expect 400 "" 'nesting deeper than max_depth (8)'
+is "$(json .error)" "the body nests deeper than 8 levels" "... saying so"
+
 # --- other routes ------------------------------------------------------------------
 http GET /api/nope
 expect 404 "" "GET /api/nope (nginx's catch-all)"

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "image.h"
 #include "imagen.h"
+#include "input.h"
 #include "jobjson.h"
 #include "progress.h"
 #include "sign.h"
@@ -1157,6 +1158,29 @@ test_sign(void)
 	ok(sign_secret("whsec_!!!", key, &keylen) != 0, "sign: bad base64 is refused");
 }
 
+static void
+test_input(void)
+{
+	char err[128];
+	static const struct { const char *body; int ok; const char *what; } cases[] = {
+		{ "{\"a\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x8d\"}", 1, "UTF-8 of 2, 3 and 4 bytes" },
+		{ "{\"a\":\"caf\xe9\"}", 0, "a Latin-1 byte" },
+		{ "{\"a\":\"\xc0\xaf\"}", 0, "an overlong /" },
+		{ "{\"a\":\"\xe0\x80\xaf\"}", 0, "an overlong 3-byte form" },
+		{ "{\"a\":\"\xed\xa0\x80\"}", 0, "a UTF-16 surrogate" },
+		{ "{\"a\":\"\xf4\x90\x80\x80\"}", 0, "a code point past U+10FFFF" },
+		{ "{\"a\":\"\xe2\x82\"}", 0, "a truncated sequence" },
+		{ "[[[[[[[[1]]]]]]]]", 1, "depth 8" },
+		{ "[[[[[[[[[1]]]]]]]]]", 0, "depth 9" },
+		{ "{\"a\":\"[[[[[[[[[[[[\"}", 1, "brackets inside a string do not nest" },
+		{ "{\"a\":\"\\\"[[[[[[[[[[\"}", 1, "nor after an escaped quote" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok((input_check(cases[i].body, strlen(cases[i].body), 8, err, sizeof(err)) == 0) ==
+		    cases[i].ok, "input_check: %s %s", cases[i].what,
+		    cases[i].ok ? "passes" : "is refused");
+}
+
 int
 main(void)
 {
@@ -1174,5 +1198,6 @@ main(void)
 	test_jobjson();
 	test_image();
 	test_sign();
+	test_input();
 	return done_testing();
 }
