@@ -10,6 +10,7 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
+#include "ssrf.h"
 
 #define MAX_URL 2048
 
@@ -133,8 +134,9 @@ parse_list(const cJSON *root, enum item_kind kind, const struct config *cfg,
 
 /* libcurl's URL parser decides what a URL is, so we agree with the client that posts. */
 static int
-check_webhook_url(const char *url, struct req_error *err)
+check_webhook_url(const struct config *cfg, const char *url, struct req_error *err)
 {
+	char why[128];
 	int rc = -1;
 	char *scheme = NULL, *host = NULL;
 	CURLU *u = curl_url();
@@ -148,6 +150,8 @@ check_webhook_url(const char *url, struct req_error *err)
 		reject(err, "webhookUrl", "webhookUrl is not a valid URL");
 	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
 		reject(err, "webhookUrl", "webhookUrl must be http or https");
+	else if (!ssrf_url_allowed(cfg, url, scheme, host, why, sizeof(why)))
+		reject(err, "webhookUrl", "%s", why);
 	else
 		rc = 0;
 	curl_free(scheme);
@@ -157,14 +161,15 @@ check_webhook_url(const char *url, struct req_error *err)
 }
 
 static int
-parse_webhook(const cJSON *root, struct case_req *req, struct req_error *err)
+parse_webhook(const cJSON *root, const struct config *cfg, struct case_req *req,
+    struct req_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "webhookUrl");
 	if (v == NULL || cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0'))
 		return 0;
 	if (!cJSON_IsString(v))
 		return reject(err, "webhookUrl", "webhookUrl must be a string");
-	if (check_webhook_url(v->valuestring, err) != 0)
+	if (check_webhook_url(cfg, v->valuestring, err) != 0)
 		return -1;
 	req->webhook_url = strdup(v->valuestring);
 	return req->webhook_url == NULL ? reject(err, "webhookUrl", "out of memory") : 0;
@@ -217,7 +222,7 @@ parse_root(const cJSON *root, const struct config *cfg, struct case_req *req,
 	req->n_evidence = req->n_items;
 	if (parse_list(root, KIND_LOCATION, cfg, req, err) != 0)
 		return -1;
-	if (parse_webhook(root, req, err) != 0)
+	if (parse_webhook(root, cfg, req, err) != 0)
 		return -1;
 	if (hash_request(req) != 0)
 		return reject(err, "", "out of memory");

@@ -30,6 +30,7 @@ struct key {
 static const char *const provider_words[] = { "imagen", "local", NULL };
 static const char *const urls_words[] = { "path", "data", NULL };
 static const char *const status_auth_words[] = { "public", "token", NULL };
+static const char *const yesno_words[] = { "no", "yes", NULL };
 static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
 
 #define S(f) offsetof(struct config, f)
@@ -78,7 +79,9 @@ static const struct key keys[] = {
 	{ "status_auth", K_ENUM, S(status_auth), 0, 0, status_auth_words, "public" },
 	{ "status_url", K_STR, S(status_url), 0, 0, NULL, "/api/case-images/" },
 	{ "stuck_after", K_INT, S(stuck_after), 1, 604800, NULL, "600" },
+	{ "webhook_allow", K_STR, S(webhook_allow), 0, 0, NULL, "" },
 	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
+	{ "webhook_private", K_ENUM, S(webhook_private), 0, 0, yesno_words, "no" },
 	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
 	{ "webhook_secret", K_SECRET, S(webhook_secret), 0, 0, NULL, "" },
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },

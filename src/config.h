@@ -51,6 +51,8 @@ struct config {
 	long  stuck_after;	/* s */
 	long  webhook_interval;
 	long  webhook_retries;
+	char *webhook_allow;	/* URL prefixes a webhookUrl may start with */
+	long  webhook_private;	/* 1: private destinations allowed */
 	char *webhook_secret;	/* whsec_...: signs outbound webhooks */
 	char *webhook_verify_secrets;	/* whsec_... ...: inbound updates must be signed */
 	long  webhook_timeout;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "sign.h"
+#include "ssrf.h"
 #include "store.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -162,7 +163,8 @@ delivery_easy(const struct config *cfg, const char *url, const char *case_id, in
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION)) {
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION) ||
+	    ssrf_guard(e, cfg) != 0) {
 		curl_easy_cleanup(e);
 		return NULL;
 	}
