@@ -5,7 +5,7 @@
 # one serves their status.
 . "$(dirname "$0")/lib.sh"
 
-MOCK_ARGS="--latency 0.5" start_stack
+MOCK_ARGS="--latency 1.5" start_stack
 
 # A responder is ready once it says so: a SIGTERM before that ends it at once.
 ready() {
@@ -113,7 +113,7 @@ jcheck "... and its whole body" '.caseId == "case-params" and .totalImages == 6'
 wait_exit "$pid" 10
 is "$?" 0 "then the responder exits 0"
 
-# 5. A restart while jobs run: three jobs of 8 images (two rounds of 0.5 s
+# 5. A restart while jobs run: three jobs of 8 images (two rounds of 1.5 s
 # each), the responder stopped right after the 202s, a new one started.
 restart_imagegen
 pid=$IMAGEGEN_PID
