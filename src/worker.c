@@ -1,7 +1,8 @@
 /*
  * worker.c: one job's images through a sliding window of requests in flight.
  * A new request starts the moment one finishes, evidence first; each image
- * is compressed, written and recorded as it arrives, not per batch.
+ * is compressed and written on the compressor's threads as it arrives, not
+ * per batch, and recorded here when it is on disk.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "codec.h"
+#include "compress.h"
 #include "config.h"
 #include "image.h"
 #include "imagen.h"
@@ -55,11 +57,15 @@ struct worker {
 	struct throttle *throttle;	/* NULL for the local provider */
 	int64_t throttle_retry_at;
 	struct notify *notify;
+	struct compressor *compressor;
+	int compressing;	/* tasks handed to the compressor and not yet back */
+	int compress_threads;
+	int stopping;		/* deadline, cancel or disk error: nothing more starts */
 	int64_t deadline;
 	int64_t last_heartbeat;
 	int finished;		/* the job's final status is recorded: no more heartbeats */
 	int64_t last_cancel_check;
-	char disk_error[256];	/* media_dir cannot take files: no more paid requests */
+	char disk_error[512];	/* media_dir cannot take files: no more paid requests */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -101,7 +107,8 @@ prompt_for(const struct worker *w, const struct image *im)
 static int
 unfinished(const struct worker *w)
 {
-	return w->next < w->n_todo || w->inflight > 0 || w->n_waiting > 0;
+	return w->next < w->n_todo || w->inflight > 0 || w->n_waiting > 0 ||
+	    w->compressing > 0;
 }
 
 static void
@@ -162,45 +169,52 @@ record_image(struct worker *w, struct image *im, const struct media_path *mp, lo
 	return 0;
 }
 
-static int
-save_image(struct worker *w, struct image *im, const unsigned char *jpeg, size_t len,
-    long api_ms, char *err, size_t errlen)
-{
-	struct media_path mp;
-	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0) {
-		snprintf(err, errlen, "media path too long");
-		return -1;
-	}
-	if (image_write(mp.dir, mp.name, jpeg, len, err, errlen) != 0) {
-		if (disk_is_broken(errno))
-			snprintf(w->disk_error, sizeof(w->disk_error), "%s", err);
-		return -1;
-	}
-	if (record_image(w, im, &mp, (long)len, api_ms) != 0) {
-		snprintf(err, errlen, "cannot record the image in the database");
-		return -1;
-	}
-	return 0;
-}
-
-/* The provider's bytes become a JPEG on disk and a completed row. */
+/* The provider's bytes (owned from here on) go to the compressor's threads. */
 static void
-image_ready(struct worker *w, size_t idx, const unsigned char *bytes, size_t len,
-    long api_ms)
+image_ready(struct worker *w, size_t idx, unsigned char *bytes, size_t len, long api_ms)
 {
 	struct image *im = &w->images[idx];
-	unsigned char *jpeg = NULL;
-	size_t jlen = 0;
-	char err[512];
-	if (image_compress(bytes, len, w->cfg->image_size, w->cfg->image_quality, &jpeg,
-	    &jlen, err, sizeof(err)) != 0 ||
-	    save_image(w, im, jpeg, jlen, api_ms, err, sizeof(err)) != 0) {
-		free(jpeg);
-		image_failed(w, idx, err, api_ms);
+	struct compress_task *t = calloc(1, sizeof(*t));
+	if (t == NULL || media_path(w->cfg, w->job.case_id, im->item_id, &t->mp) != 0) {
+		free(bytes);
+		image_failed(w, idx, t == NULL ? "out of memory" : "media path too long", api_ms);
+		free(t);
 		return;
 	}
-	free(jpeg);
-	log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id, jlen);
+	t->idx = idx;
+	t->api_ms = api_ms;
+	t->in = bytes;
+	t->in_len = len;
+	compressor_submit(w->compressor, t);
+	w->compressing++;
+}
+
+/* A picture back from the compressor: on disk, or failed with the reason. */
+static void
+image_saved(struct worker *w, struct compress_task *t)
+{
+	struct image *im = &w->images[t->idx];
+	w->compressing--;
+	if (t->rc != 0) {
+		if (t->err_no != 0 && disk_is_broken(t->err_no))
+			snprintf(w->disk_error, sizeof(w->disk_error), "%s", t->err);
+		image_failed(w, t->idx, t->err, t->api_ms);
+	} else if (record_image(w, im, &t->mp, (long)t->out_len, t->api_ms) != 0) {
+		image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
+	} else {
+		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
+		    t->out_len);
+	}
+}
+
+static void
+collect(struct worker *w)
+{
+	struct compress_task *t;
+	while ((t = compressor_take(w->compressor)) != NULL) {
+		image_saved(w, t);
+		free(t);
+	}
 }
 
 static void
@@ -280,12 +294,18 @@ next_image(struct worker *w, int64_t now, size_t *idx)
 	return 0;
 }
 
-/* Each request needs a place in the job's window and, first, one under the host's limits. */
+/*
+ * Each request needs a place in the job's window and, first, one under the
+ * host's limits. While pictures wait for a compressor thread, none is
+ * asked for: a queue would only grow, hold memory, and be paid for in vain
+ * should the disk fill. So at most concurrency + threads are outstanding.
+ */
 static void
 fill_window(struct worker *w, int64_t now)
 {
 	size_t idx = 0;
-	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now); i++) {
+	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now) &&
+	    w->compressing <= w->compress_threads; i++) {
 		if (w->slots[i].busy)
 			continue;
 		int host = -1;
@@ -343,9 +363,11 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	enum imagen_result res = imagen_finish(&s->call, rc, &bytes, &len, &retry_after, err,
 	    sizeof(err));
 	release(w, s);
-	if (res == IMAGEN_OK)
+	if (res == IMAGEN_OK) {
 		image_ready(w, idx, bytes, len, api_ms);
-	else if (res == IMAGEN_FAILED || !schedule_retry(w, idx, retry_after, err))
+		return;
+	}
+	if (res == IMAGEN_FAILED || !schedule_retry(w, idx, retry_after, err))
 		image_failed(w, idx, err, api_ms);
 	free(bytes);
 }
@@ -366,7 +388,8 @@ local_done(struct worker *w, struct slot *s)
 	else
 		image_failed(w, idx, prompt ? err : "out of memory", -1);
 	free(prompt);
-	free(png);
+	if (!ok)
+		free(png);
 }
 
 static void
@@ -430,10 +453,12 @@ pump(struct worker *w, int64_t wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
 	long wait = wake_at - now;
 	wait = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : wait;
-	if (curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL) != CURLM_OK ||
+	struct curl_waitfd done = { .fd = compressor_fd(w->compressor), .events = CURL_WAIT_POLLIN };
+	if (curl_multi_poll(w->multi, &done, 1, (int)wait, NULL) != CURLM_OK ||
 	    curl_multi_perform(w->multi, &running) != CURLM_OK)
 		log_error("case %s: libcurl multi interface failed", w->job.case_id);
 	now = codec_now_ms();
+	collect(w);
 	reap_transfers(w, now);
 	heartbeat(w, now);
 	notify_tick(w->notify, now);
@@ -477,29 +502,40 @@ cancel_requested(struct worker *w, int64_t now)
 	return store_cancel_requested(w->job.case_id) == 1;
 }
 
+/* Why the job must stop starting requests, or NULL; each reason is logged once. */
+static const char *
+stop_reason(struct worker *w, int64_t now)
+{
+	if (now >= w->deadline) {
+		log_warn("case %s: job deadline of %ld s exceeded", w->job.case_id,
+		    w->cfg->job_deadline);
+		return "deadline exceeded";
+	}
+	if (cancel_requested(w, now)) {
+		log_info("case %s: cancelled by request", w->job.case_id);
+		return "cancelled";
+	}
+	if (w->disk_error[0] != '\0') {
+		log_error("case %s: the media directory takes no files (%s); stopping",
+		    w->job.case_id, w->disk_error);
+		return w->disk_error;
+	}
+	return NULL;
+}
+
+/* Pictures already with the compressor are finished even when the job stops. */
 static void
 generate_all(struct worker *w)
 {
 	while (unfinished(w)) {
-		int64_t now = codec_now_ms();
-		if (now >= w->deadline) {
-			log_warn("case %s: job deadline of %ld s exceeded", w->job.case_id,
-			    w->cfg->job_deadline);
-			abandon_all(w, "deadline exceeded");
-			break;
+		const char *reason = w->stopping ? NULL : stop_reason(w, codec_now_ms());
+		if (reason != NULL) {
+			w->stopping = 1;
+			abandon_all(w, reason);
+			continue;
 		}
-		if (cancel_requested(w, now)) {
-			log_info("case %s: cancelled by request", w->job.case_id);
-			abandon_all(w, "cancelled");
-			break;
-		}
-		if (w->disk_error[0] != '\0') {
-			log_error("case %s: the media directory takes no files (%s); stopping",
-			    w->job.case_id, w->disk_error);
-			abandon_all(w, w->disk_error);
-			break;
-		}
-		fill_window(w, codec_now_ms());
+		if (!w->stopping)
+			fill_window(w, codec_now_ms());
 		pump(w, w->deadline);
 	}
 }
@@ -613,7 +649,9 @@ claim(struct worker *w, const char *case_id, int take_over)
 static int
 prepare(struct worker *w)
 {
-	if (plan(w) != 0 || (w->multi = curl_multi_init()) == NULL) {
+	if (plan(w) != 0 || (w->multi = curl_multi_init()) == NULL ||
+	    (w->compressor = compressor_new(w->compress_threads = compressor_threads(
+	    w->cfg->concurrency), w->cfg->image_size, w->cfg->image_quality)) == NULL) {
 		log_error("case %s: out of memory", w->job.case_id);
 		return -1;
 	}
@@ -633,6 +671,7 @@ cleanup(struct worker *w)
 	for (long i = 0; w->slots != NULL && i < w->cfg->concurrency; i++)
 		if (w->slots[i].busy)
 			release(w, &w->slots[i]);
+	compressor_free(w->compressor);
 	notify_free(w->notify);
 	throttle_close(w->throttle);
 	if (w->multi != NULL)
