@@ -114,6 +114,9 @@ unfinished(const struct worker *w)
 static void
 progress(struct worker *w, const char *event, int64_t now)
 {
+	/* Marked sent even with no webhook: pump would otherwise wake at once, forever. */
+	w->last_progress = now;
+	w->progress_dirty = 0;
 	if (w->notify == NULL)
 		return;
 	char *payload = jobjson_progress(w->cfg, &w->job, w->images, w->n);
@@ -123,8 +126,6 @@ progress(struct worker *w, const char *event, int64_t now)
 	}
 	notify_post(w->notify, event, payload, now);
 	notify_tick(w->notify, now);
-	w->last_progress = now;
-	w->progress_dirty = 0;
 }
 
 /* api_ms: the image API's answer time for this attempt, -1 if it was not asked. */
