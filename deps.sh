@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libcurl4-openssl-dev libcjson-dev libmagickwand-dev
-	libsqlite3-dev libssl-dev
+	libsqlite3-dev libssl-dev libpng-dev
 	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc"
 
 missing=

@@ -10,6 +10,7 @@
 #include <wand/MagickWand.h>
 
 #include "image.h"
+#include "shrink.h"
 
 /*
  * Limits that hold for every image, set once: a picture is decoded only if
@@ -87,7 +88,8 @@ cover_crop(MagickWand *w, long size)
 	 * quarter of the cost. Enlarging (a provider's odd small picture) uses
 	 * a proper filter.
 	 */
-	MagickBooleanType ok = nw <= iw ? MagickScaleImage(w, nw, nh)
+	MagickBooleanType ok = nw == iw && nh == ih ? MagickTrue
+	    : nw < iw ? MagickScaleImage(w, nw, nh)
 	    : MagickResizeImage(w, nw, nh, LanczosFilter, 1.0);
 	if (ok == MagickFalse)
 		return MagickFalse;
@@ -149,6 +151,23 @@ too_large(const char *format, const unsigned char *in, size_t len, char *err, si
 	return 1;
 }
 
+/* 1: read, already shrunk; 0: left to MagickWand's own reader; -1: failed. */
+static int
+read_png_shrunk(MagickWand *w, const unsigned char *in, size_t len, long size, char *err,
+    size_t errlen)
+{
+	unsigned char *rgb = NULL;
+	size_t cols = 0, rows = 0;
+	int rc = shrink_png(in, len, size, &rgb, &cols, &rows, err, errlen);
+	if (rc == 1 && MagickConstituteImage(w, cols, rows, "RGB", CharPixel, rgb)
+	    == MagickFalse) {
+		wand_error(w, "decode", err, errlen);
+		rc = -1;
+	}
+	free(rgb);
+	return rc;
+}
+
 static int
 read_input(MagickWand *w, const char *format, const unsigned char *in, size_t len,
     long size, char *err, size_t errlen)
@@ -162,6 +181,11 @@ read_input(MagickWand *w, const char *format, const unsigned char *in, size_t le
 	}
 	if (too_large(format, in, len, err, errlen))
 		return -1;
+	if (strcmp(format, "PNG") == 0) {
+		int rc = read_png_shrunk(w, in, len, size, err, errlen);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
 	if (MagickSetFormat(w, format) == MagickFalse ||
 	    MagickReadImageBlob(w, in, len) == MagickFalse) {
 		wand_error(w, "decode", err, errlen);

@@ -23,6 +23,7 @@
 #include "input.h"
 #include "jobjson.h"
 #include "progress.h"
+#include "shrink.h"
 #include "sign.h"
 #include "store.h"
 #include "tap.h"
@@ -1085,6 +1086,113 @@ test_image_write(void)
 	rmdir(tmpl);
 }
 
+/* A w x h PNG of a noisy gradient, with the color type, depth and interlacing asked for. */
+static unsigned char *
+make_png(size_t w, size_t h, const char *color_type, const char *depth, int interlace,
+    size_t *len)
+{
+	MagickWand *mw = NewMagickWand();
+	unsigned char *copy = NULL;
+	*len = 0;
+	if (MagickSetSize(mw, w, h) && MagickReadImage(mw, "gradient:#402010-#c0e0f0") &&
+	    MagickAddNoiseImage(mw, GaussianNoise) &&
+	    (strcmp(color_type, "3") != 0 ||	/* a palette holds 256 colours at most */
+	    MagickQuantizeImage(mw, 200, sRGBColorspace, 0, MagickFalse, MagickFalse)) &&
+	    MagickSetOption(mw, "png:color-type", color_type) &&
+	    MagickSetOption(mw, "png:bit-depth", depth) &&
+	    MagickSetInterlaceScheme(mw, interlace ? PlaneInterlace : NoInterlace) &&
+	    MagickSetImageInterlaceScheme(mw, interlace ? PlaneInterlace : NoInterlace) &&
+	    MagickSetImageFormat(mw, "PNG")) {
+		unsigned char *blob = MagickGetImageBlob(mw, len);
+		if (blob != NULL && (copy = malloc(*len)) != NULL)
+			memcpy(copy, blob, *len);
+		MagickRelinquishMemory(blob);
+	}
+	DestroyMagickWand(mw);
+	return copy;
+}
+
+/* The largest difference of any sample from what ImageMagick's ScaleImage makes. */
+static int
+scale_difference(const unsigned char *png, size_t len, const unsigned char *rgb, size_t w,
+    size_t h)
+{
+	MagickWand *mw = NewMagickWand();
+	unsigned char *want = malloc(w * h * 3);
+	int worst = 256;
+	if (want != NULL && MagickReadImageBlob(mw, png, len) && MagickScaleImage(mw, w, h) &&
+	    MagickExportImagePixels(mw, 0, 0, w, h, "RGB", CharPixel, want)) {
+		worst = 0;
+		for (size_t i = 0; i < w * h * 3; i++) {
+			int d = abs((int)want[i] - (int)rgb[i]);
+			worst = d > worst ? d : worst;
+		}
+	}
+	free(want);
+	DestroyMagickWand(mw);
+	return worst;
+}
+
+static void
+shrink_case(const char *what, const char *color_type, const char *depth, int interlace)
+{
+	size_t len, w = 0, h = 0;
+	unsigned char *png = make_png(1024, 768, color_type, depth, interlace, &len), *rgb = NULL;
+	char err[256] = "";
+	int rc = png ? shrink_png(png, len, 384, &rgb, &w, &h, err, sizeof(err)) : -2;
+	if (interlace) {
+		ok(rc == 0, "shrink_png: an interlaced PNG is left to MagickWand (%d)", rc);
+	} else {
+		ok(rc == 1 && w == 512 && h == 384,
+		    "shrink_png: a 1024x768 %s PNG shrinks by 2 to %zux%zu (%d %s)", what, w, h,
+		    rc, err);
+		int diff = rc == 1 ? scale_difference(png, len, rgb, w, h) : 256;
+		ok(diff <= 1, "shrink_png: %s: every sample within 1 of ScaleImage's (%d)", what,
+		    diff);
+	}
+	free(rgb);
+	free(png);
+}
+
+static void
+test_shrink(void)
+{
+	shrink_case("RGB", "2", "8", 0);
+	shrink_case("16-bit RGB", "2", "16", 0);
+	shrink_case("RGBA", "6", "8", 0);
+	shrink_case("gray", "0", "8", 0);
+	shrink_case("palette", "3", "8", 0);
+	shrink_case("interlaced", "2", "8", 1);
+
+	size_t len, w, h;
+	unsigned char *png = make_png(1024, 1024, "2", "8", 0, &len), *rgb = NULL;
+	char err[256] = "";
+	int rc = shrink_png(png, len, 300, &rgb, &w, &h, err, sizeof(err));
+	ok(rc == 0, "shrink_png: 1024 to 300 is no whole factor: left to MagickWand (%d)", rc);
+	rc = shrink_png(png, len, 256, &rgb, &w, &h, err, sizeof(err));
+	ok(rc == 1 && w == 256 && h == 256, "shrink_png: 1024 to 256, a factor of 4 (%zux%zu)",
+	    w, h);
+	free(rgb);
+	rgb = NULL;
+	err[0] = '\0';
+	rc = shrink_png(png, len / 2, 512, &rgb, &w, &h, err, sizeof(err));
+	ok(rc == -1 && rgb == NULL, "shrink_png: half a PNG is an error, nothing returned");
+	ok(strncmp(err, "decode: PNG: ", 13) == 0, "shrink_png: ... saying why (%s)", err);
+	/* After IHDR, a text chunk declaring 1.6 GB: refused, not allocated. */
+	unsigned char huge[33 + 12];
+	memcpy(huge, png, 33);
+	memcpy(huge + 33, "\x60\x00\x00\x00tEXtabcd", 12);
+	err[0] = '\0';
+	rc = shrink_png(huge, sizeof(huge), 512, &rgb, &w, &h, err, sizeof(err));
+	ok(rc == -1 && err[0] != '\0', "shrink_png: a chunk declaring 1.6 GB is an error (%s)",
+	    err);
+	memset(png + 100, 0x5a, 64);	/* inside the image data: a CRC or zlib error */
+	err[0] = '\0';
+	rc = shrink_png(png, len, 512, &rgb, &w, &h, err, sizeof(err));
+	ok(rc == -1 && err[0] != '\0', "shrink_png: a corrupt PNG is an error (%s)", err);
+	free(png);
+}
+
 static void
 test_image(void)
 {
@@ -1094,6 +1202,8 @@ test_image(void)
 
 	image_init();
 	compress_case("PNG", 800, 600, 512, 80);
+	compress_case("PNG", 1024, 1024, 512, 80);	/* shrink_png's path: 2 to 1 */
+	compress_case("PNG", 2048, 1024, 512, 80);	/* shrunk by 2, then cropped */
 	compress_case("PNG", 600, 800, 512, 80);
 	compress_case("JPEG", 1024, 1024, 512, 80);
 	compress_case("PNG", 300, 200, 256, 50);
@@ -1129,6 +1239,7 @@ test_image(void)
 	free(png);
 
 	test_image_write();
+	test_shrink();
 	image_done();
 }
 
