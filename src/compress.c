@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compress.h"
@@ -24,9 +25,19 @@ struct compressor {
 	int stop;
 	int wake[2];		/* threads write, the loop polls */
 	long size, quality;
+	int64_t cpu_ns;		/* the threads' CPU time spent on tasks */
 	int n_threads;
 	pthread_t threads[];
 };
+
+static int64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void
 run(struct compressor *c, struct compress_task *t)
@@ -59,8 +70,11 @@ thread_main(void *arg)
 		if ((c->todo = t->next) == NULL)
 			c->todo_tail = NULL;
 		pthread_mutex_unlock(&c->mu);
+		int64_t cpu = thread_cpu_ns();
 		run(c, t);
+		cpu = thread_cpu_ns() - cpu;
 		pthread_mutex_lock(&c->mu);
+		c->cpu_ns += cpu;
 		t->next = c->done;
 		c->done = t;
 		/* The pipe is non-blocking: when full, the loop has wake-ups enough. */
@@ -153,6 +167,16 @@ compressor_take(struct compressor *c)
 		c->done = t->next;
 	pthread_mutex_unlock(&c->mu);
 	return t;
+}
+
+/* The CPU time the threads have spent on pictures so far: the benchmarks report it. */
+long
+compressor_cpu_ms(struct compressor *c)
+{
+	pthread_mutex_lock(&c->mu);
+	long ms = (long)(c->cpu_ns / 1000000);
+	pthread_mutex_unlock(&c->mu);
+	return ms;
 }
 
 /* Finishes the tasks queued, then joins the threads; results not taken are dropped. */

@@ -3,6 +3,7 @@
 #define IMAGEGEN_COMPRESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "media.h"
 
@@ -28,6 +29,7 @@ int                  compressor_submit(struct compressor *c, struct compress_tas
 int                  compressor_fd(const struct compressor *c);
 struct compress_task *compressor_take(struct compressor *c);
 int                  compressor_threads(long concurrency);
+long                 compressor_cpu_ms(struct compressor *c);
 void                 compressor_free(struct compressor *c);
 
 #endif
