@@ -41,7 +41,7 @@ static const char *const sql[S_COUNT] = {
 	[S_IMAGE_INSERT] =
 	    "INSERT INTO images (case_id, item_id, kind, position, name, description)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[S_VERSION] = "SELECT version FROM jobs WHERE case_id = ?1",
+	[S_VERSION] = "SELECT version, created_at FROM jobs WHERE case_id = ?1",
 	[S_JOB_SELECT] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
@@ -390,7 +390,7 @@ done:
 
 /* Returns 1 with the version, 0 for an unknown case, -1 on error. */
 int
-store_version(const char *case_id, int64_t *version)
+store_version(const char *case_id, int64_t *version, int64_t *created_at)
 {
 	sqlite3_stmt *s = stmt(S_VERSION);
 	if (s == NULL)
@@ -399,6 +399,7 @@ store_version(const char *case_id, int64_t *version)
 	int rc = sqlite3_step(s), found = -1;
 	if (rc == SQLITE_ROW) {
 		*version = sqlite3_column_int64(s, 0);
+		*created_at = sqlite3_column_int64(s, 1);
 		found = 1;
 	} else if (rc == SQLITE_DONE) {
 		found = 0;
