@@ -26,7 +26,7 @@ enum stmt_id {
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
 	S_SEEN_PRUNE, S_SEEN_ADD, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
-	S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB,
+	S_PROGRESS_ROWS, S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB, S_PROGRESS_COUNTS,
 	S_COUNT
 };
 
@@ -132,6 +132,7 @@ static const char *const sql[S_COUNT] = {
 	[S_RATE_COUNT] = "SELECT count(*), min(at) FROM api_calls WHERE at > ?1",
 	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id) VALUES (?1, ?2)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
+	[S_PROGRESS_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
 	[S_PROGRESS_IMAGE] =
 	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
 	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
@@ -143,12 +144,17 @@ static const char *const sql[S_COUNT] = {
 	    " AND status NOT IN ('completed', 'failed')",
 	[S_PROGRESS_JOB] =
 	    "UPDATE jobs SET status = ?2,"
-	    " completed_images = max(completed_images, ?3, (SELECT count(*) FROM images"
-	    "   WHERE case_id = ?1 AND status = 'completed')),"
-	    " failed_images = max(failed_images, (SELECT count(*) FROM images"
-	    "   WHERE case_id = ?1 AND status = 'failed')),"
+	    " completed_images = max(completed_images, ?3, ?6),"
+	    " failed_images = max(failed_images, ?7),"
 	    " started_at = coalesce(started_at, ?4),"
 	    " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END,"
+	    " updated_at = ?4 WHERE case_id = ?1",
+	/* The same without the status: writing it, even unchanged, costs a third more. */
+	[S_PROGRESS_COUNTS] =
+	    "UPDATE jobs SET"
+	    " completed_images = max(completed_images, ?3, ?6),"
+	    " failed_images = max(failed_images, ?7),"
+	    " started_at = coalesce(started_at, ?4),"
 	    " updated_at = ?4 WHERE case_id = ?1",
 };
 
@@ -971,47 +977,135 @@ fail:
 	return -1;
 }
 
+/* A job's image rows as a progress update needs them: which are done already. */
+struct row_state {
+	char id[128];
+	int kind;		/* 0 evidence, 1 location */
+	char status;		/* 'c'ompleted, 'f'ailed, or '-' for pending or generating */
+};
+
+struct rows {
+	struct row_state *r;
+	size_t n;
+	long completed, failed;
+};
+
 static int
-apply_images(const struct progress *p, int64_t now)
+load_rows(const char *case_id, struct rows *rows)
+{
+	sqlite3_stmt *s = stmt(S_PROGRESS_ROWS);
+	size_t cap = 0;
+	int rc;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (rows->n == cap) {
+			struct row_state *r = realloc(rows->r, (cap = cap ? 2 * cap : 16) *
+			    sizeof(*r));
+			if (r == NULL)
+				break;
+			rows->r = r;
+		}
+		struct row_state *r = &rows->r[rows->n++];
+		const char *st = (const char *)sqlite3_column_text(s, 2);
+		snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(s, 0));
+		r->kind = strcmp((const char *)sqlite3_column_text(s, 1), "location") == 0;
+		r->status = strcmp(st, "completed") == 0 ? 'c' : strcmp(st, "failed") == 0 ? 'f'
+		    : '-';
+		rows->completed += r->status == 'c';
+		rows->failed += r->status == 'f';
+	}
+	finish(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static struct row_state *
+find_row(struct rows *rows, const char *id, int kind)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		if ((kind < 0 || rows->r[i].kind == kind) && strcmp(rows->r[i].id, id) == 0)
+			return &rows->r[i];
+	return NULL;
+}
+
+/* Marks one image completed, keeping the counts; only a row not completed is written. */
+static int
+complete_row(sqlite3_stmt *s, const struct progress *p, int k, size_t i, struct rows *rows,
+    int64_t now)
 {
 	static const char *const kinds[2] = { "evidence", "location" };
-	sqlite3_stmt *s = stmt(S_PROGRESS_IMAGE), *f = stmt(S_PROGRESS_FAIL);
-	if (s == NULL || f == NULL)
+	struct row_state *r = find_row(rows, p->images[k][i].id, k);
+	if (r == NULL || r->status == 'c')
+		return 0;
+	bind_text(s, 1, p->case_id);
+	bind_text(s, 2, p->images[k][i].id);
+	bind_text(s, 3, kinds[k]);
+	bind_text(s, 4, p->images[k][i].url);
+	sqlite3_bind_int64(s, 5, now);
+	if (step_done(s, "progress image") != 0)
 		return -1;
-	for (int k = 0; k < 2; k++) {
-		for (size_t i = 0; i < p->n_images[k]; i++) {
-			bind_text(s, 1, p->case_id);
-			bind_text(s, 2, p->images[k][i].id);
-			bind_text(s, 3, kinds[k]);
-			bind_text(s, 4, p->images[k][i].url);
-			sqlite3_bind_int64(s, 5, now);
-			if (step_done(s, "progress image") != 0)
+	rows->failed -= r->status == 'f';
+	rows->completed++;
+	r->status = 'c';
+	return 0;
+}
+
+static int
+fail_row(sqlite3_stmt *f, const struct progress *p, size_t i, struct rows *rows, int64_t now)
+{
+	struct row_state *r = find_row(rows, p->failed_ids[i], -1);
+	if (r == NULL || r->status != '-')
+		return 0;
+	bind_text(f, 1, p->case_id);
+	bind_text(f, 2, p->failed_ids[i]);
+	sqlite3_bind_int64(f, 3, now);
+	if (step_done(f, "progress failed image") != 0)
+		return -1;
+	rows->failed++;
+	r->status = 'f';
+	return 0;
+}
+
+/*
+ * Updates carry every image so far: one SELECT of the rows tells which
+ * are news, and only those are written; the job's counts come from the
+ * same rows, with no count(*) over the images.
+ */
+static int
+apply_images(const struct progress *p, int64_t now, struct rows *rows)
+{
+	sqlite3_stmt *s = stmt(S_PROGRESS_IMAGE), *f = stmt(S_PROGRESS_FAIL);
+	if (s == NULL || f == NULL || load_rows(p->case_id, rows) != 0)
+		return -1;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++)
+			if (complete_row(s, p, k, i, rows, now) != 0)
 				return -1;
-		}
-	}
-	for (size_t i = 0; i < p->n_failed; i++) {
-		bind_text(f, 1, p->case_id);
-		bind_text(f, 2, p->failed_ids[i]);
-		sqlite3_bind_int64(f, 3, now);
-		if (step_done(f, "progress failed image") != 0)
+	for (size_t i = 0; i < p->n_failed; i++)
+		if (fail_row(f, p, i, rows, now) != 0)
 			return -1;
-	}
 	return 0;
 }
 
 /* Status only moves forward: a late or repeated update changes nothing it should not. */
 static int
-apply_job(const struct progress *p, const char *old_status, int64_t now)
+apply_job(const struct progress *p, const char *old_status, const struct rows *rows,
+    int64_t now)
 {
-	sqlite3_stmt *s = stmt(S_PROGRESS_JOB);
+	int forward = progress_status_rank(p->status) > progress_status_rank(old_status);
+	sqlite3_stmt *s = stmt(forward ? S_PROGRESS_JOB : S_PROGRESS_COUNTS);
 	if (s == NULL)
 		return -1;
-	int forward = progress_status_rank(p->status) > progress_status_rank(old_status);
 	bind_text(s, 1, p->case_id);
-	bind_text(s, 2, forward ? p->status : old_status);
+	if (forward)
+		bind_text(s, 2, p->status);
 	sqlite3_bind_int64(s, 3, p->completed);
 	sqlite3_bind_int64(s, 4, now);
-	sqlite3_bind_int(s, 5, forward && progress_status_rank(p->status) == 2);
+	if (forward)
+		sqlite3_bind_int(s, 5, progress_status_rank(p->status) == 2);
+	sqlite3_bind_int64(s, 6, rows->completed);
+	sqlite3_bind_int64(s, 7, rows->failed);
 	return step_done(s, "progress job");
 }
 
@@ -1056,11 +1150,14 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 	}
 	if (fresh < 0)
 		found = -1;
-	if (found < 0 || apply_images(p, now) != 0 || apply_job(p, status, now) != 0 ||
-	    commit() != 0) {
+	struct rows rows = { 0 };
+	if (found < 0 || apply_images(p, now, &rows) != 0 ||
+	    apply_job(p, status, &rows, now) != 0 || commit() != 0) {
 		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(db));
 		rollback();
+		free(rows.r);
 		return -1;
 	}
+	free(rows.r);
 	return 1;
 }
