@@ -2,7 +2,12 @@
 """Mock of Google's Imagen `predict` API over real HTTP, for imagegen's tests.
 
 Usage: mock-imagen.py --port-file FILE --log FILE [--key KEY] [--latency SEC]
-           [--latency-min A --latency-max B] [--seed N] [--size PX]
+           [--latency-min A --latency-max B] [--seed N] [--size PX] [--image FILE]
+
+--latency-min/--latency-max: each prompt's latency is drawn, uniformly, from
+a generator seeded with --seed and the prompt: the same prompt waits the
+same time on every run. --image: every picture is this file (a photograph,
+say) instead of a pattern drawn from the prompt.
 
 Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file)
 and serves POST /v1beta/models/{model}:predict, GET /_stats, POST /_reset.
@@ -29,12 +34,13 @@ ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
               503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
-LOCK = threading.Lock()          # guards STATS, FAULT_COUNTS, RNG
+LOCK = threading.Lock()          # guards STATS, FAULT_COUNTS
 LOG_LOCK = threading.Lock()
 STATS = {"requests": 0, "inflight": 0, "peak_inflight": 0}
 FAULT_COUNTS = {}                # prompt string -> requests seen carrying a marker
 PNG_CACHE = {}                   # (prompt, sample index) -> base64 PNG
-ARGS = RNG = LOG = None
+IMAGE_BODY = {}                  # sample count -> whole answer, for --image
+ARGS = LOG = None
 
 
 def make_png(seed_text, size):
@@ -87,6 +93,29 @@ def png_b64(prompt, index):
         seed = prompt if index == 0 else "%s#%d" % (prompt, index)
         PNG_CACHE[key] = base64.b64encode(make_png(seed, ARGS.size)).decode()
     return PNG_CACHE[key]
+
+
+def draw_latency(body):
+    """The prompt's own draw, so that it does not depend on arrival order."""
+    if ARGS.latency_min is None:
+        return ARGS.latency
+    try:
+        prompt = body["instances"][0]["prompt"]
+    except (KeyError, IndexError, TypeError):
+        prompt = ""
+    return random.Random("%d:%s" % (ARGS.seed, prompt)).uniform(ARGS.latency_min,
+                                                                ARGS.latency_max)
+
+
+def image_answer(count):
+    """The --image answer, encoded once: the mock must not be the bottleneck."""
+    if count not in IMAGE_BODY:
+        with open(ARGS.image, "rb") as f:
+            b64 = base64.b64encode(f.read()).decode()
+        mime = "image/jpeg" if ARGS.image.endswith((".jpg", ".jpeg")) else "image/png"
+        IMAGE_BODY[count] = json.dumps({"predictions": [
+            {"bytesBase64Encoded": b64, "mimeType": mime}] * count}).encode()
+    return IMAGE_BODY[count]
 
 
 def validate(body):
@@ -213,11 +242,7 @@ class Handler(QuietHandler):
             STATS["inflight"] += 1
             STATS["peak_inflight"] = max(STATS["peak_inflight"], STATS["inflight"])
             rec["inflight_at_start"] = STATS["inflight"]   # includes this request
-            # One draw per predict request, in arrival order, so --seed is reproducible.
-            if ARGS.latency_min is not None:
-                rec["latency"] = RNG.uniform(ARGS.latency_min, ARGS.latency_max)
-            else:
-                rec["latency"] = ARGS.latency
+            rec["latency"] = draw_latency(rec["body"])
         self.in_flight = True
         try:
             self.predict_inner(rec, query)
@@ -284,6 +309,8 @@ class Handler(QuietHandler):
             preds = [{"raiFilteredReason": "Blocked by safety filter"}]
         elif fault == "badjson":
             return self.send(200, b'{"predictions": [')
+        elif ARGS.image:
+            return self.send(200, image_answer(count))
         else:
             preds = [{"bytesBase64Encoded": png_b64(prompt, i), "mimeType": "image/png"}
                      for i in range(count)]
@@ -292,7 +319,7 @@ class Handler(QuietHandler):
 
 
 def main():
-    global ARGS, RNG, LOG
+    global ARGS, LOG
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
@@ -302,12 +329,12 @@ def main():
     p.add_argument("--latency-max", type=float)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--image")
     ARGS = p.parse_args()
     if (ARGS.latency_min is None) != (ARGS.latency_max is None):
         p.error("--latency-min and --latency-max go together")
     if ARGS.size < 1:
         p.error("--size must be positive")
-    RNG = random.Random(ARGS.seed)
     LOG = open(ARGS.log, "a", encoding="utf-8")
     serve(Handler, ARGS.port_file)
 

@@ -130,6 +130,7 @@ start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	    uwsgi_temp_path $T/nginx-uwsgi;
 	    scgi_temp_path $T/nginx-scgi;
 	    include $T/server.conf;
+	    $( [ -f "$T/extra.conf" ] && echo "include $T/extra.conf;" )
 	}
 	NGINX
 	"$NGINX" -p "$T" -c "$T/nginx.conf" </dev/null >>"$T/nginx-error.log" 2>&1 &

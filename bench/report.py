@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""bench/report.py RESULTS: the table of imagegen's benchmarks, in Markdown.
+
+Each figure stands beside the reference measured in the same run, their
+ratio, the target and whether it was met. RESULTS holds key=value lines
+written by bench/run.sh.
+"""
+import sys
+
+
+def load(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            r[k] = v
+    return r
+
+
+def num(r, k):
+    try:
+        return float(r[k])
+    except (KeyError, ValueError):
+        return None
+
+
+ROWS = []
+
+
+def row(figure, value, ref, ratio, target, ok):
+    verdict = "n/a" if ok is None else ("met" if ok else "MISSED")
+    ROWS.append((figure, value, ref, ratio, target, verdict))
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def cases(r):
+    i = 1
+    while f"case{i}_wall_ms" in r:
+        p = f"case{i}_"
+        wall, bound = num(r, p + "wall_ms"), num(r, p + "bound_ms")
+        window, batches = num(r, p + "window_ms"), num(r, p + "batches_ms")
+        row(f"1. case {i}: 202 to {r[p + 'status']}, ms", f"{wall:.0f}",
+            f"bound {bound:.0f}", fmt_ratio(wall, bound), "<= 1.10x bound + 100 ms",
+            wall <= 1.10 * bound + 100)
+        row(f"   case {i}: against an ideal sliding window", f"{wall:.0f}",
+            f"window {window:.0f}", fmt_ratio(wall, window), "(no target)", None)
+        row(f"   case {i}: reference design's batches 5/5/4", f"{batches:.0f}",
+            f"bound {bound:.0f}", fmt_ratio(batches, bound), "(reference)", None)
+        cpu = num(r, p + "worker_cpu_ms") + num(r, p + "responder_cpu_ms")
+        comp = num(r, p + "compress_cpu_ms")
+        sharp14 = 14 * num(r, "sharp_png_ms") if num(r, "sharp_png_ms") else None
+        row(f"2. case {i}: CPU, all imagegen processes, ms", f"{cpu:.0f}"
+            f" (compression {comp:.0f}, {100 * comp / cpu:.0f}%)",
+            f"14 x sharp {sharp14:.0f}" if sharp14 else "-", fmt_ratio(cpu, sharp14),
+            "<= 600 ms", cpu <= 600)
+        i += 1
+
+
+def compress(r):
+    for kind, target in (("png", 1.0), ("jpg", 0.6)):
+        ig, sh = num(r, f"ig_{kind}_ms"), num(r, f"sharp_{kind}_ms")
+        if ig is None or sh is None:
+            continue
+        row(f"3. compress 1024px {kind.upper()}, ms/image", f"{ig:.1f}", f"sharp {sh:.1f}",
+            fmt_ratio(ig, sh), f"<= {target:.1f}x", ig <= target * sh)
+        ib, sb = num(r, f"ig_{kind}_bytes"), num(r, f"sharp_{kind}_bytes")
+        row(f"   {kind.upper()} output bytes", f"{ib:.0f}", f"sharp {sb:.0f}",
+            fmt_ratio(ib, sb), "<= 1.25x", ib <= 1.25 * sb)
+        samp = r.get(f"ig_{kind}_sampling", "")
+        row(f"   {kind.upper()} output chroma", samp, r.get(f"sharp_{kind}_sampling", ""),
+            "-", "4:2:0 (2x2,1x1,1x1)", samp == "2x2,1x1,1x1")
+
+
+def http(r):
+    cg, cp = num(r, "rps_ceiling_get"), num(r, "rps_ceiling_post")
+    st = num(r, "rps_static")
+    if cg is None:
+        return
+    row("4. ceiling GET (1 SELECT), req/s", f"{cg:.0f}", f"static file {st:.0f}",
+        fmt_ratio(cg, st), "(reference)", None)
+    for k, target in (("status_200", 0.8), ("status_304", 0.9)):
+        v = num(r, "rps_" + k)
+        row(f"   status {k[-3:]}, req/s", f"{v:.0f}", f"ceiling {cg:.0f}", fmt_ratio(v, cg),
+            f">= {target:.1f}x", v >= target * cg)
+    v = num(r, "rps_webhook")
+    row("5. webhook ingest, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
+        fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
+
+
+def generate(r):
+    med, p99 = num(r, "generate_median_ms"), num(r, "generate_p99_ms")
+    sm, sp = num(r, "spawn_median_ms"), num(r, "spawn_p99_ms")
+    if med is None:
+        return
+    row("6. generate, median ms", f"{med:.2f}", f"fork+exec {sm:.2f}", fmt_ratio(med, sm),
+        "<= 5 ms", med <= 5)
+    row("   generate, p99 ms", f"{p99:.2f}", f"fork+exec {sp:.2f}", fmt_ratio(p99, sp),
+        "(no target)", None)
+
+
+def scale(r):
+    wall = num(r, "scale_wall_ms")
+    if wall is None:
+        return
+    n, cap = num(r, "scale_cases"), num(r, "scale_cap")
+    bound = n * 14 * 1000 / cap
+    images = int(n * 14)
+    row(f"7. {n:.0f} cases at once, ms", f"{wall:.0f}", f"bound {bound:.0f}",
+        fmt_ratio(wall, bound), "<= 1.15x", wall <= 1.15 * bound)
+    done = int(num(r, "scale_rows_completed") or 0)
+    files = int(num(r, "scale_files") or 0)
+    calls = int(num(r, "scale_api_calls") or 0)
+    row("   images completed / files / API calls", f"{done} / {files} / {calls}",
+        f"{images}", "-", "all, none lost or twice",
+        done == images and files == images and calls == images)
+    row("   peak in flight at the mock", r.get("scale_peak_inflight", "?"),
+        f"cap {cap:.0f}", "-", "<= cap", num(r, "scale_peak_inflight") <= cap)
+    row("   peak RSS, one worker / all processes, MB",
+        f"{num(r, 'scale_worker_rss_max_kib') / 1024:.1f} / "
+        f"{num(r, 'scale_rss_total_kib') / 1024:.0f}", "-", "-", "(reported)", None)
+    row("   database size, MB", f"{num(r, 'scale_db_bytes') / 1048576:.2f}", "-", "-",
+        "(reported)", None)
+
+
+def memory(r):
+    rss = num(r, "memory_rss_kib")
+    if rss is None:
+        return
+    row("8. worker peak RSS, 14 in flight, MB", f"{rss / 1024:.1f}",
+        f"{r.get('memory_peak_inflight', '?')} in flight", "-", "<= 64 MB", rss <= 65536)
+
+
+def main():
+    r = load(sys.argv[1])
+    for part in (cases, compress, http, generate, scale, memory):
+        part(r)
+    print(f"imagegen benchmarks, {r.get('date', '?')}, {r.get('machine', '?')}\n")
+    print("| figure | measured | reference | ratio | target | |")
+    print("|---|---|---|---|---|---|")
+    for fig, v, ref, ratio, target, verdict in ROWS:
+        print(f"| {fig} | {v} | {ref} | {ratio} | {target} | {verdict} |")
+    missed = sum(1 for x in ROWS if x[5] == "MISSED")
+    print(f"\n{missed} target(s) missed" if missed else "\nevery target met")
+
+
+if __name__ == "__main__":
+    main()

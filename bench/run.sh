@@ -1,0 +1,234 @@
+#!/bin/sh
+# bench/run.sh: imagegen's benchmarks, on loopback, each figure beside a
+# reference measured in the same run (these machines are shared and noisy).
+# Run by `make bench`, which builds bench/ceiling, bench/compress and
+# bench/spawn first; prints the table of bench/report.py.
+#
+# Environment: top_srcdir, top_builddir (as make sets them);
+# BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
+# pairs, default 3), SCALE_CASES (100), SCALE_CAP (the host-wide
+# max_inflight for the scale run, 32), CASE_RUNS (14-image cases timed, 3).
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+. "$top_srcdir/t/stack.sh"
+BENCH=$top_builddir/bench
+SECS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+SCALE_CASES=${SCALE_CASES:-100}
+SCALE_CAP=${SCALE_CAP:-32}
+CASE_RUNS=${CASE_RUNS:-3}
+RESPONDERS=$(nproc)
+API_KEY=bench-key-$$
+export GEMINI_API_KEY=$API_KEY
+T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-bench.XXXXXX")
+R=$T/results
+trap 'stop_stack; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
+put() { echo "$1=$2" >> "$R"; }
+say() { echo "bench: $*" >&2; }
+
+# What the tests need (deps.sh), and wrk and Node.js for sharp; as root on Debian 12.
+sh "$top_srcdir/deps.sh" || bail "deps.sh failed"
+missing=
+command -v wrk >/dev/null || missing="$missing wrk"
+command -v npm >/dev/null || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
+	say "installing$missing"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $missing >/dev/null || bail "cannot install$missing"
+fi
+[ -d "$top_srcdir/bench/node_modules/sharp" ] ||
+	(cd "$top_srcdir/bench" && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+	bail "cannot install sharp from npm (bench/package-lock.json)"
+
+# Inputs like Imagen's: a 1024x1024 8-bit RGB PNG of photographic content
+# (about 1 MB, adaptive row filters as encoders write them), and the same
+# picture as a 4:4:4 JPEG at quality 92.
+fixtures() {
+	convert -seed 7 -size 1024x1024 plasma:fractal -blur 0x1 -depth 8 \
+	    -type TrueColor "$T/photo.png" || bail "convert failed"
+	convert "$T/photo.png" -quality 92 -sampling-factor 1x1 "$T/photo.jpg"
+	put input_png_bytes "$(stat -c %s "$T/photo.png")"
+	put input_jpg_bytes "$(stat -c %s "$T/photo.jpg")"
+}
+
+sampling() { identify -format '%[jpeg:sampling-factor]' "$1"; }
+
+# 3. The image step against sharp (mozjpeg), same inputs, same run.
+bench_compress() {
+	say "compression: MagickWand against sharp"
+	for kind in png jpg; do
+		"$BENCH/compress" "$T/photo.$kind" "$T/ig.$kind.jpg" 40 | sed "s/^/ig_${kind}_/" >> "$R"
+		node "$top_srcdir/bench/sharp.js" "$T/photo.$kind" "$T/sharp.$kind.jpg" 40 |
+		    sed "s/^/sharp_${kind}_/" >> "$R"
+		put "ig_${kind}_sampling" "$(sampling "$T/ig.$kind.jpg")"
+		put "sharp_${kind}_sampling" "$(sampling "$T/sharp.$kind.jpg")"
+	done
+}
+
+# A stack of its own for each part: nginx, spawn-fcgi -F (one responder a
+# CPU), the mock answering with the photograph.
+stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
+	stop_stack
+	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
+	mock_args=$1; shift
+	start_mock $mock_args --image "$T/photo.png"
+	write_config "log_level = info" "$@"
+	start_imagegen_pool "$RESPONDERS"
+}
+
+stack() { stack_but_nginx "$@"; start_nginx; }
+
+worker_line() {	# the finish line a case's worker logged
+	grep "case $1: [a-z]*, [0-9]* of" "$T/imagegen.log" | tail -1
+}
+
+responders_cpu_ms() {	# user + system CPU of the responders so far
+	tck=$(getconf CLK_TCK)
+	for p in $IMAGEGEN_PIDS; do awk '{print $14 + $15}' "/proc/$p/stat"; done |
+	    awk -v t="$tck" '{s += $1} END {printf "%d", s * 1000 / t}'
+}
+
+# 1 and 2: 14-image cases against the mock's drawn latencies.
+bench_cases() {
+	say "case latency: $CASE_RUNS cases of 14 images, concurrency 5"
+	stack "--latency-min 0.5 --latency-max 1.5 --seed 1" "concurrency = 5" \
+	    "max_inflight = 64"
+	for i in $(seq 1 "$CASE_RUNS"); do
+		before=$(responders_cpu_ms)
+		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
+		    "$T/imagegen.db" "$T/mock.log" "bench-case-$i" 5 | sed "s/^/case${i}_/" >> "$R"
+		sleep 0.3	# the worker's last log line
+		after=$(responders_cpu_ms)
+		line=$(worker_line "bench-case-$i")
+		put "case${i}_responder_cpu_ms" $((after - before))
+		put "case${i}_worker_cpu_ms" "$(echo "$line" | sed -n 's/.* CPU \([0-9]*\) ms.*/\1/p')"
+		put "case${i}_compress_cpu_ms" "$(echo "$line" | sed -n 's/.*compression \([0-9]*\) ms.*/\1/p')"
+	done
+}
+
+# 8. One worker's memory with 14 pictures arriving at once.
+bench_memory() {
+	say "memory: one case with 14 requests in flight"
+	stack "--latency 1" "concurrency = 14" "max_inflight = 64"
+	"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" "$T/imagegen.db" \
+	    "$T/mock.log" bench-memory 14 >/dev/null
+	sleep 0.3
+	put memory_peak_inflight "$(curl -s "$MOCK_URL/_stats" | jq .peak_inflight)"
+	put memory_rss_kib "$(worker_line bench-memory | sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p')"
+}
+
+# wrk's requests per second, after checking that the answer is the one meant.
+# rate NAME WANT-CODE URL [BODY-FILE [HEADER]]: a body makes it a POST.
+rate() {
+	name=$1 want=$2 url=$3 body=${4:-} hdr=${5:-X-Bench: 1}
+	if [ -n "$body" ]; then
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "$hdr" \
+		    -H 'Content-Type: application/json' --data-binary "@$body" "$url")
+		printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' \
+		    > "$T/post.lua"
+		printf 'wrk.body = [[%s]]\n' "$(cat "$body")" >> "$T/post.lua"
+		set -- -s "$T/post.lua"
+	else
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "$hdr" "$url")
+		set --
+	fi
+	[ "$code" = "$want" ] || { say "$url answered $code, not $want"; return 1; }
+	wrk -t2 -c16 -d"${SECS}s" -H "$hdr" "$@" "$url" > "$T/wrk.out" 2>&1 ||
+	    { say "wrk failed on $url"; return 1; }
+	if grep -q 'Non-2xx' "$T/wrk.out"; then
+		say "$url: $(grep Non-2xx "$T/wrk.out")"
+		return 1
+	fi
+	echo "$name $(awk '/^Requests\/sec:/ {printf "%d", $2}' "$T/wrk.out")" >> "$T/rates"
+}
+
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# 4 and 5: polling and webhook ingest against the minimal responder.
+bench_http() {
+	say "status polling and webhook ingest, ${ROUNDS}x${SECS}s each"
+	stack_but_nginx "--latency 0.2" "concurrency = 5" "max_inflight = 64"
+	CPORT=$(free_port)
+	cat > "$T/extra.conf" <<-NGINX
+	server {
+	    listen 127.0.0.1:$CPORT;
+	    include fastcgi_params;
+	    location /ceiling/ { fastcgi_pass unix:$T/ceiling.sock; }
+	}
+	NGINX
+	"$SPAWN_FCGI" -F "$RESPONDERS" -P "$T/ceiling.pids" -s "$T/ceiling.sock" -- \
+	    "$BENCH/ceiling" "$T/imagegen.db" >/dev/null 2>&1 || bail "cannot start bench/ceiling"
+	PIDS="$PIDS $(cat "$T/ceiling.pids")"
+	start_nginx
+	for id in bench-poll bench-hook; do
+		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
+		    "$T/imagegen.db" "$T/mock.log" "$id" 5 > /dev/null
+	done
+	etag=$(curl -s -D - -o /dev/null "$BASE/api/case-images/bench-poll" |
+	    sed -n 's/^[Ee][Tt]ag: *\([^\r]*\).*/\1/p')
+	[ -n "$etag" ] || bail "the status answer has no ETag"
+	# An ImageProgressUpdate as a worker elsewhere posts it half-way: it
+	# repeats every image so far, so after the first it changes only
+	# updated_at, as most of a job's updates do for most of their images.
+	"$PYTHON3" -c 'import json; print(json.dumps({"caseId": "bench-hook",
+	    "status": "generating", "completedImages": 7, "totalImages": 14,
+	    "evidenceImages": {f"ev-{i}": f"https://cdn.example/media/bench-hook/ev-{i}.jpg"
+	                       for i in range(5)},
+	    "locationImages": {f"loc-{i}": f"https://cdn.example/media/bench-hook/loc-{i}.jpg"
+	                       for i in range(2)},
+	    "failedIds": []}))' > "$T/hook.json"
+	static=$(ls "$T/media/bench-poll" | head -1)
+	ceiling=http://127.0.0.1:$CPORT/ceiling
+	: > "$T/rates"
+	for r in $(seq 1 "$ROUNDS"); do
+		rate static 200 "$BASE/media/bench-poll/$static" &&
+		rate ceiling_get 200 "$ceiling/bench-poll" &&
+		rate status_200 200 "$BASE/api/case-images/bench-poll" &&
+		rate status_304 304 "$BASE/api/case-images/bench-poll" "" "If-None-Match: $etag" &&
+		rate ceiling_post 200 "$ceiling/bench-hook" "$T/hook.json" &&
+		rate webhook 200 "$BASE/api/webhook/image-progress" "$T/hook.json" ||
+		bail "a rate could not be measured"
+	done
+	for k in static ceiling_get status_200 status_304 ceiling_post webhook; do
+		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
+	done
+}
+
+# 6. Generate, fork included, against what a detached start costs here.
+bench_generate() {
+	say "generate latency: 200 cases, one every 50 ms"
+	stack "--latency 60" "concurrency = 5" "max_inflight = 8"
+	"$BENCH/spawn" 400 >> "$R"
+	"$PYTHON3" "$top_srcdir/bench/client.py" generate "$BASE" "$API_TOKEN" 200 50 >> "$R"
+}
+
+# 7. Many cases at once under the host-wide cap.
+bench_scale() {
+	say "scale: $SCALE_CASES cases at once, 1 s latency, max_inflight $SCALE_CAP"
+	stack "--latency 1" "concurrency = 5" "max_inflight = $SCALE_CAP" "job_deadline = 3600"
+	put scale_cap "$SCALE_CAP"
+	"$PYTHON3" "$top_srcdir/bench/client.py" scale "$BASE" "$API_TOKEN" "$T/imagegen.db" \
+	    "$SCALE_CASES" 1200 >> "$R"
+	sleep 0.5
+	put scale_api_calls "$(grep -c '"prompt": "' "$T/mock.log")"
+	put scale_peak_inflight "$(curl -s "$MOCK_URL/_stats" | jq .peak_inflight)"
+	put scale_files "$(find "$T/media" -name '*.jpg' | wc -l)"
+	put scale_rows_completed "$(sqlite3 "$T/imagegen.db" \
+	    "SELECT count(*) FROM images WHERE status = 'completed'")"
+	put scale_worker_rss_max_kib "$(grep -o 'peak RSS [0-9]*' "$T/imagegen.log" |
+	    awk '$3 > m {m = $3} END {print m + 0}')"
+	sqlite3 "$T/imagegen.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	put scale_db_bytes "$(stat -c %s "$T/imagegen.db")"
+}
+
+: > "$R"
+put date "$(date -u +%Y-%m-%dT%H:%MZ)"
+put machine "$(nproc) CPUs, $(awk '/MemTotal/ {printf "%d GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)"
+fixtures
+for part in ${BENCH_PARTS:-compress cases memory http generate scale}; do
+	"bench_$part"
+done
+"$PYTHON3" "$top_srcdir/bench/report.py" "$R"
