@@ -47,6 +47,9 @@ def cases(r):
             wall <= 1.10 * bound + 100)
         row(f"   case {i}: against an ideal sliding window", f"{wall:.0f}",
             f"window {window:.0f}", fmt_ratio(wall, window), "(no target)", None)
+        row(f"   case {i}: 202 to first request / last answer to done, ms",
+            f"{r.get(p + 'to_first_request_ms', '?')} / {r.get(p + 'after_last_answer_ms', '?')}",
+            "-", "-", "(reported)", None)
         row(f"   case {i}: reference design's batches 5/5/4", f"{batches:.0f}",
             f"bound {bound:.0f}", fmt_ratio(batches, bound), "(reference)", None)
         cpu = num(r, p + "worker_cpu_ms") + num(r, p + "responder_cpu_ms")
