@@ -7,8 +7,6 @@
 
 #include "log.h"
 #include "migrations.h"
-#include "progress.h"
-#include "sign.h"
 #include "store.h"
 #include "store_metrics.h"
 
@@ -24,9 +22,8 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_SEEN_PRUNE, S_SEEN_ADD, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
+	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
-	S_PROGRESS_ROWS, S_PROGRESS_IMAGE, S_PROGRESS_FAIL, S_PROGRESS_JOB, S_PROGRESS_COUNTS,
 	S_COUNT
 };
 
@@ -100,9 +97,6 @@ static const char *const sql[S_COUNT] = {
 	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
-	[S_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
-	[S_SEEN_ADD] =
-	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
 	    " finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
@@ -132,30 +126,6 @@ static const char *const sql[S_COUNT] = {
 	[S_RATE_COUNT] = "SELECT count(*), min(at) FROM api_calls WHERE at > ?1",
 	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id) VALUES (?1, ?2)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
-	[S_PROGRESS_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
-	[S_PROGRESS_IMAGE] =
-	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
-	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
-	    " AND status <> 'completed'",
-	[S_PROGRESS_FAIL] =
-	    "UPDATE images SET status = 'failed',"
-	    " last_error = coalesce(last_error, 'reported failed by the worker'),"
-	    " finished_at = ?3 WHERE case_id = ?1 AND item_id = ?2"
-	    " AND status NOT IN ('completed', 'failed')",
-	[S_PROGRESS_JOB] =
-	    "UPDATE jobs SET status = ?2,"
-	    " completed_images = max(completed_images, ?3, ?6),"
-	    " failed_images = max(failed_images, ?7),"
-	    " started_at = coalesce(started_at, ?4),"
-	    " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END,"
-	    " updated_at = ?4 WHERE case_id = ?1",
-	/* The same without the status: writing it, even unchanged, costs a third more. */
-	[S_PROGRESS_COUNTS] =
-	    "UPDATE jobs SET"
-	    " completed_images = max(completed_images, ?3, ?6),"
-	    " failed_images = max(failed_images, ?7),"
-	    " started_at = coalesce(started_at, ?4),"
-	    " updated_at = ?4 WHERE case_id = ?1",
 };
 
 static sqlite3_stmt *stmts[S_COUNT];
@@ -198,6 +168,33 @@ exec_simple(enum stmt_id id)
 {
 	sqlite3_stmt *s = stmt(id);
 	return s == NULL ? -1 : step_done(s, sql[id]);
+}
+
+/*
+ * For the store's other files (store_metrics.c, store_progress.c): their
+ * statements are prepared once into *slot on the store's connection and
+ * kept, like this file's own.
+ */
+sqlite3_stmt *
+store_statement(sqlite3_stmt **slot, const char *text, const char *what)
+{
+	if (db == NULL) {
+		log_error("store: %s: the store is not open", what);
+		return NULL;
+	}
+	if (*slot == NULL && sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, slot,
+	    NULL) != SQLITE_OK) {
+		log_error("store: prepare %s: %s", what, sqlite3_errmsg(db));
+		return NULL;
+	}
+	return *slot;
+}
+
+/* Steps a statement that returns no row (or ignores it), then resets it. */
+int
+store_step(sqlite3_stmt *s, const char *what)
+{
+	return step_done(s, what);
 }
 
 static int begin(void) { return exec_simple(S_BEGIN); }
@@ -975,189 +972,4 @@ store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retr
 fail:
 	rollback();
 	return -1;
-}
-
-/* A job's image rows as a progress update needs them: which are done already. */
-struct row_state {
-	char id[128];
-	int kind;		/* 0 evidence, 1 location */
-	char status;		/* 'c'ompleted, 'f'ailed, or '-' for pending or generating */
-};
-
-struct rows {
-	struct row_state *r;
-	size_t n;
-	long completed, failed;
-};
-
-static int
-load_rows(const char *case_id, struct rows *rows)
-{
-	sqlite3_stmt *s = stmt(S_PROGRESS_ROWS);
-	size_t cap = 0;
-	int rc;
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, case_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (rows->n == cap) {
-			struct row_state *r = realloc(rows->r, (cap = cap ? 2 * cap : 16) *
-			    sizeof(*r));
-			if (r == NULL)
-				break;
-			rows->r = r;
-		}
-		struct row_state *r = &rows->r[rows->n++];
-		const char *st = (const char *)sqlite3_column_text(s, 2);
-		snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(s, 0));
-		r->kind = strcmp((const char *)sqlite3_column_text(s, 1), "location") == 0;
-		r->status = strcmp(st, "completed") == 0 ? 'c' : strcmp(st, "failed") == 0 ? 'f'
-		    : '-';
-		rows->completed += r->status == 'c';
-		rows->failed += r->status == 'f';
-	}
-	finish(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static struct row_state *
-find_row(struct rows *rows, const char *id, int kind)
-{
-	for (size_t i = 0; i < rows->n; i++)
-		if ((kind < 0 || rows->r[i].kind == kind) && strcmp(rows->r[i].id, id) == 0)
-			return &rows->r[i];
-	return NULL;
-}
-
-/* Marks one image completed, keeping the counts; only a row not completed is written. */
-static int
-complete_row(sqlite3_stmt *s, const struct progress *p, int k, size_t i, struct rows *rows,
-    int64_t now)
-{
-	static const char *const kinds[2] = { "evidence", "location" };
-	struct row_state *r = find_row(rows, p->images[k][i].id, k);
-	if (r == NULL || r->status == 'c')
-		return 0;
-	bind_text(s, 1, p->case_id);
-	bind_text(s, 2, p->images[k][i].id);
-	bind_text(s, 3, kinds[k]);
-	bind_text(s, 4, p->images[k][i].url);
-	sqlite3_bind_int64(s, 5, now);
-	if (step_done(s, "progress image") != 0)
-		return -1;
-	rows->failed -= r->status == 'f';
-	rows->completed++;
-	r->status = 'c';
-	return 0;
-}
-
-static int
-fail_row(sqlite3_stmt *f, const struct progress *p, size_t i, struct rows *rows, int64_t now)
-{
-	struct row_state *r = find_row(rows, p->failed_ids[i], -1);
-	if (r == NULL || r->status != '-')
-		return 0;
-	bind_text(f, 1, p->case_id);
-	bind_text(f, 2, p->failed_ids[i]);
-	sqlite3_bind_int64(f, 3, now);
-	if (step_done(f, "progress failed image") != 0)
-		return -1;
-	rows->failed++;
-	r->status = 'f';
-	return 0;
-}
-
-/*
- * Updates carry every image so far: one SELECT of the rows tells which
- * are news, and only those are written; the job's counts come from the
- * same rows, with no count(*) over the images.
- */
-static int
-apply_images(const struct progress *p, int64_t now, struct rows *rows)
-{
-	sqlite3_stmt *s = stmt(S_PROGRESS_IMAGE), *f = stmt(S_PROGRESS_FAIL);
-	if (s == NULL || f == NULL || load_rows(p->case_id, rows) != 0)
-		return -1;
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < p->n_images[k]; i++)
-			if (complete_row(s, p, k, i, rows, now) != 0)
-				return -1;
-	for (size_t i = 0; i < p->n_failed; i++)
-		if (fail_row(f, p, i, rows, now) != 0)
-			return -1;
-	return 0;
-}
-
-/* Status only moves forward: a late or repeated update changes nothing it should not. */
-static int
-apply_job(const struct progress *p, const char *old_status, const struct rows *rows,
-    int64_t now)
-{
-	int forward = progress_status_rank(p->status) > progress_status_rank(old_status);
-	sqlite3_stmt *s = stmt(forward ? S_PROGRESS_JOB : S_PROGRESS_COUNTS);
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, p->case_id);
-	if (forward)
-		bind_text(s, 2, p->status);
-	sqlite3_bind_int64(s, 3, p->completed);
-	sqlite3_bind_int64(s, 4, now);
-	if (forward)
-		sqlite3_bind_int(s, 5, progress_status_rank(p->status) == 2);
-	sqlite3_bind_int64(s, 6, rows->completed);
-	sqlite3_bind_int64(s, 7, rows->failed);
-	return step_done(s, "progress job");
-}
-
-/*
- * Records a verified update's webhook-id; returns 1 if it is new, 0 for a
- * replay. Ids older than twice the timestamp tolerance go: their messages
- * fail the timestamp check anyway.
- */
-static int
-first_sighting(const char *webhook_id, int64_t now)
-{
-	sqlite3_stmt *prune = stmt(S_SEEN_PRUNE), *add = stmt(S_SEEN_ADD);
-	if (prune == NULL || add == NULL)
-		return -1;
-	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
-	bind_text(add, 1, webhook_id);
-	sqlite3_bind_int64(add, 2, now);
-	if (step_done(prune, "prune webhook ids") != 0 || step_done(add, "add webhook id") != 0)
-		return -1;
-	return sqlite3_changes(db) == 1;
-}
-
-/*
- * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
- * webhook_id (NULL when updates are not signed), -1 on error.
- */
-int
-store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now)
-{
-	char status[12];
-	if (begin() != 0)
-		return -1;
-	int found = job_status(p->case_id, status);
-	if (found == 0) {
-		rollback();
-		return 0;
-	}
-	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
-	if (fresh == 0) {
-		rollback();
-		return 2;
-	}
-	if (fresh < 0)
-		found = -1;
-	struct rows rows = { 0 };
-	if (found < 0 || apply_images(p, now, &rows) != 0 ||
-	    apply_job(p, status, &rows, now) != 0 || commit() != 0) {
-		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(db));
-		rollback();
-		free(rows.r);
-		return -1;
-	}
-	free(rows.r);
-	return 1;
 }

@@ -7,7 +7,6 @@
 
 #include "casereq.h"
 
-struct progress;
 
 struct job {
 	char case_id[65];
@@ -61,9 +60,13 @@ enum store_retry { RETRY_ERROR = -1, RETRY_STARTED, RETRY_NOT_FOUND, RETRY_RUNNI
 enum store_cancel { CANCEL_ERROR = -1, CANCEL_ASKED, CANCEL_NOT_FOUND, CANCEL_FINISHED };
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 int  store_open(const char *path);
 struct sqlite3 *store_handle(void);
+struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
+	const char *what);
+int  store_step(struct sqlite3_stmt *s, const char *what);
 int  store_migrate(int *from, int *to);
 void store_close(void);
 
@@ -99,6 +102,5 @@ int  store_delivery_result(int64_t id, const char *status, int attempts, long co
 
 int  store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at);
 
-int  store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now);
 
 #endif

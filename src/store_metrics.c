@@ -75,17 +75,7 @@ typedef void row_fn(sqlite3_stmt *s, void *arg);
 static sqlite3_stmt *
 prepare(enum query id)
 {
-	sqlite3 *db = store_handle();
-	if (db == NULL) {
-		log_error("store_metrics: %s: the store is not open", queries[id].what);
-		return NULL;
-	}
-	if (stmts[id] == NULL && sqlite3_prepare_v3(db, queries[id].sql, -1,
-	    SQLITE_PREPARE_PERSISTENT, &stmts[id], NULL) != SQLITE_OK) {
-		log_error("store_metrics: prepare %s: %s", queries[id].what, sqlite3_errmsg(db));
-		return NULL;
-	}
-	return stmts[id];
+	return store_statement(&stmts[id], queries[id].sql, queries[id].what);
 }
 
 /* Binds params to ?1.., hands each row to fn, and leaves the statement reset. */

@@ -8,7 +8,7 @@
 #include "progress.h"
 #include "request.h"
 #include "sign.h"
-#include "store.h"
+#include "store_progress.h"
 #include "webhook.h"
 
 #define MAX_SECRETS 8
