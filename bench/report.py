@@ -91,6 +91,10 @@ def http(r):
     v = num(r, "rps_webhook")
     row("5. webhook ingest, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
         fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
+    v = num(r, "rps_webhook_news")
+    if v is not None:
+        row("   ... each update one new image, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
+            fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
 
 
 def generate(r):

@@ -99,7 +99,9 @@ bench_cases() {
 	for i in $(seq 1 "$CASE_RUNS"); do
 		before=$(responders_cpu_ms)
 		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
-		    "$T/imagegen.db" "$T/mock.log" "bench-case-$i" 5 | sed "s/^/case${i}_/" >> "$R"
+		    "$T/imagegen.db" "$T/mock.log" "bench-case-$i" 5 > "$T/case.out" ||
+		    bail "case bench-case-$i failed"
+		sed "s/^/case${i}_/" "$T/case.out" >> "$R"
 		sleep 0.3	# the worker's last log line
 		after=$(responders_cpu_ms)
 		line=$(worker_line "bench-case-$i")
@@ -114,23 +116,24 @@ bench_memory() {
 	say "memory: one case with 14 requests in flight"
 	stack "--latency 1" "concurrency = 14" "max_inflight = 64"
 	"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" "$T/imagegen.db" \
-	    "$T/mock.log" bench-memory 14 >/dev/null
+	    "$T/mock.log" bench-memory 14 >/dev/null || bail "case bench-memory failed"
 	sleep 0.3
 	put memory_peak_inflight "$(curl -s "$MOCK_URL/_stats" | jq .peak_inflight)"
 	put memory_rss_kib "$(worker_line bench-memory | sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p')"
 }
 
 # wrk's requests per second, after checking that the answer is the one meant.
-# rate NAME WANT-CODE URL [BODY-FILE [HEADER]]: a body makes it a POST.
+# rate NAME WANT-CODE URL [BODY-FILE [HEADER [LUA]]]: a body makes it a POST
+# (checked with that body; LUA, a wrk script, may then make each request's).
 rate() {
-	name=$1 want=$2 url=$3 body=${4:-} hdr=${5:-X-Bench: 1}
+	name=$1 want=$2 url=$3 body=${4:-} hdr=${5:-X-Bench: 1} lua=${6:-}
 	if [ -n "$body" ]; then
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H "$hdr" \
 		    -H 'Content-Type: application/json' --data-binary "@$body" "$url")
 		printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' \
 		    > "$T/post.lua"
 		printf 'wrk.body = [[%s]]\n' "$(cat "$body")" >> "$T/post.lua"
-		set -- -s "$T/post.lua"
+		set -- -s "${lua:-$T/post.lua}"
 	else
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H "$hdr" "$url")
 		set --
@@ -147,10 +150,51 @@ rate() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
+# Jobs whose images are all pending, for updates that each bring news:
+# every round has its own 4000 (56,000 updates), more than a round makes.
+# Written out (sync) before any rate is measured: the flush would stall it.
+news_jobs() {
+	# Fresh, as a worker elsewhere keeps them: `imagegen reap` must not
+	# take them for orphans and start a worker for each.
+	now=$(($(date +%s) * 1000))
+	for r in $(seq 1 "$ROUNDS"); do
+		j="WITH RECURSIVE j(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM j WHERE k < 3999),
+		    n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 13)"
+		echo "$j INSERT INTO jobs (case_id, total_images, request_hash, created_at,
+		    updated_at, status) SELECT 'news$r-' || k, 14, 'bench', $now, $now,
+		    'generating' FROM j;
+		$j INSERT INTO images (case_id, item_id, kind, position, name, description)
+		    SELECT 'news$r-' || k, 'ev-' || i, 'evidence', i, 'n', 'd' FROM j, n;"
+	done | sqlite3 "$T/imagegen.db" || bail "cannot add the news jobs"
+	sqlite3 "$T/imagegen.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null && sync
+	# Request n of thread t posts job n/14's first n%14+1 images: one new each time.
+	cat > "$T/news.lua" <<-'LUA'
+	local threads = 0
+	function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/json"
+	local count, prefix = 0, os.getenv("NEWS_PREFIX") or "news1-"
+	function request()
+	    local n = count * 2 + tid
+	    count = count + 1
+	    local k, i = math.floor(n / 14) % 4000, n % 14
+	    local ev = {}
+	    for j = 0, i do
+	        ev[#ev + 1] = string.format('"ev-%d":"https://cdn.example/media/%s%d/ev-%d.jpg"',
+	            j, prefix, k, j)
+	    end
+	    return wrk.format(nil, nil, nil, string.format('{"caseId":"%s%d","status":"generating",'
+	        .. '"completedImages":%d,"totalImages":14,"evidenceImages":{%s},'
+	        .. '"locationImages":{},"failedIds":[]}', prefix, k, i + 1, table.concat(ev, ",")))
+	end
+	LUA
+}
+
 # 4 and 5: polling and webhook ingest against the minimal responder.
 bench_http() {
 	say "status polling and webhook ingest, ${ROUNDS}x${SECS}s each"
-	stack_but_nginx "--latency 0.2" "concurrency = 5" "max_inflight = 64"
+	stack_but_nginx "--latency 0.2" "concurrency = 5" "max_inflight = 64" \
+	    "reap_interval = 86400"
 	CPORT=$(free_port)
 	cat > "$T/extra.conf" <<-NGINX
 	server {
@@ -162,10 +206,11 @@ bench_http() {
 	"$SPAWN_FCGI" -F "$RESPONDERS" -P "$T/ceiling.pids" -s "$T/ceiling.sock" -- \
 	    "$BENCH/ceiling" "$T/imagegen.db" >/dev/null 2>&1 || bail "cannot start bench/ceiling"
 	PIDS="$PIDS $(cat "$T/ceiling.pids")"
+	news_jobs
 	start_nginx
 	for id in bench-poll bench-hook; do
 		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
-		    "$T/imagegen.db" "$T/mock.log" "$id" 5 > /dev/null
+		    "$T/imagegen.db" "$T/mock.log" "$id" 5 > /dev/null || bail "case $id failed"
 	done
 	etag=$(curl -s -D - -o /dev/null "$BASE/api/case-images/bench-poll" |
 	    sed -n 's/^[Ee][Tt]ag: *\([^\r]*\).*/\1/p')
@@ -189,10 +234,12 @@ bench_http() {
 		rate status_200 200 "$BASE/api/case-images/bench-poll" &&
 		rate status_304 304 "$BASE/api/case-images/bench-poll" "" "If-None-Match: $etag" &&
 		rate ceiling_post 200 "$ceiling/bench-hook" "$T/hook.json" &&
-		rate webhook 200 "$BASE/api/webhook/image-progress" "$T/hook.json" ||
+		rate webhook 200 "$BASE/api/webhook/image-progress" "$T/hook.json" &&
+		NEWS_PREFIX=news$r- rate webhook_news 200 "$BASE/api/webhook/image-progress" \
+		    "$T/hook.json" "" "$T/news.lua" ||
 		bail "a rate could not be measured"
 	done
-	for k in static ceiling_get status_200 status_304 ceiling_post webhook; do
+	for k in static ceiling_get status_200 status_304 ceiling_post webhook webhook_news; do
 		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
 	done
 }
