@@ -7,24 +7,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "image.h"
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "timing.h"
 
 static unsigned char *
 slurp(const char *path, size_t *len)
@@ -68,7 +53,7 @@ main(int argc, char **argv)
 	FILE *f = fopen(argv[2], "wb");
 	if (f == NULL || fwrite(out, 1, outlen, f) != outlen || fclose(f) != 0)
 		return 1;
-	qsort(t, (size_t)n, sizeof(*t), cmp);
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
 	printf("ms=%.2f\nbytes=%zu\n", t[n / 2], outlen);
 	free(out);
 	free(in);

@@ -9,23 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "timing.h"
 
 int
 main(int argc, char **argv)
@@ -50,7 +36,7 @@ main(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 		t[i] = now_ms() - start;
 	}
-	qsort(t, (size_t)n, sizeof(*t), cmp);
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
 	printf("spawn_median_ms=%.3f\nspawn_p99_ms=%.3f\n", t[n / 2], t[n * 99 / 100]);
 	free(t);
 	return 0;

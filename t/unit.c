@@ -926,6 +926,17 @@ test_jobjson(void)
 
 /* ---- image ------------------------------------------------------------ */
 
+/* The wand's picture as a malloc'd blob, or NULL. */
+static unsigned char *
+wand_blob(MagickWand *mw, size_t *len)
+{
+	unsigned char *copy = NULL, *blob = MagickGetImageBlob(mw, len);
+	if (blob != NULL && (copy = malloc(*len)) != NULL)
+		memcpy(copy, blob, *len);
+	MagickRelinquishMemory(blob);
+	return copy;
+}
+
 /* A w x h gradient in format ("PNG", "JPEG" or "WEBP"), with a comment, from MagickWand. */
 static unsigned char *
 make_picture(const char *format, size_t w, size_t h, size_t *len)
@@ -936,10 +947,7 @@ make_picture(const char *format, size_t w, size_t h, size_t *len)
 	if (MagickSetSize(mw, w, h) && MagickReadImage(mw, "gradient:red-blue") &&
 	    MagickSetImageProperty(mw, "comment", "imagegen-secret-comment") &&
 	    MagickSetImageFormat(mw, format)) {
-		unsigned char *blob = MagickGetImageBlob(mw, len);
-		if (blob != NULL && (copy = malloc(*len)) != NULL)
-			memcpy(copy, blob, *len);
-		MagickRelinquishMemory(blob);
+		copy = wand_blob(mw, len);
 	}
 	DestroyMagickWand(mw);
 	return copy;
@@ -1103,10 +1111,7 @@ make_png(size_t w, size_t h, const char *color_type, const char *depth, int inte
 	    MagickSetInterlaceScheme(mw, interlace ? PlaneInterlace : NoInterlace) &&
 	    MagickSetImageInterlaceScheme(mw, interlace ? PlaneInterlace : NoInterlace) &&
 	    MagickSetImageFormat(mw, "PNG")) {
-		unsigned char *blob = MagickGetImageBlob(mw, len);
-		if (blob != NULL && (copy = malloc(*len)) != NULL)
-			memcpy(copy, blob, *len);
-		MagickRelinquishMemory(blob);
+		copy = wand_blob(mw, len);
 	}
 	DestroyMagickWand(mw);
 	return copy;
