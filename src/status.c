@@ -101,12 +101,13 @@ keep(const char *case_id, const char *etag, char *body, size_t len)
 	}
 }
 
+/* 200 with the body, or 304 with none: the same validators either way. */
 static void
-send_answer(struct request *r, const char *etag, const char *body, size_t len)
+send_answer(struct request *r, int code, const char *etag, const char *body, size_t len)
 {
 	char headers[128];
 	snprintf(headers, sizeof(headers), "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
-	reply(r, 200, headers, body, len);
+	reply(r, code, headers, body, len);
 }
 
 /* The JSON text with a newline, as reply_json sends it; NULL when out of memory. */
@@ -146,7 +147,7 @@ send_job(struct request *r, const char *case_id)
 		log_error("case %s: cannot build the status", case_id);
 		reply_error(r, 500, "internal error", NULL);
 	} else {
-		send_answer(r, etag, text, len);
+		send_answer(r, 200, etag, text, len);
 		keep(case_id, etag, text, len);
 	}
 	store_free(&job, images, n);
@@ -157,7 +158,7 @@ void
 status_handle(struct request *r, const char *case_id)
 {
 	int64_t version, created_at;
-	char etag[64], headers[128];
+	char etag[64];
 
 	if (!casereq_valid_id(case_id)) {
 		reply_error(r, 404, "Job not found", NULL);
@@ -173,14 +174,12 @@ status_handle(struct request *r, const char *case_id)
 	}
 	make_etag(r, version, created_at, etag, sizeof(etag));
 	if (etag_matches(r->if_none_match, etag)) {
-		snprintf(headers, sizeof(headers), "ETag: %s\r\nCache-Control: no-cache\r\n",
-		    etag);
-		reply(r, 304, headers, NULL, 0);
+		send_answer(r, 304, etag, NULL, 0);
 		return;
 	}
 	const struct answer *a = cached(case_id, etag);
 	if (a != NULL)
-		send_answer(r, etag, a->body, a->len);
+		send_answer(r, 200, etag, a->body, a->len);
 	else
 		send_job(r, case_id);
 }

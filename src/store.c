@@ -753,8 +753,8 @@ store_finish(const char *case_id, int64_t now, char status[12])
 }
 
 /* The job's status, inside the caller's transaction: 1 found, 0 not, -1 error. */
-static int
-job_status(const char *case_id, char status[12])
+int
+store_job_status(const char *case_id, char status[12])
 {
 	sqlite3_stmt *s = stmt(S_JOB_HASH);
 	if (s == NULL)
@@ -785,7 +785,7 @@ store_retry(const char *case_id, int64_t now, int *n)
 	enum store_retry rc = RETRY_ERROR;
 	if (imgs == NULL || job == NULL || begin() != 0)
 		return RETRY_ERROR;
-	int found = job_status(case_id, status);
+	int found = store_job_status(case_id, status);
 	if (found <= 0) {
 		rc = found == 0 ? RETRY_NOT_FOUND : RETRY_ERROR;
 		goto done;
@@ -826,7 +826,7 @@ store_cancel(const char *case_id, int64_t now)
 	if (step_done(s, "cancel") != 0)
 		goto fail;
 	int changed = sqlite3_changes(db);
-	int found = changed ? 1 : job_status(case_id, status);
+	int found = changed ? 1 : store_job_status(case_id, status);
 	if (found < 0 || commit() != 0)
 		goto fail;
 	return changed ? CANCEL_ASKED : found ? CANCEL_FINISHED : CANCEL_NOT_FOUND;

@@ -72,6 +72,7 @@ void store_close(void);
 
 int  store_create(const struct case_req *req, int64_t now, char status[12]);
 int  store_version(const char *case_id, int64_t *version, int64_t *created_at);
+int  store_job_status(const char *case_id, char status[12]);
 int  store_load(const char *case_id, struct job *job, struct image **images, size_t *n);
 void store_free(struct job *job, struct image *images, size_t n);
 int  store_each_job(int (*fn)(const struct job *, void *), void *arg);

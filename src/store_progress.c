@@ -16,7 +16,7 @@
 #include "store_progress.h"
 
 enum query {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_STATUS,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_ROWS, Q_IMAGE, Q_FAIL, Q_JOB, Q_COUNTS, Q_SEEN_PRUNE, Q_SEEN_ADD,
 	Q_COUNT
 };
@@ -25,7 +25,6 @@ static const char *const sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_STATUS] = "SELECT status FROM jobs WHERE case_id = ?1",
 	[Q_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
 	[Q_IMAGE] =
 	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
@@ -74,22 +73,6 @@ exec(enum query id)
 {
 	sqlite3_stmt *s = query(id);
 	return s == NULL ? -1 : store_step(s, sql[id]);
-}
-
-/* The job's status; 0 when there is no such job. */
-static int
-job_status(const char *case_id, char status[12])
-{
-	sqlite3_stmt *s = query(Q_STATUS);
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, case_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* A job's image rows as a progress update needs them: which are done already. */
@@ -254,7 +237,7 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 	char status[12];
 	if (exec(Q_BEGIN) != 0)
 		return -1;
-	int found = job_status(p->case_id, status);
+	int found = store_job_status(p->case_id, status);
 	if (found == 0) {
 		(void)exec(Q_ROLLBACK);
 		return 0;
