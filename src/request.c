@@ -126,9 +126,41 @@ is_json(const char *ct)
 	return next == '\0' || next == ';' || next == ' ';
 }
 
+static int
+read_body(struct request *r)
+{
+	r->body = malloc((size_t)r->content_length + 1);
+	if (r->body == NULL) {
+		log_error("request: %s: cannot allocate %ld bytes", r->path, r->content_length);
+		return -1;
+	}
+	if (read_bytes(r, r->body, (size_t)r->content_length) != 0) {
+		r->body_short = 1;
+		return 0;
+	}
+	r->body_len = (size_t)r->content_length;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
 /*
- * Reads exactly CONTENT_LENGTH bytes of a JSON body; a short read is an
- * error. On failure the client has its answer and this returns -1.
+ * Reads a JSON body of at most max bytes before the route is known, so
+ * that a slow sender holds up only its own thread; request_read_json()
+ * then checks it against the route's own limit. Anything else is left
+ * for request_read_json() to refuse unread.
+ */
+int
+request_read_ahead(struct request *r, long max)
+{
+	if (!is_json(r->content_type) || r->content_length < 0 || r->content_length > max)
+		return 0;
+	return read_body(r);
+}
+
+/*
+ * Reads exactly CONTENT_LENGTH bytes of a JSON body, unless read ahead
+ * already; a short read is an error. On failure the client has its answer
+ * and this returns -1.
  */
 int
 request_read_json(struct request *r, long max)
@@ -149,18 +181,14 @@ request_read_json(struct request *r, long max)
 		reply_error(r, 413, "the body is too large", NULL);
 		return -1;
 	}
-	r->body = malloc((size_t)r->content_length + 1);
-	if (r->body == NULL) {
-		log_error("request: %s: cannot allocate %ld bytes", r->path, r->content_length);
+	if (r->body == NULL && read_body(r) != 0) {
 		reply_error(r, 500, "internal error", NULL);
 		return -1;
 	}
-	if (read_bytes(r, r->body, (size_t)r->content_length) != 0) {
+	if (r->body_short) {
 		reply_error(r, 400, "the body is shorter than Content-Length", NULL);
 		return -1;
 	}
-	r->body_len = (size_t)r->content_length;
-	r->body[r->body_len] = '\0';
 	char why[128];
 	if (input_check(r->body, r->body_len, r->cfg->max_depth, why, sizeof(why)) != 0) {
 		reply_error(r, 400, why, NULL);

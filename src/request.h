@@ -23,6 +23,7 @@ struct request {
 	long content_length;	/* -1 when absent */
 	char *body;
 	size_t body_len;
+	int body_short;		/* read ahead, and shorter than content_length */
 	int head;		/* HEAD: headers only */
 	int replied;
 };
@@ -30,6 +31,7 @@ struct request {
 int  request_init(struct request *r, FCGX_Request *fcgi, char **envp,
 	const struct config *cfg);
 void request_free(struct request *r);
+int  request_read_ahead(struct request *r, long max);
 int  request_read_json(struct request *r, long max);
 void reply(struct request *r, int status, const char *headers, const char *body,
 	size_t len);
