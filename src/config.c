@@ -79,6 +79,7 @@ static const struct key keys[] = {
 	{ "status_auth", K_ENUM, S(status_auth), 0, 0, status_auth_words, "public" },
 	{ "status_url", K_STR, S(status_url), 0, 0, NULL, "/api/case-images/" },
 	{ "stuck_after", K_INT, S(stuck_after), 1, 604800, NULL, "600" },
+	{ "threads", K_INT, S(threads), 1, 64, NULL, "4" },
 	{ "webhook_allow", K_STR, S(webhook_allow), 0, 0, NULL, "" },
 	{ "webhook_interval", K_INT, S(webhook_interval), 0, 60000, NULL, "500" },
 	{ "webhook_private", K_ENUM, S(webhook_private), 0, 0, yesno_words, "no" },

@@ -49,6 +49,7 @@ struct config {
 	char *status_url;
 	long  stale_after;	/* s */
 	long  stuck_after;	/* s */
+	long  threads;		/* FastCGI requests served at once by one process */
 	long  webhook_interval;
 	long  webhook_retries;
 	char *webhook_allow;	/* URL prefixes a webhookUrl may start with */

@@ -1,6 +1,9 @@
-/* serve.c: the request loops: one CGI request, or FastCGI requests on fd 0. */
+/* serve.c: the request loops: one CGI request, or FastCGI requests on fd 0 from several threads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,27 +35,42 @@ serve_is_fastcgi(void)
 	return !FCGX_IsCGI();
 }
 
-static void
-handle(FCGX_Request *fcgi, char **envp, const struct config *cfg)
+/*
+ * What a request brings, its body included, read before the route runs:
+ * 0, or -1 for a request without method or path, -2 when its body could
+ * not be held.
+ */
+static int
+request_begin(struct request *r, FCGX_Request *fcgi, char **envp, const struct config *cfg)
 {
-	struct request r;
-	if (request_init(&r, fcgi, envp, cfg) != 0) {
+	long max = cfg->max_body > cfg->max_webhook_body ? cfg->max_body : cfg->max_webhook_body;
+	if (request_init(r, fcgi, envp, cfg) != 0) {
 		log_error("serve: request without REQUEST_METHOD or path");
-		reply_error(&r, 500, "internal error", NULL);
-	} else {
-		router_dispatch(&r);
-		if (!r.replied) {
-			log_error("serve: %s %s: no reply", r.method, r.path);
-			reply_error(&r, 500, "internal error", NULL);
-		}
+		return -1;
 	}
-	request_free(&r);
+	return request_read_ahead(r, max) == 0 ? 0 : -2;
+}
+
+static void
+dispatch(struct request *r, int begun)
+{
+	if (begun != 0) {
+		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	router_dispatch(r);
+	if (!r->replied) {
+		log_error("serve: %s %s: no reply", r->method, r->path);
+		reply_error(r, 500, "internal error", NULL);
+	}
 }
 
 int
 serve_cgi(const struct config *cfg)
 {
-	handle(NULL, environ, cfg);
+	struct request r;
+	dispatch(&r, request_begin(&r, NULL, environ, cfg));
+	request_free(&r);
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
 	int fd = open("/dev/null", O_WRONLY);
@@ -77,24 +95,27 @@ check_config_param(char **envp, const struct config *cfg)
 }
 
 /*
- * SIGTERM (and libfcgi's own SIGUSR1) stop the responder once the request
- * in hand is answered. The signals are blocked while a request is served,
+ * SIGTERM (and libfcgi's own SIGUSR1) stop the responder once the requests
+ * in hand are answered. Each thread blocks them while it serves a request,
  * so that no read, write, fsync or busy wait of it sees EINTR; they are
  * delivered only inside FCGX_Accept_r. There the handler tells libfcgi to
  * accept no more (FCGX_ShutdownPending) and puts /dev/null on fd 0, so that
- * an accept() already under way, or about to start, fails at once instead
- * of waiting for one more connection; other responders sharing the
- * listening socket keep it. SA_RESTART lets a request already accepted but
- * still being read (its parameters) finish being read, and be served.
+ * an accept() under way, restarted (SA_RESTART), fails at once instead of
+ * waiting for one more connection; other processes sharing the listening
+ * socket keep it. The first thread to leave sends the signal on to the
+ * others: one blocked in accept() leaves at once, one serving a request
+ * when that request is answered. SA_RESTART also lets a request accepted
+ * but still being read (its parameters) finish being read, and be served.
  */
-static volatile sig_atomic_t serve_stop;
+static atomic_int serve_stop;		/* the signal, or -1 for a failed accept */
+static atomic_int serve_waking;
 static int serve_devnull = -1;
 
 static void
 on_stop(int sig)
 {
-	int saved = errno;
-	serve_stop = sig;
+	int saved = errno, none = 0;
+	atomic_compare_exchange_strong(&serve_stop, &none, sig);
 	FCGX_ShutdownPending();
 	if (serve_devnull >= 0)
 		dup2(serve_devnull, 0);
@@ -116,43 +137,148 @@ stop_signals(sigset_t *set)
 	if (serve_devnull < 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
 	    sigaction(SIGUSR1, &sa, NULL) != 0)
 		return -1;
-	return sigprocmask(SIG_BLOCK, set, NULL);
+	return pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/*
+ * One lock for all a request does: the store's connection and its kept
+ * statements, the status answers kept, are the process's. Accepting,
+ * reading the parameters, and the closing write, shutdown and close run
+ * outside it, on every thread at once, and so does reading the body: a
+ * client that sends it slowly holds up its own thread only.
+ */
+static pthread_mutex_t serve_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct server {
+	const struct config *cfg;
+	sigset_t stops;
+	pthread_t *threads;
+	long n;
+};
+
+/* The table of threads is complete only once start_threads() lets go of it. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+wake_siblings(struct server *sv)
+{
+	if (atomic_exchange(&serve_waking, 1))
+		return;
+	pthread_mutex_lock(&table_lock);
+	for (long i = 0; i < sv->n; i++)
+		if (!pthread_equal(sv->threads[i], pthread_self()))
+			pthread_kill(sv->threads[i], SIGTERM);
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* A failed accept stops the process: the other threads' would fail as well. */
+static void
+accept_failed(int rc)
+{
+	int none = 0;
+	if (!atomic_compare_exchange_strong(&serve_stop, &none, -1))
+		return;
+	log_error("serve: accept: %s", rc == -9999 ? "failed" : strerror(-rc));
+	FCGX_ShutdownPending();
+	dup2(serve_devnull, 0);
+}
+
+static void
+serve_one(FCGX_Request *fcgi, const struct config *cfg)
+{
+	struct request r;
+	int begun = request_begin(&r, fcgi, fcgi->envp, cfg);
+	pthread_mutex_lock(&serve_lock);
+	check_config_param(fcgi->envp, cfg);
+	dispatch(&r, begun);
+	pthread_mutex_unlock(&serve_lock);
+	request_free(&r);
+	FCGX_Finish_r(fcgi);
+	/* After the answer has gone: a sweep need not delay it. */
+	pthread_mutex_lock(&serve_lock);
+	reap_maybe(cfg);
+	pthread_mutex_unlock(&serve_lock);
+}
+
+static void *
+serve_thread(void *arg)
+{
+	struct server *sv = arg;
+	FCGX_Request fcgi;
+	int rc = -9999;
+	if (FCGX_InitRequest(&fcgi, 0, 0) == 0) {
+		for (;;) {
+			pthread_sigmask(SIG_UNBLOCK, &sv->stops, NULL);
+			rc = FCGX_Accept_r(&fcgi);
+			pthread_sigmask(SIG_BLOCK, &sv->stops, NULL);
+			if (rc < 0)
+				break;
+			serve_one(&fcgi, sv->cfg);
+		}
+	}
+	if (atomic_load(&serve_stop) == 0)
+		accept_failed(rc);
+	wake_siblings(sv);
+	return NULL;
+}
+
+/* Threads start with the stop signals blocked, as the caller has them. */
+static long
+start_threads(struct server *sv)
+{
+	long started = 0;
+	sv->threads = calloc((size_t)sv->n, sizeof(*sv->threads));
+	if (sv->threads == NULL)
+		return 0;
+	pthread_mutex_lock(&table_lock);
+	for (; started < sv->n; started++) {
+		int err = pthread_create(&sv->threads[started], NULL, serve_thread, sv);
+		if (err != 0) {
+			log_error("serve: cannot start thread %ld of %ld: %s", started + 1, sv->n,
+			    strerror(err));
+			break;
+		}
+	}
+	sv->n = started;
+	pthread_mutex_unlock(&table_lock);
+	return started;
 }
 
 int
 serve_fastcgi(const struct config *cfg)
 {
-	FCGX_Request fcgi;
-	sigset_t stops;
-	int rc;
+	struct server sv = { .cfg = cfg, .n = cfg->threads };
 	/* A client gone mid-reply must cost one request, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Before FCGX_Init, which installs its SIGUSR1 handler only where none is. */
-	if (stop_signals(&stops) != 0) {
+	if (stop_signals(&sv.stops) != 0) {
 		log_error("serve: cannot install the SIGTERM handler: %s", strerror(errno));
 		return 1;
 	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, 0, 0) != 0) {
+	if (FCGX_Init() != 0) {
 		log_error("serve: cannot initialise libfcgi");
 		return 1;
 	}
-	log_info("serve: FastCGI responder ready");
-	for (;;) {
-		sigprocmask(SIG_UNBLOCK, &stops, NULL);
-		rc = FCGX_Accept_r(&fcgi);
-		sigprocmask(SIG_BLOCK, &stops, NULL);
-		if (rc < 0)
-			break;
-		check_config_param(fcgi.envp, cfg);
-		handle(&fcgi, fcgi.envp, cfg);
-		FCGX_Finish_r(&fcgi);
-		reap_maybe(cfg);
+	/*
+	 * SQLite's page cache and statement journals are freed at the end of
+	 * each transaction; glibc would hand that heap top back to the kernel
+	 * and grow it again on the next request, two brk calls a request.
+	 */
+	if (mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024) != 1)
+		log_warn("serve: mallopt failed; each request may cost more");
+	if (start_threads(&sv) == 0) {
+		free(sv.threads);
+		return 1;
 	}
-	if (serve_stop) {
-		log_info("serve: %s: the request in hand is answered; exiting",
-		    serve_stop == SIGTERM ? "SIGTERM" : "SIGUSR1");
+	log_info("serve: FastCGI responder ready, %ld threads", sv.n);
+	for (long i = 0; i < sv.n; i++)
+		pthread_join(sv.threads[i], NULL);
+	free(sv.threads);
+	int stop = atomic_load(&serve_stop);
+	if (stop > 0) {
+		log_info("serve: %s: the requests in hand are answered; exiting",
+		    stop == SIGTERM ? "SIGTERM" : "SIGUSR1");
 		return 0;
 	}
-	log_error("serve: accept: %s", rc == -9999 ? "failed" : strerror(-rc));
 	return 1;
 }

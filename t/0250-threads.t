@@ -1,0 +1,84 @@
+#!/bin/sh
+# Threads: one responder process serves `threads` requests at once. A
+# FastCGI client stalled half-way through its parameters or its body holds
+# up its own thread, and no other; with every thread held, the next
+# request waits for one; SIGTERM lets the held requests finish.
+. "$(dirname "$0")/lib.sh"
+
+start_mock
+write_config "threads = 2"
+start_imagegen
+start_nginx
+check "the responder starts 2 threads" \
+    wait_for 10 grep -q "imagegen\[$IMAGEGEN_PID\].*responder ready, 2 threads" "$T/imagegen.log"
+pid=$IMAGEGEN_PID
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+reply_body() { tr -d '\r' < "$1" | sed '1,/^$/d'; }
+
+# held PAUSE-AT CASE [DIR]: a FastCGI client that stops at PAUSE-AT
+# ("params" or "body") of generate for CASE, its files in DIR (default $T).
+held() {
+	dir=${3:-$T} sock=$T/imagegen.sock body=$T/$2.json
+	mkdir -p "$dir"
+	(T=$dir; fcgi_request "$sock" /api/generate-case-images "$body" "$1") &
+	HELD_PID=$!
+	wait_for 10 test -f "$dir/fcgi.paused" || bail "the FastCGI client did not pause"
+}
+for id in case-params case-body case-a case-b; do make_case $id 2 1; done
+
+# 1. One thread held mid-parameters, inside FCGX_Accept_r: the other serves.
+held params case-params
+t0=$(date +%s%N)
+http GET /api/case-images/case-none
+ms=$(ms_since "$t0")
+is "$CODE" 404 "one thread held mid-parameters: the other answers"
+check "... at once ($ms ms)" test "$ms" -lt 1000
+touch "$T/fcgi.go"
+wait "$HELD_PID"
+is "$(cat "$T/fcgi.status")" 0/0 "the held request then ends with FCGI_END_REQUEST"
+check "... with a 202" grep -q '^Status: 202' "$T/fcgi.out"
+
+# 2. One held mid-body: the body is read before the request takes the
+# database, so the other thread is not held up either.
+held body case-body
+t0=$(date +%s%N)
+http GET /api/case-images/case-params
+ms=$(ms_since "$t0")
+is "$CODE" 200 "one thread held mid-body: the other answers"
+check "... at once ($ms ms)" test "$ms" -lt 1000
+touch "$T/fcgi.go"
+wait "$HELD_PID"
+check "the held request then gets its 202" grep -q '^Status: 202' "$T/fcgi.out"
+reply_body "$T/fcgi.out" > "$T/held.json"
+jcheck "... with its whole body" '.caseId == "case-body" and .totalImages == 3' "$T/held.json"
+
+# 3. Both threads held: a third request waits until one is free.
+held params case-a "$T/a"
+held body case-b "$T/b"
+second=$HELD_PID
+code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "$BASE/api/case-images/case-params")
+is "$code" 000 "both threads held: a third request is not answered within 1 s"
+t0=$(date +%s%N)
+curl -s -m 10 -o /dev/null -w '%{http_code}' "$BASE/api/case-images/case-params" > "$T/third.code" &
+third=$!
+sleep 0.3
+touch "$T/a/fcgi.go"
+wait "$third"
+ms=$(ms_since "$t0")
+is "$(cat "$T/third.code")" 200 "... and is answered once one is free"
+check "... within 2 s of that ($ms ms)" test "$ms" -lt 2300
+
+# 4. SIGTERM with one thread held mid-body and the other idle in accept():
+# the idle one leaves, the held request is served, then the process exits 0.
+kill -TERM "$pid"
+sleep 0.3
+check "SIGTERM with a request held: the responder waits for it" kill -0 "$pid"
+touch "$T/b/fcgi.go"
+wait "$second"
+is "$(cat "$T/b/fcgi.status")" 0/0 "the held request ends with FCGI_END_REQUEST"
+check "... with a 202" grep -q '^Status: 202' "$T/b/fcgi.out"
+wait_exit "$pid" 5
+is "$?" 0 "then the responder exits 0"
+check "... and says so once" test "$(grep -c "imagegen\[$pid\].*serve: SIGTERM" "$T/imagegen.log")" -eq 1
+
+done_testing
