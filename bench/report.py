@@ -95,6 +95,10 @@ def http(r):
     if v is not None:
         row("   ... each update one new image, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
             fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
+    p = num(r, "rps_webhook_news_procs")
+    if p is not None:
+        row("   ... the same, one single-threaded process a CPU", f"{p:.0f}",
+            f"ceiling UPDATE {cp:.0f}", fmt_ratio(p, cp), "(reference)", None)
 
 
 def generate(r):

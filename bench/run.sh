@@ -68,15 +68,15 @@ bench_compress() {
 	done
 }
 
-# A stack of its own for each part: nginx, spawn-fcgi -F (one responder a
-# CPU), the mock answering with the photograph.
+# A stack of its own for each part: nginx, imagegen as deployed (one
+# process, `threads` at its default), the mock answering with the photograph.
 stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
 	stop_stack
 	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
 	mock_args=$1; shift
 	start_mock $mock_args --image "$T/photo.png"
 	write_config "log_level = info" "$@"
-	start_imagegen_pool "$RESPONDERS"
+	start_imagegen_pool 1
 }
 
 stack() { stack_but_nginx "$@"; start_nginx; }
@@ -151,13 +151,14 @@ rate() {
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 # Jobs whose images are all pending, for updates that each bring news:
-# every round has its own 4000 (56,000 updates), more than a round makes.
+# every round has its own 4000 (56,000 updates), more than a round makes:
+# news$r- for imagegen as deployed, newsp$r- for the pool of processes.
 # Written out (sync) before any rate is measured: the flush would stall it.
 news_jobs() {
 	# Fresh, as a worker elsewhere keeps them: `imagegen reap` must not
 	# take them for orphans and start a worker for each.
 	now=$(($(date +%s) * 1000))
-	for r in $(seq 1 "$ROUNDS"); do
+	for r in $(seq 1 "$ROUNDS") $(seq 1 "$ROUNDS" | sed 's/^/p/'); do
 		j="WITH RECURSIVE j(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM j WHERE k < 3999),
 		    n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 13)"
 		echo "$j INSERT INTO jobs (case_id, total_images, request_hash, created_at,
@@ -195,17 +196,28 @@ bench_http() {
 	say "status polling and webhook ingest, ${ROUNDS}x${SECS}s each"
 	stack_but_nginx "--latency 0.2" "concurrency = 5" "max_inflight = 64" \
 	    "reap_interval = 86400"
-	CPORT=$(free_port)
+	CPORT=$(free_port) PPORT=$(free_port)
 	cat > "$T/extra.conf" <<-NGINX
 	server {
 	    listen 127.0.0.1:$CPORT;
 	    include fastcgi_params;
 	    location /ceiling/ { fastcgi_pass unix:$T/ceiling.sock; }
 	}
+	server {
+	    listen 127.0.0.1:$PPORT;
+	    include fastcgi_params;
+	    location / { fastcgi_pass unix:$T/procs.sock; }
+	}
 	NGINX
 	"$SPAWN_FCGI" -F "$RESPONDERS" -P "$T/ceiling.pids" -s "$T/ceiling.sock" -- \
 	    "$BENCH/ceiling" "$T/imagegen.db" >/dev/null 2>&1 || bail "cannot start bench/ceiling"
 	PIDS="$PIDS $(cat "$T/ceiling.pids")"
+	# For reference, the layout before threads: a single-threaded process a CPU.
+	(umask 077 && sed '/^threads/d' "$T/imagegen.conf" > "$T/procs.conf" &&
+	    echo "threads = 1" >> "$T/procs.conf")
+	IMAGEGEN_CONFIG=$T/procs.conf "$SPAWN_FCGI" -F "$RESPONDERS" -P "$T/procs.pids" \
+	    -s "$T/procs.sock" -- "$IMAGEGEN" >/dev/null 2>&1 || bail "cannot start the pool"
+	PIDS="$PIDS $(cat "$T/procs.pids")"
 	news_jobs
 	start_nginx
 	for id in bench-poll bench-hook; do
@@ -236,10 +248,14 @@ bench_http() {
 		rate ceiling_post 200 "$ceiling/bench-hook" "$T/hook.json" &&
 		rate webhook 200 "$BASE/api/webhook/image-progress" "$T/hook.json" &&
 		NEWS_PREFIX=news$r- rate webhook_news 200 "$BASE/api/webhook/image-progress" \
-		    "$T/hook.json" "" "$T/news.lua" ||
+		    "$T/hook.json" "" "$T/news.lua" &&
+		NEWS_PREFIX=newsp$r- rate webhook_news_procs 200 \
+		    "http://127.0.0.1:$PPORT/api/webhook/image-progress" "$T/hook.json" "" \
+		    "$T/news.lua" ||
 		bail "a rate could not be measured"
 	done
-	for k in static ceiling_get status_200 status_304 ceiling_post webhook webhook_news; do
+	for k in static ceiling_get status_200 status_304 ceiling_post webhook webhook_news \
+	    webhook_news_procs; do
 		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
 	done
 }
