@@ -26,29 +26,28 @@ held() {
 }
 for id in case-params case-body case-a case-b; do make_case $id 2 1; done
 
+# held_then_released PAUSE-AT CASE PATH CODE: while a client is held at
+# PAUSE-AT, a GET of PATH through nginx is answered CODE by the other
+# thread at once; then the held one is let go and gets its 202.
+held_then_released() {
+	held "$1" "$2"
+	t0=$(date +%s%N)
+	http GET "$3"
+	ms=$(ms_since "$t0")
+	is "$CODE" "$4" "one thread held mid-$1: the other answers"
+	check "... at once ($ms ms)" test "$ms" -lt 1000
+	touch "$T/fcgi.go"
+	wait "$HELD_PID"
+	is "$(cat "$T/fcgi.status")" 0/0 "the held request then ends with FCGI_END_REQUEST"
+	check "... with a 202" grep -q '^Status: 202' "$T/fcgi.out"
+}
+
 # 1. One thread held mid-parameters, inside FCGX_Accept_r: the other serves.
-held params case-params
-t0=$(date +%s%N)
-http GET /api/case-images/case-none
-ms=$(ms_since "$t0")
-is "$CODE" 404 "one thread held mid-parameters: the other answers"
-check "... at once ($ms ms)" test "$ms" -lt 1000
-touch "$T/fcgi.go"
-wait "$HELD_PID"
-is "$(cat "$T/fcgi.status")" 0/0 "the held request then ends with FCGI_END_REQUEST"
-check "... with a 202" grep -q '^Status: 202' "$T/fcgi.out"
+held_then_released params case-params /api/case-images/case-none 404
 
 # 2. One held mid-body: the body is read before the request takes the
 # database, so the other thread is not held up either.
-held body case-body
-t0=$(date +%s%N)
-http GET /api/case-images/case-params
-ms=$(ms_since "$t0")
-is "$CODE" 200 "one thread held mid-body: the other answers"
-check "... at once ($ms ms)" test "$ms" -lt 1000
-touch "$T/fcgi.go"
-wait "$HELD_PID"
-check "the held request then gets its 202" grep -q '^Status: 202' "$T/fcgi.out"
+held_then_released body case-body /api/case-images/case-params 200
 reply_body "$T/fcgi.out" > "$T/held.json"
 jcheck "... with its whole body" '.caseId == "case-body" and .totalImages == 3' "$T/held.json"
 
