@@ -108,7 +108,6 @@ check_config_param(char **envp, const struct config *cfg)
  * but still being read (its parameters) finish being read, and be served.
  */
 static atomic_int serve_stop;		/* the signal, or -1 for a failed accept */
-static atomic_int serve_waking;
 static int serve_devnull = -1;
 
 static void
@@ -154,20 +153,25 @@ struct server {
 	sigset_t stops;
 	pthread_t *threads;
 	long n;
+	int waking;		/* under table_lock */
 };
 
-/* The table of threads is complete only once start_threads() lets go of it. */
+/*
+ * Every thread leaves through here. The first sends SIGTERM to the others;
+ * the lock keeps the rest from leaving, and being joined, while it does.
+ */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 wake_siblings(struct server *sv)
 {
-	if (atomic_exchange(&serve_waking, 1))
-		return;
 	pthread_mutex_lock(&table_lock);
-	for (long i = 0; i < sv->n; i++)
-		if (!pthread_equal(sv->threads[i], pthread_self()))
-			pthread_kill(sv->threads[i], SIGTERM);
+	if (!sv->waking) {
+		sv->waking = 1;
+		for (long i = 0; i < sv->n; i++)
+			if (!pthread_equal(sv->threads[i], pthread_self()))
+				pthread_kill(sv->threads[i], SIGTERM);
+	}
 	pthread_mutex_unlock(&table_lock);
 }
 
