@@ -195,13 +195,15 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 	pthread_mutex_lock(&serve_lock);
 	check_config_param(fcgi->envp, cfg);
 	dispatch(&r, begun);
+	/*
+	 * The answer waits in libfcgi's buffer meanwhile: a clock check, and
+	 * once per reap_interval a one-row update and a fork. After
+	 * FCGX_Finish_r it would take the lock a second time, every request.
+	 */
+	reap_maybe(cfg);
 	pthread_mutex_unlock(&serve_lock);
 	request_free(&r);
 	FCGX_Finish_r(fcgi);
-	/* After the answer has gone: a sweep need not delay it. */
-	pthread_mutex_lock(&serve_lock);
-	reap_maybe(cfg);
-	pthread_mutex_unlock(&serve_lock);
 }
 
 static void *
