@@ -122,6 +122,10 @@ def http(r):
     if p is not None:
         row("   ... the same, one single-threaded process a CPU", f"{p:.0f}",
             f"ceiling UPDATE {cp:.0f}", fmt_ratio(p, cp), "(reference)", None)
+    sql, csql = num(r, "ingest_sql_us"), num(r, "ceiling_sql_us")
+    if sql is not None:
+        row("   ... its SQL alone, in C (bench/ingest), us/update", f"{sql:.1f}",
+            f"ceiling UPDATE {csql:.1f}", fmt_ratio(csql, sql), "(reference)", None)
 
 
 def generate(r):

@@ -152,13 +152,14 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 # Jobs whose images are all pending, for updates that each bring news:
 # every round has its own 4000 (56,000 updates), more than a round makes:
-# news$r- for imagegen as deployed, newsp$r- for the pool of processes.
+# news$r- for imagegen as deployed, newsp$r- for the pool of processes,
+# newssql- for bench/ingest.
 # Written out (sync) before any rate is measured: the flush would stall it.
 news_jobs() {
 	# Fresh, as a worker elsewhere keeps them: `imagegen reap` must not
 	# take them for orphans and start a worker for each.
 	now=$(($(date +%s) * 1000))
-	for r in $(seq 1 "$ROUNDS") $(seq 1 "$ROUNDS" | sed 's/^/p/'); do
+	for r in $(seq 1 "$ROUNDS") $(seq 1 "$ROUNDS" | sed 's/^/p/') sql; do
 		j="WITH RECURSIVE j(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM j WHERE k < 3999),
 		    n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 13)"
 		echo "$j INSERT INTO jobs (case_id, total_images, request_hash, created_at,
@@ -254,6 +255,8 @@ bench_http() {
 		    "$T/news.lua" ||
 		bail "a rate could not be measured"
 	done
+	# The same news updates' SQL alone, in C, against the ceiling's UPDATE.
+	"$BENCH/ingest" "$T/imagegen.db" newssql- 20000 >> "$R" || bail "bench/ingest failed"
 	for k in static ceiling_get status_200 status_304 ceiling_post webhook webhook_news \
 	    webhook_news_procs; do
 		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
