@@ -115,13 +115,15 @@ def http(r):
     row("5. webhook ingest, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
         fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
     v = num(r, "rps_webhook_news")
+    # The ceiling fed the very same requests by the same wrk script.
+    cn = num(r, "rps_ceiling_news") or cp
     if v is not None:
-        row("   ... each update one new image, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
-            fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
+        row("   ... each update one new image, req/s", f"{v:.0f}", f"ceiling UPDATE {cn:.0f}",
+            fmt_ratio(v, cn), ">= 0.7x", v >= 0.7 * cn)
     p = num(r, "rps_webhook_news_procs")
     if p is not None:
         row("   ... the same, one single-threaded process a CPU", f"{p:.0f}",
-            f"ceiling UPDATE {cp:.0f}", fmt_ratio(p, cp), "(reference)", None)
+            f"ceiling UPDATE {cn:.0f}", fmt_ratio(p, cn), "(reference)", None)
     sql, csql = num(r, "ingest_sql_us"), num(r, "ceiling_sql_us")
     if sql is not None:
         row("   ... its SQL alone, in C (bench/ingest), us/update", f"{sql:.1f}",

@@ -248,6 +248,8 @@ bench_http() {
 		rate status_304 304 "$BASE/api/case-images/bench-poll" "" "If-None-Match: $etag" &&
 		rate ceiling_post 200 "$ceiling/bench-hook" "$T/hook.json" &&
 		rate webhook 200 "$BASE/api/webhook/image-progress" "$T/hook.json" &&
+		NEWS_PREFIX=news$r- rate ceiling_news 200 "$ceiling/bench-hook" "$T/hook.json" "" \
+		    "$T/news.lua" &&
 		NEWS_PREFIX=news$r- rate webhook_news 200 "$BASE/api/webhook/image-progress" \
 		    "$T/hook.json" "" "$T/news.lua" &&
 		NEWS_PREFIX=newsp$r- rate webhook_news_procs 200 \
@@ -257,8 +259,8 @@ bench_http() {
 	done
 	# The same news updates' SQL alone, in C, against the ceiling's UPDATE.
 	"$BENCH/ingest" "$T/imagegen.db" newssql- 20000 >> "$R" || bail "bench/ingest failed"
-	for k in static ceiling_get status_200 status_304 ceiling_post webhook webhook_news \
-	    webhook_news_procs; do
+	for k in static ceiling_get status_200 status_304 ceiling_post webhook ceiling_news \
+	    webhook_news webhook_news_procs; do
 		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
 	done
 }
