@@ -48,10 +48,14 @@ cmd_run(const struct config *cfg, const char *case_id)
 	return worker_run(cfg, case_id, 1);
 }
 
+/* A worker that ends leaves its place to a job still without one. */
 static int
 cmd_worker(const struct config *cfg, const char *case_id)
 {
-	return worker_run(cfg, case_id, 0);
+	int rc = worker_run(cfg, case_id, 0);
+	if (rc == 0)
+		reap_hand_over(cfg);
+	return rc;
 }
 
 static void

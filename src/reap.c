@@ -6,7 +6,12 @@
  * yet done. Webhook deliveries that jobs which have ended left pending are
  * sent again, in order within each case, until their attempts run out.
  * `imagegen reap` runs it from cron; responders start it too, at most once
- * per reap_interval across all of them.
+ * per reap_interval across all of them. A sweep brings back no more
+ * workers than max_inflight, counting those alive: any more would only
+ * wait for a place, each a process, after an outage left thousands. The
+ * rest are not left for the next sweep only: each worker that ends hands
+ * its place to the one that has waited longest, once it has waited
+ * stale_after.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -30,17 +35,24 @@ struct orphans {
 	int64_t now;
 	struct live_job jobs[MAX_PER_RUN];
 	int n;
+	long alive;		/* jobs whose worker lives, or is starting */
+	long more;		/* orphans past MAX_PER_RUN, for a later sweep */
+	int waited;		/* only jobs silent for stale_after: a hand-over */
 };
 
-/* A worker that lives but has not beaten for stale_after seconds is hung: it goes. */
+/*
+ * A worker that lives but has not beaten for stale_after seconds is hung:
+ * it goes. With waited set, a job whose worker died less than stale_after
+ * ago is left for a sweep.
+ */
 static int
-is_orphan(const struct config *cfg, const struct live_job *j, int64_t now)
+is_orphan(const struct config *cfg, const struct live_job *j, int64_t now, int waited)
 {
 	int64_t stale = now - cfg->stale_after * 1000;
 	if (strcmp(j->status, "pending") == 0)
 		return j->worker_pid == 0 && j->updated_at < stale;
 	if (!worker_alive(j->worker_pid, j->case_id))
-		return 1;
+		return !waited || j->heartbeat_at < stale;
 	if (j->heartbeat_at >= stale)
 		return 0;
 	log_warn("case %s: worker %ld silent for %lld s; killing it", j->case_id,
@@ -49,13 +61,21 @@ is_orphan(const struct config *cfg, const struct live_job *j, int64_t now)
 	return 1;
 }
 
+/*
+ * Every live job is looked at, so that all workers alive are counted; a
+ * pending job not yet stale counts too: its worker is starting.
+ */
 static int
 collect(const struct live_job *j, void *arg)
 {
 	struct orphans *o = arg;
-	if (is_orphan(o->cfg, j, o->now))
+	if (!is_orphan(o->cfg, j, o->now, o->waited))
+		o->alive++;
+	else if (o->n < MAX_PER_RUN)
 		o->jobs[o->n++] = *j;
-	return o->n == MAX_PER_RUN;
+	else
+		o->more++;
+	return 0;
 }
 
 /*
@@ -86,16 +106,23 @@ redeliver(const struct config *cfg)
 	return sent;
 }
 
+/* Resumes at most limit orphans, and only while max_inflight allows. */
 static int
-resume_orphans(const struct config *cfg)
+resume_orphans(const struct config *cfg, long limit, int waited)
 {
 	struct orphans *o = calloc(1, sizeof(*o));
 	if (o == NULL)
 		return -1;
 	o->cfg = cfg;
 	o->now = codec_now_ms();
+	o->waited = waited;
 	int resumed = store_each_live_job(collect, o) == 0 ? 0 : -1;
-	for (int i = 0; resumed >= 0 && i < o->n; i++) {
+	long room = cfg->max_inflight - o->alive < limit ? cfg->max_inflight - o->alive : limit;
+	if (resumed == 0 && o->n + o->more > room)
+		log_info("reap: %ld jobs without a worker, %ld workers alive, max_inflight %ld:"
+		    " %ld wait for a place", o->n + o->more, o->alive, cfg->max_inflight,
+		    o->n + o->more - (room > 0 ? room : 0));
+	for (int i = 0; resumed >= 0 && i < o->n && resumed < room; i++) {
 		const struct live_job *j = &o->jobs[i];
 		/* Only the reaper whose release succeeds starts a worker. */
 		if (store_release(j->case_id, j->worker_pid, o->now) != 1)
@@ -113,9 +140,19 @@ resume_orphans(const struct config *cfg)
 int
 reap_run(const struct config *cfg, int *redelivered)
 {
-	int resumed = resume_orphans(cfg);
+	int resumed = resume_orphans(cfg, MAX_PER_RUN, 0);
 	*redelivered = redeliver(cfg);
 	return resumed;
+}
+
+/*
+ * Only a job that has waited stale_after: one whose worker died a moment
+ * ago may be moved by a webhook from a worker elsewhere, or by a sweep.
+ */
+void
+reap_hand_over(const struct config *cfg)
+{
+	(void)resume_orphans(cfg, 1, 1);
 }
 
 /*

@@ -5,6 +5,7 @@
 struct config;
 
 int  reap_run(const struct config *cfg, int *redelivered);
+void reap_hand_over(const struct config *cfg);
 void reap_maybe(const struct config *cfg);
 
 #endif

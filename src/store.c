@@ -64,7 +64,7 @@ static const char *const sql[S_COUNT] = {
 	    " WHERE case_id = ?1 AND worker_pid IS ?2 AND status IN ('pending', 'generating')",
 	[S_LIVE_JOBS] =
 	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at"
-	    " FROM jobs WHERE status IN ('pending', 'generating')",
+	    " FROM jobs WHERE status IN ('pending', 'generating') ORDER BY updated_at",
 	[S_MAINTENANCE] =
 	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
 	[S_IMAGE_START] =
