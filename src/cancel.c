@@ -19,9 +19,7 @@ static void
 asked(struct request *r, const char *case_id)
 {
 	struct job job;
-	struct image *images;
-	size_t n;
-	if (store_load(case_id, &job, &images, &n) != 1) {
+	if (store_load(case_id, &job, NULL, NULL) != 1) {
 		reply_error(r, 500, "internal error", NULL);
 		return;
 	}
@@ -33,7 +31,7 @@ asked(struct request *r, const char *case_id)
 		reply_json(r, 202, NULL, o);
 	}
 	cJSON_Delete(o);
-	store_free(&job, images, n);
+	store_free(&job, NULL, 0);
 }
 
 void

@@ -19,9 +19,7 @@ static void
 started(struct request *r, const char *case_id, int n)
 {
 	struct job job;
-	struct image *images;
-	size_t count;
-	if (store_load(case_id, &job, &images, &count) != 1) {
+	if (store_load(case_id, &job, NULL, NULL) != 1) {
 		reply_error(r, 500, "internal error", NULL);
 		return;
 	}
@@ -34,7 +32,7 @@ started(struct request *r, const char *case_id, int n)
 		reply_json(r, 202, NULL, o);
 	}
 	cJSON_Delete(o);
-	store_free(&job, images, count);
+	store_free(&job, NULL, 0);
 }
 
 void

@@ -480,15 +480,18 @@ load_images(const char *case_id, int total, struct image **out, size_t *n)
 }
 
 /*
- * Reads the job and its images in one read transaction, so the two agree.
- * Returns 1 when found, 0 for an unknown case, -1 on error.
+ * Reads the job and its images in one read transaction, so the two agree;
+ * with images NULL, the job's row only. Returns 1 when found, 0 for an
+ * unknown case, -1 on error.
  */
 int
 store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
 {
 	sqlite3_stmt *s = stmt(S_JOB_SELECT);
-	*images = NULL;
-	*n = 0;
+	if (images != NULL) {
+		*images = NULL;
+		*n = 0;
+	}
 	if (s == NULL || exec_pragma("BEGIN") != 0)
 		return -1;
 	bind_text(s, 1, case_id);
@@ -502,8 +505,7 @@ store_load(const char *case_id, struct job *job, struct image **images, size_t *
 		log_error("store: case %s: load job: %s", case_id, sqlite3_errmsg(db));
 	}
 	finish(s);
-	if (found == 1 && (images == NULL ||
-	    load_images(case_id, job->total, images, n) != 0)) {
+	if (found == 1 && images != NULL && load_images(case_id, job->total, images, n) != 0) {
 		store_free(job, *images, *n);
 		*images = NULL;
 		*n = 0;
