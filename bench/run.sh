@@ -268,7 +268,9 @@ bench_http() {
 # 6. Generate, fork included, against what a detached start costs here.
 bench_generate() {
 	say "generate latency: 200 cases, one every 50 ms"
-	stack "--latency 60" "concurrency = 5" "max_inflight = 8"
+	# Room for every case's worker, so that each generate starts one:
+	# past max_inflight workers, a job would wait queued, with no fork.
+	stack "--latency 60" "concurrency = 1" "max_inflight = 256"
 	"$BENCH/spawn" 400 >> "$R"
 	"$PYTHON3" "$top_srcdir/bench/client.py" generate "$BASE" "$API_TOKEN" 200 50 >> "$R"
 }

@@ -13,6 +13,7 @@
 #include "request.h"
 #include "spawn.h"
 #include "store.h"
+#include "store_queue.h"
 
 static void
 accepted(struct request *r, int code, const struct case_req *req, const char *status)
@@ -28,6 +29,27 @@ accepted(struct request *r, int code, const struct case_req *req, const char *st
 	}
 	reply_json(r, code, location, o);
 	cJSON_Delete(o);
+}
+
+/*
+ * With max_inflight workers at work, one more would only wait for a place
+ * to call the image API, as a process of its own: the job waits queued,
+ * for the first worker to end or the reaper. Should the count or the mark
+ * fail, the worker starts as before.
+ */
+static void
+start_or_queue(const struct config *cfg, const char *case_id)
+{
+	long at_work;
+	if (store_workers_at_work(case_id, &at_work) == 0 && at_work >= cfg->max_inflight &&
+	    store_queue(case_id, codec_now_ms()) == 0) {
+		log_info("case %s: queued: %ld workers at work, max_inflight %ld", case_id, at_work,
+		    cfg->max_inflight);
+		return;
+	}
+	/* The job is recorded: should the fork fail, `imagegen run` resumes it. */
+	if (spawn_worker(case_id) != 0)
+		log_error("case %s: worker not started; run `imagegen run %s`", case_id, case_id);
 }
 
 void
@@ -47,10 +69,7 @@ generate_handle(struct request *r, const char *rest)
 	switch (store_create(&req, codec_now_ms(), status)) {
 	case STORE_CREATED:
 		log_info("case %s: job created, %zu images", req.case_id, req.n_items);
-		/* The job is recorded: should the fork fail, `imagegen run` resumes it. */
-		if (spawn_worker(req.case_id) != 0)
-			log_error("case %s: worker not started; run `imagegen run %s`",
-			    req.case_id, req.case_id);
+		start_or_queue(r->cfg, req.case_id);
 		accepted(r, 202, &req, status);
 		break;
 	case STORE_EXISTS:

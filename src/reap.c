@@ -10,8 +10,8 @@
  * workers than max_inflight, counting those alive: any more would only
  * wait for a place, each a process, after an outage left thousands. The
  * rest are not left for the next sweep only: each worker that ends hands
- * its place to the one that has waited longest, once it has waited
- * stale_after.
+ * its place to the one that has waited longest, a job generate queued
+ * (store_queue.c) at once, an orphan once it has waited stale_after.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -26,6 +26,7 @@
 #include "reap.h"
 #include "spawn.h"
 #include "store.h"
+#include "store_queue.h"
 #include "worker.h"
 
 #define MAX_PER_RUN 256
@@ -43,14 +44,14 @@ struct orphans {
 /*
  * A worker that lives but has not beaten for stale_after seconds is hung:
  * it goes. With waited set, a job whose worker died less than stale_after
- * ago is left for a sweep.
+ * ago is left for a sweep. A queued job waits for no one.
  */
 static int
 is_orphan(const struct config *cfg, const struct live_job *j, int64_t now, int waited)
 {
 	int64_t stale = now - cfg->stale_after * 1000;
 	if (strcmp(j->status, "pending") == 0)
-		return j->worker_pid == 0 && j->updated_at < stale;
+		return j->worker_pid == 0 && (j->queued || j->updated_at < stale);
 	if (!worker_alive(j->worker_pid, j->case_id))
 		return !waited || j->heartbeat_at < stale;
 	if (j->heartbeat_at >= stale)
@@ -124,11 +125,15 @@ resume_orphans(const struct config *cfg, long limit, int waited)
 		    o->n + o->more - (room > 0 ? room : 0));
 	for (int i = 0; resumed >= 0 && i < o->n && resumed < room; i++) {
 		const struct live_job *j = &o->jobs[i];
-		/* Only the reaper whose release succeeds starts a worker. */
-		if (store_release(j->case_id, j->worker_pid, o->now) != 1)
+		/* Only the reaper whose release, or take, succeeds starts a worker. */
+		if ((j->queued ? store_take_queued(j->case_id, o->now)
+		    : store_release(j->case_id, j->worker_pid, o->now)) != 1)
 			continue;
-		log_warn("case %s: %s job without a live worker%s; resuming", j->case_id,
-		    j->status, j->worker_pid ? "" : " ever");
+		if (j->queued)
+			log_info("case %s: queued job; starting its worker", j->case_id);
+		else
+			log_warn("case %s: %s job without a live worker%s; resuming", j->case_id,
+			    j->status, j->worker_pid ? "" : " ever");
 		if (spawn_worker(j->case_id) == 0)
 			resumed++;
 	}

@@ -53,7 +53,7 @@ static const char *const sql[S_COUNT] = {
 	    " created_at, started_at, completed_at, updated_at, version"
 	    " FROM jobs ORDER BY created_at",
 	[S_CLAIM] =
-	    "UPDATE jobs SET status = 'generating', worker_pid = ?2,"
+	    "UPDATE jobs SET status = 'generating', worker_pid = ?2, queued_at = NULL,"
 	    " started_at = coalesce(started_at, ?3), heartbeat_at = ?3, updated_at = ?3"
 	    " WHERE case_id = ?1 AND status = 'pending'",
 	[S_HEARTBEAT] =
@@ -63,8 +63,10 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE jobs SET status = 'pending', worker_pid = NULL, updated_at = ?3"
 	    " WHERE case_id = ?1 AND worker_pid IS ?2 AND status IN ('pending', 'generating')",
 	[S_LIVE_JOBS] =
-	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at"
-	    " FROM jobs WHERE status IN ('pending', 'generating') ORDER BY updated_at",
+	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at,"
+	    " queued_at IS NOT NULL"
+	    " FROM jobs WHERE status IN ('pending', 'generating')"
+	    " ORDER BY coalesce(queued_at, updated_at)",
 	[S_MAINTENANCE] =
 	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
 	[S_IMAGE_START] =
@@ -619,6 +621,7 @@ store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg)
 		j.worker_pid = (long)sqlite3_column_int64(s, 2);
 		j.heartbeat_at = sqlite3_column_int64(s, 3);
 		j.updated_at = sqlite3_column_int64(s, 4);
+		j.queued = sqlite3_column_int(s, 5);
 		if (fn(&j, arg))
 			break;
 	}

@@ -39,6 +39,7 @@ struct live_job {
 	long worker_pid;
 	int64_t heartbeat_at;
 	int64_t updated_at;
+	int queued;		/* generate started no worker: max_inflight ran */
 };
 
 /* A webhook delivery left pending by a worker that has ended, for the reaper. */
