@@ -118,7 +118,9 @@ resume_orphans(const struct config *cfg, long limit, int waited)
 	o->now = codec_now_ms();
 	o->waited = waited;
 	int resumed = store_each_live_job(collect, o) == 0 ? 0 : -1;
-	long room = cfg->max_inflight - o->alive < limit ? cfg->max_inflight - o->alive : limit;
+	long room = cfg->max_inflight - o->alive;
+	if (room > limit)
+		room = limit;
 	if (resumed == 0 && o->n + o->more > room)
 		log_info("reap: %ld jobs without a worker, %ld workers alive, max_inflight %ld:"
 		    " %ld wait for a place", o->n + o->more, o->alive, cfg->max_inflight,

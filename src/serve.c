@@ -41,7 +41,7 @@ serve_is_fastcgi(void)
  * not be held.
  */
 static int
-request_begin(struct request *r, FCGX_Request *fcgi, char **envp, const struct config *cfg)
+read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct config *cfg)
 {
 	long max = cfg->max_body > cfg->max_webhook_body ? cfg->max_body : cfg->max_webhook_body;
 	if (request_init(r, fcgi, envp, cfg) != 0) {
@@ -69,7 +69,7 @@ int
 serve_cgi(const struct config *cfg)
 {
 	struct request r;
-	dispatch(&r, request_begin(&r, NULL, environ, cfg));
+	dispatch(&r, read_request(&r, NULL, environ, cfg));
 	request_free(&r);
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
@@ -191,7 +191,7 @@ static void
 serve_one(FCGX_Request *fcgi, const struct config *cfg)
 {
 	struct request r;
-	int begun = request_begin(&r, fcgi, fcgi->envp, cfg);
+	int begun = read_request(&r, fcgi, fcgi->envp, cfg);
 	pthread_mutex_lock(&serve_lock);
 	check_config_param(fcgi->envp, cfg);
 	dispatch(&r, begun);
