@@ -9,13 +9,16 @@
 #include "store.h"
 #include "store_queue.h"
 
-enum query { Q_AT_WORK, Q_QUEUE, Q_TAKE, Q_COUNT };
+enum query { Q_AT_WORK, Q_GENERATING, Q_QUEUE, Q_TAKE, Q_COUNT };
 
 static const char *const sql[Q_COUNT] = {
-	/* A job whose worker died still counts, until the reaper takes it. */
+	/* A job whose worker died still counts here: generate looks closer at the cap. */
 	[Q_AT_WORK] =
 	    "SELECT count(*) FROM jobs WHERE status IN ('pending', 'generating')"
 	    " AND queued_at IS NULL AND case_id <> ?1",
+	[Q_GENERATING] =
+	    "SELECT case_id, worker_pid FROM jobs WHERE status = 'generating'"
+	    " AND case_id <> ?1",
 	[Q_QUEUE] =
 	    "UPDATE jobs SET queued_at = ?2 WHERE case_id = ?1 AND status = 'pending'"
 	    " AND worker_pid IS NULL",
@@ -43,6 +46,31 @@ store_workers_at_work(const char *except_case, long *n)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Calls fn with each generating job's case and worker, but for
+ * except_case's own; fn returning nonzero stops the walk.
+ */
+int
+store_each_generating(const char *except_case, int (*fn)(const char *case_id, long pid,
+    void *), void *arg)
+{
+	sqlite3_stmt *s = store_statement(&stmts[Q_GENERATING], sql[Q_GENERATING],
+	    "list generating jobs");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, except_case, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+	    !fn((const char *)sqlite3_column_text(s, 0), (long)sqlite3_column_int64(s, 1), arg))
+		;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_error("store: case %s: list generating jobs: %s", except_case,
+		    sqlite3_errmsg(store_handle()));
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* 1 when the one row changed, 0 when none did, -1 on error. */

@@ -3,7 +3,9 @@
 # two workers and queue four; each worker that ends starts the queued job
 # that has waited longest. 2: after an outage, six jobs whose workers all
 # died: a sweep brings back two and says four wait, and the workers that
-# end start the others, with no sweep needed. Every job ends completed.
+# end start the others, with no sweep needed. 3: a worker that died holds
+# no place: with both places held by jobs whose workers were killed, and no
+# sweep due, a new case starts at once. Every job ends completed.
 . "$(dirname "$0")/lib.sh"
 
 conf() { write_config "max_inflight = $1" "heartbeat_interval = 1" "stale_after = 2" \
@@ -89,6 +91,36 @@ watch 7 12
 check "all six end, with no sweep after the first two" all_final 7 12
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 12 \
     "... completed"
+check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
+
+# 3. Both places held by jobs whose workers died; reap_interval is an hour.
+kill -TERM "$IMAGEGEN_PID"
+wait_exit "$IMAGEGEN_PID" 10 || bail "the responder did not stop"
+rm -f "$T/imagegen.sock"
+start_imagegen
+for i in 13 14; do
+	make_case case-cap-$i 1 1
+	post_json /api/generate-case-images "$T/case-cap-$i.json"
+	wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i' AND status = 'generating'\")\" ]" ||
+	    bail "case-cap-$i did not start"
+	kill -9 "$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i'")"
+done
+check "their workers are gone" wait_for 5 no_workers
+make_case case-cap-15 1 1
+post_json /api/generate-case-images "$T/case-cap-15.json"
+is "$CODE" 202 "a third case is accepted"
+is "$(db "SELECT queued_at IS NULL FROM jobs WHERE case_id = 'case-cap-15'")" 1 \
+    "... and not queued behind the two dead workers"
+check "... and the log says why" \
+    grep -q "case case-cap-15: 2 jobs at work have no live worker; a sweep resumes them" \
+    "$T/imagegen.log"
+watch 15 15
+is "$(job_status case-cap-15)" completed "... and it completes with no sweep"
+sleep 2	# stale_after, then the sweep the two dead ones wait for
+"$IMAGEGEN" reap > /dev/null 2>&1
+watch 13 15
+is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 15 \
+    "a sweep completes the other two"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
 
 done_testing
