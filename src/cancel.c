@@ -18,20 +18,12 @@
 static void
 asked(struct request *r, const char *case_id)
 {
-	struct job job;
-	if (store_load(case_id, &job, NULL, NULL) != 1) {
+	cJSON *o = jobjson_accepted_job(r->cfg, case_id, "cancelRequested", cJSON_CreateTrue());
+	if (o == NULL)
 		reply_error(r, 500, "internal error", NULL);
-		return;
-	}
-	cJSON *o = jobjson_accepted(r->cfg, case_id, job.status, job.total);
-	if (o == NULL || !cJSON_AddBoolToObject(o, "cancelRequested", 1)) {
-		log_error("case %s: cannot build the reply", case_id);
-		reply_error(r, 500, "internal error", NULL);
-	} else {
+	else
 		reply_json(r, 202, NULL, o);
-	}
 	cJSON_Delete(o);
-	store_free(&job, NULL, 0);
 }
 
 void

@@ -189,3 +189,32 @@ jobjson_accepted(const struct config *cfg, const char *case_id, const char *stat
 	}
 	return o;
 }
+
+/*
+ * The answer of an action on a job (retry, cancel): jobjson_accepted for
+ * the job as its row now stands, its retryCount, and key: value, which
+ * this takes over. NULL, logged, when the row or the answer fails.
+ */
+void *
+jobjson_accepted_job(const struct config *cfg, const char *case_id, const char *key,
+    void *value)
+{
+	struct job job;
+	cJSON *o = NULL;
+	if (store_load(case_id, &job, NULL, NULL) == 1) {
+		o = jobjson_accepted(cfg, case_id, job.status, job.total);
+		if (o != NULL && !cJSON_AddNumberToObject(o, "retryCount", job.retry_count)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+		store_free(&job, NULL, 0);
+	}
+	/* cJSON_AddItemToObject fails before it takes the item. */
+	if (o == NULL || value == NULL || !cJSON_AddItemToObject(o, key, value)) {
+		log_error("case %s: cannot build the reply", case_id);
+		cJSON_Delete(value);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}

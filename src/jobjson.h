@@ -15,5 +15,7 @@ char *jobjson_progress(const struct config *cfg, const struct job *job,
 char *jobjson_data_url(const char *path);
 void *jobjson_accepted(const struct config *cfg, const char *case_id, const char *status,
 	long total);
+void *jobjson_accepted_job(const struct config *cfg, const char *case_id, const char *key,
+	void *value);
 
 #endif

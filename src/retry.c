@@ -18,21 +18,12 @@
 static void
 started(struct request *r, const char *case_id, int n)
 {
-	struct job job;
-	if (store_load(case_id, &job, NULL, NULL) != 1) {
+	cJSON *o = jobjson_accepted_job(r->cfg, case_id, "retryImages", cJSON_CreateNumber(n));
+	if (o == NULL)
 		reply_error(r, 500, "internal error", NULL);
-		return;
-	}
-	cJSON *o = jobjson_accepted(r->cfg, case_id, job.status, job.total);
-	if (o == NULL || !cJSON_AddNumberToObject(o, "retryImages", n) ||
-	    !cJSON_AddNumberToObject(o, "retryCount", job.retry_count)) {
-		log_error("case %s: cannot build the reply", case_id);
-		reply_error(r, 500, "internal error", NULL);
-	} else {
+	else
 		reply_json(r, 202, NULL, o);
-	}
 	cJSON_Delete(o);
-	store_free(&job, NULL, 0);
 }
 
 void

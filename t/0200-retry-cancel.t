@@ -39,7 +39,8 @@ is "$CODE" 409 "retry while the job runs is 409"
 t0=$(date +%s%N)
 http POST /api/case-images/case-cx/cancel
 is "$CODE" 202 "cancel answers 202"
-is "$(json .cancelRequested)" true "... with cancelRequested"
+is "$(json .cancelRequested)/$(json .retryCount)/$(json .caseId)" true/0/case-cx \
+    "... with cancelRequested, the job's retryCount and caseId"
 check "the cancelled job ends promptly" wait_final case-cx 5
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "... within a second ($ms ms)" test "$ms" -lt 1000
