@@ -20,6 +20,16 @@
  * creation time tells a job from one an operator deleted that had the
  * same id; the suffix keys the URL form.
  */
+/* found: 0, no such job; -1, the store failed. */
+static void
+not_found(struct request *r, int found)
+{
+	if (found == 0)
+		reply_error(r, 404, "Job not found", NULL);
+	else
+		reply_error(r, 500, "internal error", NULL);
+}
+
 static void
 make_etag(const struct request *r, int64_t version, int64_t created_at, char *etag,
     size_t len)
@@ -135,10 +145,7 @@ send_job(struct request *r, const char *case_id)
 
 	int found = store_load(case_id, &job, &images, &n);
 	if (found <= 0) {
-		if (found == 0)
-			reply_error(r, 404, "Job not found", NULL);
-		else
-			reply_error(r, 500, "internal error", NULL);
+		not_found(r, found);
 		return;
 	}
 	make_etag(r, job.version, job.created_at, etag, sizeof(etag));
@@ -166,10 +173,7 @@ status_handle(struct request *r, const char *case_id)
 	}
 	int found = store_version(case_id, &version, &created_at);
 	if (found <= 0) {
-		if (found == 0)
-			reply_error(r, 404, "Job not found", NULL);
-		else
-			reply_error(r, 500, "internal error", NULL);
+		not_found(r, found);
 		return;
 	}
 	make_etag(r, version, created_at, etag, sizeof(etag));

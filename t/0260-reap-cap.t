@@ -41,6 +41,17 @@ watch() {
 	done
 }
 
+# orphan N...: submits case-cap-N, waits for its worker and kills it.
+orphan() {
+	for i in "$@"; do
+		make_case case-cap-$i 1 1
+		post_json /api/generate-case-images "$T/case-cap-$i.json"
+		wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i' AND status = 'generating'\")\" ]" ||
+		    bail "case-cap-$i did not start"
+		kill -9 "$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i'")"
+	done
+}
+
 # 1. Six at once, max_inflight 2.
 codes=
 for i in 1 2 3 4 5 6; do
@@ -72,13 +83,7 @@ wait_exit "$IMAGEGEN_PID" 10 || bail "the responder did not stop"
 conf 64
 rm -f "$T/imagegen.sock"
 start_imagegen
-for i in 7 8 9 10 11 12; do
-	make_case case-cap-$i 1 1
-	post_json /api/generate-case-images "$T/case-cap-$i.json"
-	wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i' AND status = 'generating'\")\" ]" ||
-	    bail "case-cap-$i did not start"
-	kill -9 "$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i'")"
-done
+orphan 7 8 9 10 11 12
 check "no worker is left" wait_for 5 no_workers
 conf 2
 sleep 2	# stale_after: a worker hands over only to a job that has waited that long
@@ -98,13 +103,7 @@ kill -TERM "$IMAGEGEN_PID"
 wait_exit "$IMAGEGEN_PID" 10 || bail "the responder did not stop"
 rm -f "$T/imagegen.sock"
 start_imagegen
-for i in 13 14; do
-	make_case case-cap-$i 1 1
-	post_json /api/generate-case-images "$T/case-cap-$i.json"
-	wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i' AND status = 'generating'\")\" ]" ||
-	    bail "case-cap-$i did not start"
-	kill -9 "$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i'")"
-done
+orphan 13 14
 check "their workers are gone" wait_for 5 no_workers
 make_case case-cap-15 1 1
 post_json /api/generate-case-images "$T/case-cap-15.json"
