@@ -136,10 +136,16 @@ text_write(FILE *f, const struct metrics_data *m)
 	text_histogram(f, "imagegen_image_api_latency_seconds",
 	    "Time the image API took to answer an image's last attempt.", &m->api_latency);
 	family(f, "imagegen_webhook_deliveries_total", "counter",
-	    "Progress webhook deliveries by status.");
-	for (int i = 0; i < MD_COUNT; i++)
-		labelled(f, "imagegen_webhook_deliveries_total", "status",
-		    metrics_delivery_status_names[i], m->deliveries[i]);
+	    "Progress webhook deliveries by result.");
+	labelled(f, "imagegen_webhook_deliveries_total", "status", "delivered",
+	    m->deliveries[MD_DELIVERED]);
+	labelled(f, "imagegen_webhook_deliveries_total", "status", "failed",
+	    m->deliveries[MD_FAILED]);
+	/* Not a counter: deliveries leave it as they land. */
+	family(f, "imagegen_webhook_deliveries_pending", "gauge",
+	    "Progress webhook deliveries waiting to be sent or sent again.");
+	fprintf(f, "imagegen_webhook_deliveries_pending %" PRId64 "\n",
+	    m->deliveries[MD_PENDING]);
 	text_histogram(f, "imagegen_webhook_delivery_latency_seconds",
 	    "Duration of the last attempt of delivered webhooks.", &m->webhook_latency);
 	family(f, "imagegen_stuck_jobs", "gauge",

@@ -101,10 +101,10 @@ static const char *const sql[S_COUNT] = {
 	    " RETURNING status",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
-	    " finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
+	    " api_ms = NULL, finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
 	[S_RETRY_JOB] =
 	    "UPDATE jobs SET status = 'pending', retry_count = retry_count + 1,"
-	    " last_error = NULL, completed_at = NULL, worker_pid = NULL,"
+	    " last_error = NULL, started_at = NULL, completed_at = NULL, worker_pid = NULL,"
 	    " cancel_requested_at = NULL, updated_at = ?2 WHERE case_id = ?1",
 	[S_CANCEL] =
 	    "UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)"
@@ -780,7 +780,8 @@ is_final(const char *status)
 
 /*
  * Sets the failed images of a finished job back to pending, with fresh
- * attempts, and the job with them. *n: how many.
+ * attempts, and the job with them, for a new run. *n: how many. The
+ * triggers of migration 8 keep the rows as they stood.
  */
 enum store_retry
 store_retry(const char *case_id, int64_t now, int *n)

@@ -49,9 +49,17 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	[Q_ROLLBACK] = { "rollback", "ROLLBACK" },
 	[Q_JOBS] = { "jobs by status",
 	    "SELECT status, count(*) FROM jobs GROUP BY status" },
+	/*
+	 * Failures a retry or a report replaced count too (migration 8), so
+	 * that the counters never fall. A retry takes the image's attempts
+	 * and latency with it; a report leaves them on the image.
+	 */
 	[Q_IMAGES] = { "images by result",
-	    "SELECT sum(status = 'completed'), sum(status = 'failed'),"
-	    " sum(max(attempts - 1, 0)) FROM images" },
+	    "SELECT sum(c), sum(f), sum(r) FROM ("
+	    " SELECT status = 'completed' AS c, status = 'failed' AS f,"
+	    "  max(attempts - 1, 0) AS r FROM images"
+	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0)"
+	    "  FROM past_failures)" },
 	[Q_DELIVERIES] = { "webhook deliveries by status",
 	    "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" },
 	[Q_STUCK] = { "stuck jobs",
@@ -59,9 +67,13 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	[Q_JOB_DURATION] = { "job duration", HISTOGRAM(
 	    "SELECT completed_at - started_at AS x FROM jobs"
 	    " WHERE status IN ('completed', 'partial', 'failed')"
-	    " AND started_at IS NOT NULL AND completed_at IS NOT NULL") },
+	    " AND started_at IS NOT NULL AND completed_at IS NOT NULL"
+	    " UNION ALL SELECT completed_at - started_at FROM past_runs"
+	    " WHERE started_at IS NOT NULL AND completed_at IS NOT NULL") },
 	[Q_API_LATENCY] = { "image API latency", HISTOGRAM(
-	    "SELECT api_ms AS x FROM images WHERE api_ms IS NOT NULL") },
+	    "SELECT api_ms AS x FROM images WHERE api_ms IS NOT NULL"
+	    " UNION ALL SELECT api_ms FROM past_failures"
+	    " WHERE api_ms IS NOT NULL AND replaced_by = 'pending'") },
 	[Q_WEBHOOK_LATENCY] = { "webhook latency", HISTOGRAM(
 	    "SELECT latency_ms AS x FROM webhook_deliveries"
 	    " WHERE status = 'delivered' AND latency_ms IS NOT NULL") },

@@ -89,7 +89,9 @@ is "$(metric 'imagegen_webhook_deliveries_total{status="delivered"}')" "$posts" 
     "delivered webhooks: one per post received ($posts)"
 check "... at least start and final" test "$posts" -ge 2
 is "$(metric 'imagegen_webhook_deliveries_total{status="failed"}')" 0 "no webhook failed"
-is "$(metric 'imagegen_webhook_deliveries_total{status="pending"}')" 0 "no webhook pending"
+is "$(metric imagegen_webhook_deliveries_pending)" 0 "no webhook pending"
+is "$(grep -c 'imagegen_webhook_deliveries_total{status="pending"}' "$T/body")" 0 \
+    "... which is a gauge, not a counter's series: deliveries leave it as they land"
 is "$(metric imagegen_webhook_delivery_latency_seconds_count)" "$posts" \
     "every delivered webhook has a latency"
 is "$(metric imagegen_stuck_jobs)" 0 "no job is stuck"
@@ -100,11 +102,12 @@ for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
     "imagegen_image_retries_total counter" "imagegen_job_duration_seconds histogram" \
     "imagegen_image_api_latency_seconds histogram" \
     "imagegen_webhook_deliveries_total counter" \
+    "imagegen_webhook_deliveries_pending gauge" \
     "imagegen_webhook_delivery_latency_seconds histogram" "imagegen_stuck_jobs gauge"; do
 	check "# TYPE $f" grep -qxF "# TYPE $f" "$T/metrics.txt"
 done
-is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 10 "10 metric families, no more"
-is "$(grep -c '^# HELP ' "$T/metrics.txt")" 10 "each with a HELP line"
+is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 11 "11 metric families, no more"
+is "$(grep -c '^# HELP ' "$T/metrics.txt")" 11 "each with a HELP line"
 
 # Every line is a HELP or TYPE comment or "name{labels} value" / "name value",
 # and every sample belongs to a family typed before it.
@@ -204,6 +207,42 @@ http POST $M -H 'Content-Type: application/json' --data-binary '{}'
 is "$CODE" 405 "POST is 405"
 is "$(header Allow)" "GET, HEAD" "... with Allow: GET, HEAD"
 
+# --- a retry: no counter falls ---------------------------------------------
+# case-a ended partial, ev-0 failed after 2 attempts; a retry sets ev-0 back
+# to pending, and it fails twice again. Prometheus takes a counter that
+# falls for a reset.
+counters() {	# the counter and histogram series of the last text body
+	grep -E '^imagegen_[a-z_]*(_total|_bucket|_sum|_count)[{ ]' "$T/body"
+}
+fallen() {	# fallen OLD NEW: the series of OLD that are lower, or gone, in NEW
+	awk 'NR == FNR { v[$1] = $2; next }
+	$1 in v { if ($2 + 0 < v[$1] + 0) print $1 " fell from " v[$1] " to " $2; delete v[$1] }
+	END { for (k in v) print k " is gone" }' "$1" "$2"
+}
+http GET $M
+counters > "$T/c0"
+http POST /api/case-images/case-a/retry
+is "$CODE" 202 "case-a's failed image is retried"
+http GET $M
+counters > "$T/c1"
+is "$(fallen "$T/c0" "$T/c1")" "" "while it runs again, no counter series has fallen"
+is "$(metric 'imagegen_images_total{result="failed"}')/$(metric imagegen_image_retries_total)" 1/2 \
+    "... the replaced failure and its retry still count"
+check "case-a's new run ends" wait_final case-a 30
+http GET $M
+counters > "$T/c2"
+is "$(fallen "$T/c1" "$T/c2")" "" "once it ends again, no counter series has fallen"
+is "$(metric 'imagegen_images_total{result="failed"}')" 2 "2 failures: the replaced one and the new one"
+is "$(metric imagegen_image_retries_total)" 3 "3 retries: one more in the new run"
+is "$(metric imagegen_job_duration_seconds_count)" 3 "3 job durations: case-a's two runs and case-b's"
+is "$(sqlite3 "$T/imagegen.db" "SELECT run, status, last_error LIKE 'ev-0:%' FROM past_runs
+    WHERE case_id = 'case-a'")" "0|partial|1" "past_runs keeps case-a's first run, and why it failed"
+is "$(sqlite3 "$T/imagegen.db" "SELECT item_id, run, attempts, api_ms, replaced_by
+    FROM past_failures")" "ev-0|0|2|700|pending" "past_failures keeps ev-0's first failure"
+is "$(sqlite3 "$T/imagegen.db" "SELECT retry_count, status, started_at > (SELECT completed_at
+    FROM past_runs) FROM jobs WHERE case_id = 'case-a'")" "1|partial|1" \
+    "the new run has its own start"
+
 # --- stuck jobs, and a restart ---------------------------------------------
 old=$(($(date +%s) * 1000 - 700000))
 sqlite3 "$T/imagegen.db" "UPDATE jobs SET status = 'generating', started_at = $old,
@@ -211,7 +250,8 @@ sqlite3 "$T/imagegen.db" "UPDATE jobs SET status = 'generating', started_at = $o
 http GET $M
 is "$(metric imagegen_stuck_jobs)" 1 "a job generating for 700 s is stuck (stuck_after 600)"
 is "$(metric 'imagegen_jobs{status="generating"}')" 1 "... and counted as generating"
-is "$(metric imagegen_job_duration_seconds_count)" 1 "... and no longer a finished job"
+is "$(metric imagegen_job_duration_seconds_count)" 3 \
+    "... and its finished run, kept in past_runs, still counts"
 grep -v '^imagegen_stuck_jobs ' "$T/body" > "$T/before.txt"
 
 echo "stuck_after = 1000" >> "$T/imagegen.conf"
