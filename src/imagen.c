@@ -14,6 +14,21 @@
 
 #define MAX_RESPONSE (64 * 1024 * 1024)
 
+/*
+ * An answer of 1-2 MB that grew by doubling would leave its smaller
+ * buffers behind in the heap: one allocation of the announced length
+ * instead, when the server gives it.
+ */
+static size_t
+first_capacity(CURL *easy)
+{
+	curl_off_t announced = -1;
+	if (curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) != CURLE_OK ||
+	    announced <= 0 || announced >= MAX_RESPONSE)
+		return 64 * 1024;
+	return (size_t)announced + 1;
+}
+
 static size_t
 collect(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -22,7 +37,7 @@ collect(char *data, size_t size, size_t nmemb, void *arg)
 	if (c->resp_len + n > MAX_RESPONSE)
 		return 0;	/* libcurl then fails the transfer with CURLE_WRITE_ERROR */
 	if (c->resp_len + n + 1 > c->resp_cap) {
-		size_t cap = c->resp_cap ? c->resp_cap : 64 * 1024;
+		size_t cap = c->resp_cap ? c->resp_cap : first_capacity(c->easy);
 		while (cap < c->resp_len + n + 1)
 			cap *= 2;
 		char *p = realloc(c->resp, cap);
