@@ -694,13 +694,14 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 {
 	struct worker w = { .cfg = cfg };
 	/*
-	 * Answers of 1-2 MB come and go by the dozen. glibc would raise its
-	 * mmap threshold after the first is freed and keep the later ones in
-	 * its heaps, where freed memory stays resident: a fixed threshold
-	 * gives each back to the kernel when freed (8 MB less at peak).
+	 * Answers of 1-2 MB, and the pictures decoded from them, come and go
+	 * by the dozen. Served by mmap, each would be new pages, faulted in
+	 * and zeroed, then unmapped: a sixth of a case's CPU. From one heap
+	 * they are reused instead; freed memory stays resident, which costs
+	 * about 10 MB at peak (bench/README.md has both figures).
 	 */
-	if (mallopt(M_MMAP_THRESHOLD, 128 * 1024) != 1)
-		log_warn("case %s: mallopt failed; memory use may run higher", case_id);
+	if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) != 1 || mallopt(M_ARENA_MAX, 1) != 1)
+		log_warn("case %s: mallopt failed; the heap may cost more CPU", case_id);
 	if (claim(&w, case_id, take_over) != 0) {
 		store_free(&w.job, w.images, w.n);
 		return 1;
