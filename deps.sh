@@ -5,7 +5,8 @@ set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libcurl4-openssl-dev libcjson-dev libmagickwand-dev
 	libsqlite3-dev libssl-dev libpng-dev
-	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc"
+	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc
+	systemd"
 
 missing=
 for p in $PACKAGES; do
