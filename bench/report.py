@@ -92,6 +92,11 @@ def compress(r):
             continue
         row(f"3. compress 1024px {kind.upper()}, ms/image", f"{ig:.1f}", f"sharp {sh:.1f}",
             fmt_ratio(ig, sh), f"<= {target:.1f}x", ig <= target * sh)
+        rounds = r.get(f"ig_{kind}_rounds", "").split()
+        if len(rounds) > 1:
+            row("   ... each round's median, taking turns", " / ".join(rounds),
+                "sharp " + " / ".join(r.get(f"sharp_{kind}_rounds", "").split()), "-",
+                "(reported)", None)
         ib, sb = num(r, f"ig_{kind}_bytes"), num(r, f"sharp_{kind}_bytes")
         row(f"   {kind.upper()} output bytes", f"{ib:.0f}", f"sharp {sb:.0f}",
             fmt_ratio(ib, sb), "<= 1.25x", ib <= 1.25 * sb)
