@@ -15,11 +15,6 @@
 #include "status.h"
 #include "store.h"
 
-/*
- * The version moves on every change to the job or its images; the
- * creation time tells a job from one an operator deleted that had the
- * same id; the suffix keys the URL form.
- */
 /* found: 0, no such job; -1, the store failed. */
 static void
 not_found(struct request *r, int found)
@@ -30,6 +25,11 @@ not_found(struct request *r, int found)
 		reply_error(r, 500, "internal error", NULL);
 }
 
+/*
+ * The version moves on every change to the job or its images; the
+ * creation time tells a job from one an operator deleted that had the
+ * same id; the suffix keys the URL form.
+ */
 static void
 make_etag(const struct request *r, int64_t version, int64_t created_at, char *etag,
     size_t len)
