@@ -19,17 +19,19 @@ struct route {
 	const char *suffix;	/* with prefix: what the path must end in, cut from the rest */
 	const char *method;	/* GET routes answer HEAD too */
 	enum { OPEN, WRITE, READ } auth;	/* READ: a token only with status_auth = token */
+	int reader;		/* it only reads, and may run on the store's reader */
 	void (*handle)(struct request *r, const char *rest);
 };
 
 /* First match wins: the case actions come before the status route they extend. */
 static const struct route routes[] = {
-	{ "/api/generate-case-images", 0, NULL, "POST", WRITE, generate_handle },
-	{ "/api/case-images/", 1, "/retry", "POST", WRITE, retry_handle },
-	{ "/api/case-images/", 1, "/cancel", "POST", WRITE, cancel_handle },
-	{ "/api/case-images/", 1, NULL, "GET", READ, status_handle },
-	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, webhook_handle },
-	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, metrics_handle },
+	{ "/api/generate-case-images", 0, NULL, "POST", WRITE, 0, generate_handle },
+	{ "/api/case-images/", 1, "/retry", "POST", WRITE, 0, retry_handle },
+	{ "/api/case-images/", 1, "/cancel", "POST", WRITE, 0, cancel_handle },
+	{ "/api/case-images/", 1, NULL, "GET", READ, 1, status_handle },
+	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
+	/* Its statements are kept on the writer (store_metrics.c). */
+	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 0, metrics_handle },
 };
 
 static int
@@ -83,4 +85,16 @@ router_dispatch(struct request *r)
 		return;
 	}
 	rt->handle(r, rest);
+}
+
+/*
+ * 1 for a request that only reads the store: the status route's, and
+ * whatever answer (404, 405, 401) its path gets without reaching it.
+ */
+int
+router_reads_only(const struct request *r)
+{
+	char rest[128];
+	const struct route *rt = match(r->path, rest, sizeof(rest));
+	return rt != NULL && rt->reader;
 }

@@ -5,5 +5,6 @@
 struct request;
 
 void router_dispatch(struct request *r);
+int  router_reads_only(const struct request *r);
 
 #endif

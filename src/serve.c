@@ -18,6 +18,7 @@
 #include "request.h"
 #include "router.h"
 #include "serve.h"
+#include "store.h"
 
 extern char **environ;
 
@@ -85,13 +86,11 @@ serve_cgi(const struct config *cfg)
 static void
 check_config_param(char **envp, const struct config *cfg)
 {
-	static int warned;
+	static atomic_int warned;
 	const char *p = FCGX_GetParam("IMAGEGEN_CONFIG", envp);
-	if (p != NULL && strcmp(p, cfg->path) != 0 && !warned) {
+	if (p != NULL && strcmp(p, cfg->path) != 0 && atomic_exchange(&warned, 1) == 0)
 		log_warn("serve: request names config %s, but %s was loaded at start-up;"
 		    " set IMAGEGEN_CONFIG for the responder itself", p, cfg->path);
-		warned = 1;
-	}
 }
 
 /*
@@ -140,13 +139,18 @@ stop_signals(sigset_t *set)
 }
 
 /*
- * One lock for all a request does: the store's connection and its kept
- * statements, the status answers kept, are the process's. Accepting,
- * reading the parameters, and the closing write, shutdown and close run
- * outside it, on every thread at once, and so does reading the body: a
- * client that sends it slowly holds up its own thread only.
+ * One lock for all a request does: the store's writer and its kept
+ * statements are the process's. A status poll takes read_lock instead,
+ * for the store's reader and the status answers kept: a poll never waits
+ * behind a write, which may wait up to 5 s for SQLite's write lock, and
+ * polls run beside the writes. Accepting, reading the parameters, and the
+ * closing write, shutdown and close run outside both, on every thread at
+ * once, and so does reading the body: a client that sends it slowly holds
+ * up its own thread only.
  */
 static pthread_mutex_t serve_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
+static int have_reader;		/* set before the threads start */
 
 struct server {
 	const struct config *cfg;
@@ -187,21 +191,40 @@ accept_failed(int rc)
 	dup2(serve_devnull, 0);
 }
 
+/* A poll reaps only when no writer is busy: the next request will, else. */
+static void
+serve_poll(struct request *r, int begun, const struct config *cfg)
+{
+	pthread_mutex_lock(&read_lock);
+	store_use_reader(1);
+	dispatch(r, begun);
+	store_use_reader(0);
+	pthread_mutex_unlock(&read_lock);
+	if (pthread_mutex_trylock(&serve_lock) == 0) {
+		reap_maybe(cfg);
+		pthread_mutex_unlock(&serve_lock);
+	}
+}
+
 static void
 serve_one(FCGX_Request *fcgi, const struct config *cfg)
 {
 	struct request r;
 	int begun = read_request(&r, fcgi, fcgi->envp, cfg);
-	pthread_mutex_lock(&serve_lock);
 	check_config_param(fcgi->envp, cfg);
-	dispatch(&r, begun);
-	/*
-	 * The answer waits in libfcgi's buffer meanwhile: a clock check, and
-	 * once per reap_interval a one-row update and a fork. After
-	 * FCGX_Finish_r it would take the lock a second time, every request.
-	 */
-	reap_maybe(cfg);
-	pthread_mutex_unlock(&serve_lock);
+	if (have_reader && begun == 0 && router_reads_only(&r)) {
+		serve_poll(&r, begun, cfg);
+	} else {
+		pthread_mutex_lock(&serve_lock);
+		dispatch(&r, begun);
+		/*
+		 * The answer waits in libfcgi's buffer meanwhile: a clock check,
+		 * and once per reap_interval a one-row update and a fork. After
+		 * FCGX_Finish_r it would take the lock a second time, every request.
+		 */
+		reap_maybe(cfg);
+		pthread_mutex_unlock(&serve_lock);
+	}
 	request_free(&r);
 	FCGX_Finish_r(fcgi);
 }
@@ -272,6 +295,9 @@ serve_fastcgi(const struct config *cfg)
 	 */
 	if (mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024) != 1)
 		log_warn("serve: mallopt failed; each request may cost more");
+	have_reader = store_open_reader(cfg->database) == 0;
+	if (!have_reader)
+		log_warn("serve: no reader connection; polls wait behind writes");
 	if (start_threads(&sv) == 0) {
 		free(sv.threads);
 		return 1;

@@ -14,8 +14,6 @@
 #define RATE_WINDOW_MS 61000
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-static sqlite3 *db;
-
 /* Every statement is prepared once, on first use, and kept for the process's life. */
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -130,18 +128,30 @@ static const char *const sql[S_COUNT] = {
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
 };
 
-static sqlite3_stmt *stmts[S_COUNT];
+/*
+ * The writer is every route's connection. A FastCGI responder opens a
+ * reader too, for the status route alone: polls then never wait behind a
+ * write of another thread that waits for SQLite's write lock, and run
+ * beside the writes. Each thread picks one for the request in hand
+ * (store_use_reader), under the lock that guards that connection.
+ */
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S_COUNT];
+};
+static struct conn writer, reader;
+static _Thread_local struct conn *cur = &writer;
 
 static sqlite3_stmt *
 stmt(enum stmt_id id)
 {
-	if (stmts[id] == NULL &&
-	    sqlite3_prepare_v3(db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-	    &stmts[id], NULL) != SQLITE_OK) {
-		log_error("store: prepare statement %d: %s", (int)id, sqlite3_errmsg(db));
+	if (cur->stmts[id] == NULL &&
+	    sqlite3_prepare_v3(cur->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+	    &cur->stmts[id], NULL) != SQLITE_OK) {
+		log_error("store: prepare statement %d: %s", (int)id, sqlite3_errmsg(cur->db));
 		return NULL;
 	}
-	return stmts[id];
+	return cur->stmts[id];
 }
 
 /* Runs a statement that returns no row, leaving it reset for its next use. */
@@ -152,7 +162,7 @@ step_done(sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: %s: %s", what, sqlite3_errmsg(db));
+		log_error("store: %s: %s", what, sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;
@@ -173,20 +183,20 @@ exec_simple(enum stmt_id id)
 }
 
 /*
- * For the store's other files (store_metrics.c, store_progress.c): their
- * statements are prepared once into *slot on the store's connection and
- * kept, like this file's own.
+ * For the store's other files (store_metrics.c, store_progress.c,
+ * store_queue.c): their statements are prepared once into *slot on the
+ * writer and kept, like this file's own.
  */
 sqlite3_stmt *
 store_statement(sqlite3_stmt **slot, const char *text, const char *what)
 {
-	if (db == NULL) {
+	if (writer.db == NULL) {
 		log_error("store: %s: the store is not open", what);
 		return NULL;
 	}
-	if (*slot == NULL && sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, slot,
-	    NULL) != SQLITE_OK) {
-		log_error("store: prepare %s: %s", what, sqlite3_errmsg(db));
+	if (*slot == NULL && sqlite3_prepare_v3(writer.db, text, -1, SQLITE_PREPARE_PERSISTENT,
+	    slot, NULL) != SQLITE_OK) {
+		log_error("store: prepare %s: %s", what, sqlite3_errmsg(writer.db));
 		return NULL;
 	}
 	return *slot;
@@ -203,13 +213,24 @@ static int begin(void) { return exec_simple(S_BEGIN); }
 static int commit(void) { return exec_simple(S_COMMIT); }
 static void rollback(void) { (void)exec_simple(S_ROLLBACK); }
 
+static void
+close_conn(struct conn *c)
+{
+	for (int i = 0; i < S_COUNT; i++) {
+		sqlite3_finalize(c->stmts[i]);
+		c->stmts[i] = NULL;
+	}
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
 /* what names the statement in the log: a migration's whole text would drown the reason. */
 static int
 exec_sql(const char *text, const char *what)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(db));
+	if (sqlite3_exec(cur->db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -222,31 +243,57 @@ exec_pragma(const char *text)
 	return exec_sql(text, text);
 }
 
+/* Opens c on the database; the pragmas are the connection's, the file's own (WAL) too. */
+static int
+open_conn(struct conn *c, const char *path, int flags, const char *const *pragmas)
+{
+	struct conn *saved = cur;
+	int rc = 0;
+	cur = c;
+	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("store: open %s: %s", path, c->db ? sqlite3_errmsg(c->db) :
+		    "out of memory");
+		rc = -1;
+	} else if (sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+		rc = -1;
+	}
+	for (; rc == 0 && *pragmas != NULL; pragmas++)
+		rc = exec_pragma(*pragmas);
+	if (rc != 0)
+		close_conn(c);
+	cur = saved;
+	return rc;
+}
+
+/* synchronous=NORMAL is durable across process crashes in WAL mode, and 10x cheaper. */
 int
 store_open(const char *path)
 {
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_error("store: open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		store_close();
-		return -1;
-	}
-	/* synchronous=NORMAL is durable across process crashes in WAL mode, and 10x cheaper. */
-	if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
-	    exec_pragma("PRAGMA journal_mode = WAL") != 0 ||
-	    exec_pragma("PRAGMA synchronous = NORMAL") != 0 ||
-	    exec_pragma("PRAGMA foreign_keys = ON") != 0) {
-		store_close();
-		return -1;
-	}
-	return 0;
+	static const char *const pragmas[] = { "PRAGMA journal_mode = WAL",
+	    "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", NULL };
+	return open_conn(&writer, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas);
+}
+
+/* The status route's connection; query_only, so that no bug can write through it. */
+int
+store_open_reader(const char *path)
+{
+	static const char *const pragmas[] = { "PRAGMA query_only = ON", NULL };
+	return open_conn(&reader, path, SQLITE_OPEN_READWRITE, pragmas);
+}
+
+/* This thread's requests use the reader from now on (on), or the writer. */
+void
+store_use_reader(int on)
+{
+	cur = on && reader.db != NULL ? &reader : &writer;
 }
 
 static int
 user_version(int *v)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(cur->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	int rc = sqlite3_step(s);
 	*v = sqlite3_column_int(s, 0);
@@ -266,7 +313,7 @@ migrate_one(int *version)
 	if (exec_pragma("BEGIN IMMEDIATE") != 0)
 		return -1;
 	if (user_version(version) != 0) {
-		log_error("store: read user_version: %s", sqlite3_errmsg(db));
+		log_error("store: read user_version: %s", sqlite3_errmsg(cur->db));
 		goto fail;
 	}
 	if (*version >= N_MIGRATIONS)
@@ -300,23 +347,19 @@ store_migrate(int *from, int *to)
 	return 0;
 }
 
-/* For store_metrics.c, the store's other half: the same connection. */
+/* For the store's other files: the writer, which their statements are on. */
 struct sqlite3 *
 store_handle(void)
 {
-	return db;
+	return writer.db;
 }
 
 void
 store_close(void)
 {
 	store_metrics_close();
-	for (int i = 0; i < S_COUNT; i++) {
-		sqlite3_finalize(stmts[i]);
-		stmts[i] = NULL;
-	}
-	sqlite3_close(db);
-	db = NULL;
+	close_conn(&reader);
+	close_conn(&writer);
 }
 
 static int
@@ -362,7 +405,7 @@ find_existing(const struct case_req *req, char status[12])
 	} else if (rc == SQLITE_DONE) {
 		found = STORE_CREATED;
 	} else {
-		log_error("store: case %s: look up: %s", req->case_id, sqlite3_errmsg(db));
+		log_error("store: case %s: look up: %s", req->case_id, sqlite3_errmsg(cur->db));
 	}
 	finish(s);
 	return found;
@@ -409,7 +452,7 @@ store_version(const char *case_id, int64_t *version, int64_t *created_at)
 	} else if (rc == SQLITE_DONE) {
 		found = 0;
 	} else {
-		log_error("store: case %s: version: %s", case_id, sqlite3_errmsg(db));
+		log_error("store: case %s: version: %s", case_id, sqlite3_errmsg(cur->db));
 	}
 	finish(s);
 	return found;
@@ -475,7 +518,7 @@ load_images(const char *case_id, int total, struct image **out, size_t *n)
 		read_image(s, &(*out)[(*n)++]);
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: case %s: load images: %s", case_id, sqlite3_errmsg(db));
+		log_error("store: case %s: load images: %s", case_id, sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;
@@ -504,7 +547,7 @@ store_load(const char *case_id, struct job *job, struct image **images, size_t *
 	} else if (rc == SQLITE_DONE) {
 		found = 0;
 	} else {
-		log_error("store: case %s: load job: %s", case_id, sqlite3_errmsg(db));
+		log_error("store: case %s: load job: %s", case_id, sqlite3_errmsg(cur->db));
 	}
 	finish(s);
 	if (found == 1 && images != NULL && load_images(case_id, job->total, images, n) != 0) {
@@ -552,7 +595,7 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: list jobs: %s", sqlite3_errmsg(db));
+		log_error("store: list jobs: %s", sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;
@@ -570,7 +613,7 @@ store_claim(const char *case_id, long pid, int64_t now)
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(s, "claim job") != 0)
 		return -1;
-	return sqlite3_changes(db) == 1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 /* Returns 1 while pid still owns the job, 0 once it has been taken from it. */
@@ -585,7 +628,7 @@ store_heartbeat(const char *case_id, long pid, int64_t now)
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(s, "heartbeat") != 0)
 		return -1;
-	return sqlite3_changes(db) == 1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 /*
@@ -604,7 +647,7 @@ store_release(const char *case_id, long old_pid, int64_t now)
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(s, "release job") != 0)
 		return -1;
-	return sqlite3_changes(db) == 1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 int
@@ -627,7 +670,7 @@ store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg)
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: list live jobs: %s", sqlite3_errmsg(db));
+		log_error("store: list live jobs: %s", sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;
@@ -645,7 +688,7 @@ store_maintenance_due(const char *task, int64_t now, int64_t interval_ms)
 	sqlite3_bind_int64(s, 3, interval_ms);
 	if (step_done(s, "maintenance") != 0)
 		return -1;
-	return sqlite3_changes(db) == 1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 int
@@ -750,7 +793,7 @@ store_finish(const char *case_id, int64_t now, char status[12])
 		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
 	finish(s);
 	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 || commit() != 0) {
-		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(db));
+		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(cur->db));
 		rollback();
 		return -1;
 	}
@@ -803,7 +846,7 @@ store_retry(const char *case_id, int64_t now, int *n)
 	bind_text(imgs, 1, case_id);
 	if (step_done(imgs, "retry images") != 0)
 		goto done;
-	*n = sqlite3_changes(db);
+	*n = sqlite3_changes(cur->db);
 	if (*n == 0) {
 		rc = RETRY_NOTHING;
 		goto done;
@@ -831,7 +874,7 @@ store_cancel(const char *case_id, int64_t now)
 	sqlite3_bind_int64(s, 2, now);
 	if (step_done(s, "cancel") != 0)
 		goto fail;
-	int changed = sqlite3_changes(db);
+	int changed = sqlite3_changes(cur->db);
 	int found = changed ? 1 : store_job_status(case_id, status);
 	if (found < 0 || commit() != 0)
 		goto fail;
@@ -867,7 +910,7 @@ store_delivery_add(const char *case_id, const char *event, const char *url,
 	sqlite3_bind_int64(s, 5, now);
 	if (step_done(s, "add delivery") != 0)
 		return -1;
-	return sqlite3_last_insert_rowid(db);
+	return sqlite3_last_insert_rowid(cur->db);
 }
 
 /* Deliveries still pending of jobs that have ended, in order within each case. */
@@ -894,7 +937,7 @@ store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: pending deliveries: %s", sqlite3_errmsg(db));
+		log_error("store: pending deliveries: %s", sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;

@@ -64,6 +64,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 int  store_open(const char *path);
+int  store_open_reader(const char *path);
+void store_use_reader(int on);
 struct sqlite3 *store_handle(void);
 struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
 	const char *what);

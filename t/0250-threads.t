@@ -2,7 +2,8 @@
 # Threads: one responder process serves `threads` requests at once. A
 # FastCGI client stalled half-way through its parameters or its body holds
 # up its own thread, and no other; with every thread held, the next
-# request waits for one; SIGTERM lets the held requests finish.
+# request waits for one; a poll does not wait behind a write that waits
+# for SQLite's lock; SIGTERM lets the held requests finish.
 . "$(dirname "$0")/lib.sh"
 
 start_mock
@@ -51,7 +52,39 @@ held_then_released body case-body /api/case-images/case-params 200
 reply_body "$T/fcgi.out" > "$T/held.json"
 jcheck "... with its whole body" '.caseId == "case-body" and .totalImages == 3' "$T/held.json"
 
-# 3. Both threads held: a third request waits until one is free.
+# 3. SQLite's write lock held by hand, as an operator's open transaction in
+# the sqlite3 shell holds it: a webhook update waits for it on one thread,
+# and a status poll on the other is answered at once, from the reader.
+"$PYTHON3" - "$T/imagegen.db" "$T/lock.held" "$T/lock.go" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+end = time.time() + 10
+while not os.path.exists(sys.argv[3]) and time.time() < end:
+    time.sleep(0.02)
+db.execute("COMMIT")
+PY
+locker=$!
+wait_for 5 test -f "$T/lock.held" || bail "could not take the write lock"
+printf '{"caseId":"case-params","status":"generating","completedImages":0,"totalImages":3,"evidenceImages":{},"locationImages":{},"failedIds":[]}' \
+    > "$T/update.json"
+curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $API_TOKEN" --data-binary "@$T/update.json" \
+    "$BASE/api/webhook/image-progress" > "$T/update.code" &
+update=$!
+sleep 0.3	# the update now waits for the lock, on the writer
+t0=$(date +%s%N)
+http GET /api/case-images/case-params
+ms=$(ms_since "$t0")
+is "$CODE" 200 "a write waits for SQLite's lock on one thread: a poll on the other is answered"
+check "... at once ($ms ms)" test "$ms" -lt 1000
+touch "$T/lock.go"
+wait "$update"
+wait "$locker"
+is "$(cat "$T/update.code")" 200 "the waiting update lands once the lock is let go"
+
+# 4. Both threads held: a third request waits until one is free.
 held params case-a "$T/a"
 held body case-b "$T/b"
 second=$HELD_PID
@@ -67,7 +100,7 @@ ms=$(ms_since "$t0")
 is "$(cat "$T/third.code")" 200 "... and is answered once one is free"
 check "... within 2 s of that ($ms ms)" test "$ms" -lt 2300
 
-# 4. SIGTERM with one thread held mid-body and the other idle in accept():
+# 5. SIGTERM with one thread held mid-body and the other idle in accept():
 # the idle one leaves, the held request is served, then the process exits 0.
 kill -TERM "$pid"
 sleep 0.3
