@@ -13,7 +13,9 @@
 #include "jobjson.h"
 #include "log.h"
 #include "request.h"
+#include "spawn.h"
 #include "store.h"
+#include "store_queue.h"
 
 static void
 asked(struct request *r, const char *case_id)
@@ -26,6 +28,21 @@ asked(struct request *r, const char *case_id)
 	cJSON_Delete(o);
 }
 
+/*
+ * A job queued behind max_inflight has no worker to see the request: one
+ * starts now, only to end it. It makes no request to the image API, and
+ * sends the final webhook as any worker does.
+ */
+static void
+end_if_queued(const char *case_id)
+{
+	if (store_take_queued(case_id, codec_now_ms()) != 1)
+		return;
+	log_info("case %s: queued job cancelled; starting its worker to end it", case_id);
+	if (spawn_worker(case_id) != 0)
+		log_error("case %s: worker not started; imagegen reap will", case_id);
+}
+
 void
 cancel_handle(struct request *r, const char *case_id)
 {
@@ -36,6 +53,7 @@ cancel_handle(struct request *r, const char *case_id)
 	switch (store_cancel(case_id, codec_now_ms())) {
 	case CANCEL_ASKED:
 		log_info("case %s: cancel requested", case_id);
+		end_if_queued(case_id);
 		asked(r, case_id);
 		break;
 	case CANCEL_NOT_FOUND:

@@ -5,7 +5,9 @@
 # died: a sweep brings back two and says four wait, and the workers that
 # end start the others, with no sweep needed. 3: a worker that died holds
 # no place: with both places held by jobs whose workers were killed, and no
-# sweep due, a new case starts at once. Every job ends completed.
+# sweep due, a new case starts at once. 4: a queued job that is cancelled
+# ends at once, with no request to the image API. Every other job ends
+# completed.
 . "$(dirname "$0")/lib.sh"
 
 conf() { write_config "max_inflight = $1" "heartbeat_interval = 1" "stale_after = 2" \
@@ -121,5 +123,27 @@ watch 13 15
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 15 \
     "a sweep completes the other two"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
+
+# 4. Both places held by cases whose images take 3 s; a third waits queued.
+for i in 16 17; do
+	make_case case-cap-$i 1 1 "" ev-0=delay=3
+	post_json /api/generate-case-images "$T/case-cap-$i.json"
+done
+make_case case-cap-18 2 1
+post_json /api/generate-case-images "$T/case-cap-18.json"
+is "$(db "SELECT queued_at IS NOT NULL FROM jobs WHERE case_id = 'case-cap-18'")" 1 \
+    "a third case waits queued behind two at work"
+http POST /api/case-images/case-cap-18/cancel
+is "$CODE" 202 "... and its cancel is accepted"
+t0=$(date +%s%N)
+check "... and it ends at once, not once a place is free" wait_final case-cap-18 2
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "$(db "SELECT status || ' ' || last_error || ' ' || (SELECT sum(attempts) FROM images
+    WHERE case_id = 'case-cap-18') FROM jobs WHERE case_id = 'case-cap-18'")" \
+    "failed cancelled by request 0" "... failed, cancelled by request, no request made ($ms ms)"
+is "$(job_status case-cap-16)/$(job_status case-cap-17)" generating/generating \
+    "... while the two at work go on"
+watch 16 17
+is "$(job_status case-cap-16)/$(job_status case-cap-17)" completed/completed "... and complete"
 
 done_testing
