@@ -10,9 +10,9 @@
 #include "config.h"
 #include "jobjson.h"
 #include "log.h"
+#include "queue.h"
 #include "request.h"
 #include "retry.h"
-#include "spawn.h"
 #include "store.h"
 
 static void
@@ -37,8 +37,7 @@ retry_handle(struct request *r, const char *case_id)
 	switch (store_retry(case_id, codec_now_ms(), &n)) {
 	case RETRY_STARTED:
 		log_info("case %s: retrying %d failed images", case_id, n);
-		if (spawn_worker(case_id) != 0)
-			log_error("case %s: worker not started; imagegen reap will", case_id);
+		queue_start_or_wait(r->cfg, case_id);
 		started(r, case_id, n);
 		break;
 	case RETRY_NOT_FOUND:

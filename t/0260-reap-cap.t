@@ -6,8 +6,8 @@
 # end start the others, with no sweep needed. 3: a worker that died holds
 # no place: with both places held by jobs whose workers were killed, and no
 # sweep due, a new case starts at once. 4: a queued job that is cancelled
-# ends at once, with no request to the image API. Every other job ends
-# completed.
+# ends at once, with no request to the image API; retried while the places
+# are held, it waits queued. Every job ends completed.
 . "$(dirname "$0")/lib.sh"
 
 conf() { write_config "max_inflight = $1" "heartbeat_interval = 1" "stale_after = 2" \
@@ -143,7 +143,13 @@ is "$(db "SELECT status || ' ' || last_error || ' ' || (SELECT sum(attempts) FRO
     "failed cancelled by request 0" "... failed, cancelled by request, no request made ($ms ms)"
 is "$(job_status case-cap-16)/$(job_status case-cap-17)" generating/generating \
     "... while the two at work go on"
-watch 16 17
-is "$(job_status case-cap-16)/$(job_status case-cap-17)" completed/completed "... and complete"
+http POST /api/case-images/case-cap-18/retry
+is "$CODE" 202 "a retry of it while both places are held is accepted"
+is "$(db "SELECT status, queued_at IS NOT NULL FROM jobs WHERE case_id = 'case-cap-18'")" \
+    "pending|1" "... and waits queued too"
+watch 16 18
+is "$(job_status case-cap-16)/$(job_status case-cap-17)/$(job_status case-cap-18)" \
+    completed/completed/completed "all three complete"
+check "... never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
 
 done_testing

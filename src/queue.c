@@ -1,0 +1,61 @@
+/*
+ * queue.c: a job's worker starts now, or the job waits queued for a place
+ * (store_queue.c): generate and retry start jobs this way. Each worker
+ * that ends, and the reaper, start the queued ones, oldest first (reap.c).
+ */
+#include "codec.h"
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "spawn.h"
+#include "store_queue.h"
+#include "worker.h"
+
+static int
+count_dead(const char *case_id, long pid, void *arg)
+{
+	if (!worker_alive(pid, case_id))
+		++*(long *)arg;
+	return 0;
+}
+
+/*
+ * Jobs at work but for case_id's own. Only at the cap is each worker
+ * looked at: one that died holds no place, though its job waits for the
+ * reaper, and new jobs must not queue behind it until the next sweep.
+ */
+static int
+workers_at_work(const struct config *cfg, const char *case_id, long *n)
+{
+	long dead = 0;
+	if (store_workers_at_work(case_id, n) != 0)
+		return -1;
+	if (*n < cfg->max_inflight || store_each_generating(case_id, count_dead, &dead) != 0 ||
+	    dead == 0)
+		return 0;
+	log_info("case %s: %ld jobs at work have no live worker; a sweep resumes them", case_id,
+	    dead);
+	*n -= dead;
+	return 0;
+}
+
+/*
+ * With max_inflight workers at work, one more would only wait for a place
+ * to call the image API, as a process of its own: the job waits queued,
+ * for the first worker to end or the reaper. Should the count or the mark
+ * fail, the worker starts as before.
+ */
+void
+queue_start_or_wait(const struct config *cfg, const char *case_id)
+{
+	long at_work;
+	if (workers_at_work(cfg, case_id, &at_work) == 0 && at_work >= cfg->max_inflight &&
+	    store_queue(case_id, codec_now_ms()) == 0) {
+		log_info("case %s: queued: %ld workers at work, max_inflight %ld", case_id, at_work,
+		    cfg->max_inflight);
+		return;
+	}
+	/* The job is recorded: should the fork fail, the reaper resumes it. */
+	if (spawn_worker(case_id) != 0)
+		log_error("case %s: worker not started; `imagegen reap` will", case_id);
+}
