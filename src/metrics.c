@@ -151,6 +151,9 @@ text_write(FILE *f, const struct metrics_data *m)
 	family(f, "imagegen_stuck_jobs", "gauge",
 	    "Jobs generating for longer than stuck_after seconds.");
 	fprintf(f, "imagegen_stuck_jobs %" PRId64 "\n", m->stuck_jobs);
+	family(f, "imagegen_queued_jobs", "gauge",
+	    "Pending jobs waiting for a place: max_inflight workers are at work.");
+	fprintf(f, "imagegen_queued_jobs %" PRId64 "\n", m->queued_jobs);
 }
 
 static void
@@ -243,7 +246,8 @@ json_build(const struct metrics_data *m)
 	    json_histogram(o, "jobDurationSeconds", &m->job_duration) != 0 ||
 	    json_histogram(o, "imageApiLatencySeconds", &m->api_latency) != 0 ||
 	    json_webhooks(o, m) != 0 ||
-	    add_num(o, "stuckJobs", (double)m->stuck_jobs) != 0) {
+	    add_num(o, "stuckJobs", (double)m->stuck_jobs) != 0 ||
+	    add_num(o, "queuedJobs", (double)m->queued_jobs) != 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -37,7 +37,7 @@ static const int64_t webhook_latency_ms[] = {
 
 enum query {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-	Q_JOBS, Q_IMAGES, Q_DELIVERIES, Q_STUCK,
+	Q_JOBS, Q_IMAGES, Q_DELIVERIES, Q_STUCK, Q_QUEUED,
 	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY,
 	Q_COUNT
 };
@@ -64,6 +64,8 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" },
 	[Q_STUCK] = { "stuck jobs",
 	    "SELECT count(*) FROM jobs WHERE status = 'generating' AND started_at < ?1" },
+	[Q_QUEUED] = { "queued jobs",
+	    "SELECT count(*) FROM jobs WHERE status = 'pending' AND queued_at IS NOT NULL" },
 	[Q_JOB_DURATION] = { "job duration", HISTOGRAM(
 	    "SELECT completed_at - started_at AS x FROM jobs"
 	    " WHERE status IN ('completed', 'partial', 'failed')"
@@ -172,6 +174,7 @@ read_all(struct metrics_data *m, int64_t stuck_before)
 	    run(Q_IMAGES, NULL, 0, images_row, m) != 0 ||
 	    run(Q_DELIVERIES, NULL, 0, tally_row, &hooks) != 0 ||
 	    run(Q_STUCK, &stuck_before, 1, count_row, &m->stuck_jobs) != 0 ||
+	    run(Q_QUEUED, NULL, 0, count_row, &m->queued_jobs) != 0 ||
 	    read_histogram(Q_JOB_DURATION, &m->job_duration,
 		job_duration_ms, N(job_duration_ms)) != 0 ||
 	    read_histogram(Q_API_LATENCY, &m->api_latency,

@@ -34,6 +34,7 @@ struct metrics_data {
 	int64_t deliveries[MD_COUNT];
 	struct metrics_histogram webhook_latency;	/* delivered rows */
 	int64_t stuck_jobs;
+	int64_t queued_jobs;		/* pending, waiting for a place (queued_at) */
 };
 
 int  store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s);

@@ -95,6 +95,7 @@ is "$(grep -c 'imagegen_webhook_deliveries_total{status="pending"}' "$T/body")" 
 is "$(metric imagegen_webhook_delivery_latency_seconds_count)" "$posts" \
     "every delivered webhook has a latency"
 is "$(metric imagegen_stuck_jobs)" 0 "no job is stuck"
+is "$(metric imagegen_queued_jobs)" 0 "no job waits queued"
 
 # --- the format itself --------------------------------------------------------
 for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
@@ -103,11 +104,12 @@ for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
     "imagegen_image_api_latency_seconds histogram" \
     "imagegen_webhook_deliveries_total counter" \
     "imagegen_webhook_deliveries_pending gauge" \
-    "imagegen_webhook_delivery_latency_seconds histogram" "imagegen_stuck_jobs gauge"; do
+    "imagegen_webhook_delivery_latency_seconds histogram" "imagegen_stuck_jobs gauge" \
+    "imagegen_queued_jobs gauge"; do
 	check "# TYPE $f" grep -qxF "# TYPE $f" "$T/metrics.txt"
 done
-is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 11 "11 metric families, no more"
-is "$(grep -c '^# HELP ' "$T/metrics.txt")" 11 "each with a HELP line"
+is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 12 "12 metric families, no more"
+is "$(grep -c '^# HELP ' "$T/metrics.txt")" 12 "each with a HELP line"
 
 # Every line is a HELP or TYPE comment or "name{labels} value" / "name value",
 # and every sample belongs to a family typed before it.
@@ -169,7 +171,7 @@ jcheck "webhook latency: count == delivered, cumulative" \
      $h.buckets["+Inf"] == $h.count and ([$h.buckets[]] | . == sort)'
 jcheck "stuckJobs is 0" '.stuckJobs == 0'
 is "$(jq -c 'keys_unsorted' "$T/body")" \
-    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs"]' \
+    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs","queuedJobs"]' \
     "exactly the documented top-level keys"
 check "the JSON does not carry the API key" sh -c "! grep -qF '$API_KEY' '$T/body'"
 http GET $M -H 'Accept: application/json;q=0, text/plain'
