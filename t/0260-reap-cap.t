@@ -67,6 +67,9 @@ is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM jobs
     "case-cap-3 case-cap-4 case-cap-5 case-cap-6" "the last four wait queued"
 check "... and the log says why" grep -q "case case-cap-6: queued: 2 workers at work, max_inflight 2" \
     "$T/imagegen.log"
+is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM job_progress
+    WHERE queued >= 0 ORDER BY created, case_id)")" "case-cap-3 case-cap-4 case-cap-5 case-cap-6" \
+    "... and job_progress shows how long each has waited"
 queued=$(curl -s -m 10 "$BASE/api/metrics/image-generation" |
     awk '$1 == "imagegen_queued_jobs" { print $2 }')
 check "... and the metrics count them while they wait ($queued)" test "$queued" -ge 2
