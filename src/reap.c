@@ -10,8 +10,8 @@
  * workers than max_inflight, counting those alive: any more would only
  * wait for a place, each a process, after an outage left thousands. The
  * rest are not left for the next sweep only: each worker that ends hands
- * its place to the one that has waited longest, a job generate queued
- * (store_queue.c) at once, an orphan once it has waited stale_after.
+ * its place to the one that has waited longest, a job generate or retry
+ * queued (queue.c) at once, an orphan once it has waited stale_after.
  */
 #include <signal.h>
 #include <stdint.h>

@@ -193,11 +193,11 @@ accept_failed(int rc)
 
 /* A poll reaps only when no writer is busy: the next request will, else. */
 static void
-serve_poll(struct request *r, int begun, const struct config *cfg)
+serve_poll(struct request *r, const struct config *cfg)
 {
 	pthread_mutex_lock(&read_lock);
 	store_use_reader(1);
-	dispatch(r, begun);
+	dispatch(r, 0);
 	store_use_reader(0);
 	pthread_mutex_unlock(&read_lock);
 	if (pthread_mutex_trylock(&serve_lock) == 0) {
@@ -213,7 +213,7 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 	int begun = read_request(&r, fcgi, fcgi->envp, cfg);
 	check_config_param(fcgi->envp, cfg);
 	if (have_reader && begun == 0 && router_reads_only(&r)) {
-		serve_poll(&r, begun, cfg);
+		serve_poll(&r, cfg);
 	} else {
 		pthread_mutex_lock(&serve_lock);
 		dispatch(&r, begun);

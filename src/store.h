@@ -39,7 +39,7 @@ struct live_job {
 	long worker_pid;
 	int64_t heartbeat_at;
 	int64_t updated_at;
-	int queued;		/* generate started no worker: max_inflight ran */
+	int queued;		/* no worker started: max_inflight were at work */
 };
 
 /* A webhook delivery left pending by a worker that has ended, for the reaper. */

@@ -1,5 +1,5 @@
 /*
- * store_queue.c: the count generate makes before it starts a worker, and
+ * store_queue.c: the count queue.c makes before it starts a worker, and
  * the mark it leaves on a job it starts none for (queued_at, migration 7).
  * The reaper and every worker that ends start queued jobs, oldest first.
  */
@@ -12,7 +12,7 @@
 enum query { Q_AT_WORK, Q_GENERATING, Q_QUEUE, Q_TAKE, Q_COUNT };
 
 static const char *const sql[Q_COUNT] = {
-	/* A job whose worker died still counts here: generate looks closer at the cap. */
+	/* A job whose worker died still counts here: queue.c looks closer at the cap. */
 	[Q_AT_WORK] =
 	    "SELECT count(*) FROM jobs WHERE status IN ('pending', 'generating')"
 	    " AND queued_at IS NULL AND case_id <> ?1",
