@@ -16,7 +16,7 @@
 #define SYSCONFDIR "/usr/local/etc"
 #endif
 
-enum kind { K_INT, K_STR, K_ENUM, K_URL, K_PATH, K_OPTPATH, K_SECRET };
+enum kind { K_INT, K_STR, K_ENUM, K_URL, K_OPTURL, K_PATH, K_OPTPATH, K_SECRET };
 
 struct key {
 	const char *name;
@@ -27,7 +27,7 @@ struct key {
 	const char *def;
 };
 
-static const char *const provider_words[] = { "imagen", "local", NULL };
+static const char *const provider_words[] = { "gemini", "imagen", "openai", "local", NULL };
 static const char *const urls_words[] = { "path", "data", NULL };
 static const char *const status_auth_words[] = { "public", "token", NULL };
 static const char *const yesno_words[] = { "no", "yes", NULL };
@@ -45,10 +45,16 @@ static const struct key keys[] = {
 	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background." },
+	{ "failover_on_refusal", K_ENUM, S(failover_on_refusal), 0, 0, yesno_words, "no" },
+	{ "gemini_image_size", K_STR, S(gemini_image_size), 0, 0, NULL, "1K" },
+	{ "gemini_model", K_STR, S(gemini_model), 0, 0, NULL, "gemini-2.5-flash-image" },
+	{ "gemini_url", K_URL, S(gemini_url), 0, 0, NULL,
+	  "https://generativelanguage.googleapis.com" },
 	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5" },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80" },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512" },
 	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path" },
+	{ "imagen_endpoint", K_OPTURL, S(imagen_endpoint), 0, 0, NULL, "" },
 	{ "imagen_model", K_STR, S(imagen_model), 0, 0, NULL, "imagen-3.0-generate-002" },
 	{ "imagen_url", K_URL, S(imagen_url), 0, 0, NULL,
 	  "https://generativelanguage.googleapis.com" },
@@ -59,6 +65,7 @@ static const struct key keys[] = {
 	  "Film noir aesthetic, dramatic lighting, moody atmosphere, empty location." },
 	{ "log", K_STR, S(log), 0, 0, NULL, "stderr" },
 	{ "log_level", K_ENUM, S(log_level), 0, 0, level_words, "info" },
+	{ "max_answer", K_INT, S(max_answer), 65536, 1073741824, NULL, "67108864" },
 	{ "max_body", K_INT, S(max_body), 1024, 16777216, NULL, "262144" },
 	{ "max_depth", K_INT, S(max_depth), 2, 64, NULL, "8" },
 	{ "max_description", K_INT, S(max_description), 1, 65536, NULL, "2000" },
@@ -68,7 +75,14 @@ static const struct key keys[] = {
 	{ "max_webhook_body", K_INT, S(max_webhook_body), 1024, 67108864, NULL, "8388608" },
 	{ "media_dir", K_PATH, S(media_dir), 0, 0, NULL, "/var/lib/imagegen/media" },
 	{ "media_url", K_STR, S(media_url), 0, 0, NULL, "/media/" },
-	{ "provider", K_ENUM, S(provider), 0, 0, provider_words, "imagen" },
+	{ "openai_api_key", K_SECRET, S(openai_api_key), 0, 0, NULL, "" },
+	{ "openai_model", K_STR, S(openai_model), 0, 0, NULL, "gpt-image-1" },
+	{ "openai_output_format", K_STR, S(openai_output_format), 0, 0, NULL, "jpeg" },
+	{ "openai_quality", K_STR, S(openai_quality), 0, 0, NULL, "medium" },
+	{ "openai_size", K_STR, S(openai_size), 0, 0, NULL, "1024x1024" },
+	{ "openai_url", K_URL, S(openai_url), 0, 0, NULL, "https://api.openai.com" },
+	{ "provider", K_ENUM, S(provider), 0, 0, provider_words, "gemini" },
+	{ "providers", K_STR, S(providers), 0, 0, NULL, "" },
 	{ "rate_limit", K_INT, S(rate_limit), 1, 1000000, NULL, "60" },
 	{ "reap_interval", K_INT, S(reap_interval), 1, 86400, NULL, "60" },
 	{ "request_timeout", K_INT, S(request_timeout), 1, 3600, NULL, "60" },
@@ -139,7 +153,8 @@ set_enum(const struct key *k, void *field, const char *v, char *err, size_t errl
 static int
 set_str(const struct key *k, void *field, const char *v, char *err, size_t errlen)
 {
-	if (k->kind == K_URL && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+	if ((k->kind == K_URL || (k->kind == K_OPTURL && *v != '\0')) &&
+	    strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
 		snprintf(err, errlen, "%s: not an http or https URL", k->name);
 		return -1;
 	}
@@ -186,6 +201,8 @@ config_defaults(struct config *cfg)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (config_parse(cfg, keys[i].name, keys[i].def, err, sizeof(err)) != 0)
 			abort();	/* a bad compiled-in default is a programming error */
+	cfg->chain[0] = cfg->provider;
+	cfg->n_chain = 1;
 }
 
 static char *
@@ -264,12 +281,44 @@ check_verify_secrets(const char *list)
 	return 0;
 }
 
+/*
+ * The failover chain: `providers`, an ordered list, or `provider` alone.
+ * Each name once: a provider that failed an image is not asked again.
+ */
+static int
+set_chain(struct config *cfg, char *err, size_t errlen)
+{
+	const char *p = cfg->providers;
+	cfg->n_chain = 0;
+	for (p += strspn(p, " \t"); *p != '\0'; p += strspn(p, " \t")) {
+		size_t n = strcspn(p, " \t");
+		long which = -1;
+		for (long i = 0; provider_words[i] != NULL; i++)
+			if (strlen(provider_words[i]) == n && strncmp(p, provider_words[i], n) == 0)
+				which = i;
+		for (int i = 0; which >= 0 && i < cfg->n_chain; i++)
+			if (cfg->chain[i] == which)
+				which = -2;
+		if (which < 0 || cfg->n_chain == MAX_PROVIDERS) {
+			snprintf(err, errlen, "providers: %s \"%.*s\": use gemini, imagen, openai "
+			    "or local, each once", which == -2 ? "repeated" : "unknown", (int)n, p);
+			return -1;
+		}
+		cfg->chain[cfg->n_chain++] = which;
+		p += n;
+	}
+	if (cfg->n_chain == 0)
+		cfg->chain[cfg->n_chain++] = cfg->provider;
+	return 0;
+}
+
 /* Secrets in a file that others can read are secrets no more. */
 static void
 warn_if_readable(const struct config *cfg, const char *path)
 {
 	struct stat st;
 	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
+	    *cfg->openai_api_key != '\0' ||
 	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0') &&
 	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
@@ -297,6 +346,15 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (key != NULL && *key != '\0' && set_str(find_key("api_key"),
 	    &cfg->api_key, key, err, errlen) != 0)
 		return -1;
+	key = getenv("OPENAI_API_KEY");
+	if (key != NULL && *key != '\0' && set_str(find_key("openai_api_key"),
+	    &cfg->openai_api_key, key, err, errlen) != 0)
+		return -1;
+	char why[256];
+	if (set_chain(cfg, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
 	unsigned char raw[SIGN_KEY_MAX];
 	size_t rawlen;
 	if (*cfg->webhook_secret != '\0' && sign_secret(cfg->webhook_secret, raw, &rawlen) != 0) {

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum provider { PROVIDER_IMAGEN, PROVIDER_LOCAL };
+/* In provider_words' order, config.c. */
+enum provider_id { PROVIDER_GEMINI, PROVIDER_IMAGEN, PROVIDER_OPENAI, PROVIDER_LOCAL };
+#define MAX_PROVIDERS 4
 enum image_urls { URLS_PATH, URLS_DATA };
 enum status_auth { STATUS_PUBLIC, STATUS_TOKEN };
 
@@ -18,9 +20,14 @@ struct config {
 	long  connect_timeout;
 	char *database;
 	char *evidence_prompt;
+	long  failover_on_refusal;	/* 1: a refused image is tried on the next provider */
+	char *gemini_image_size;
+	char *gemini_model;
+	char *gemini_url;
 	long  image_quality;
 	long  image_size;
 	long  image_urls;	/* enum image_urls */
+	char *imagen_endpoint;	/* the full predict URL, for Vertex AI */
 	char *imagen_model;
 	char *imagen_url;
 	long  heartbeat_interval;	/* s */
@@ -29,6 +36,7 @@ struct config {
 	char *location_prompt;
 	char *log;
 	long  log_level;	/* enum log_level */
+	long  max_answer;	/* bytes of one provider answer, decoded */
 	long  max_body;
 	long  max_inflight;
 	long  max_depth;
@@ -38,7 +46,16 @@ struct config {
 	long  max_webhook_body;
 	char *media_dir;
 	char *media_url;
-	long  provider;		/* enum provider */
+	char *openai_api_key;
+	char *openai_model;
+	char *openai_output_format;
+	char *openai_quality;
+	char *openai_size;
+	char *openai_url;
+	long  provider;		/* enum provider_id */
+	char *providers;	/* the failover chain, names separated by spaces */
+	long  chain[MAX_PROVIDERS];	/* enum provider_id: providers, or provider alone */
+	int   n_chain;
 	long  rate_limit;	/* image API requests per minute, host-wide */
 	long  reap_interval;	/* s */
 	long  request_timeout;

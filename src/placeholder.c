@@ -1,4 +1,7 @@
-/* placeholder.c: `provider = local`: draw a picture from a hash of the prompt. */
+/*
+ * placeholder.c: `provider = local`: draw a picture from a hash of the
+ * prompt. The offline provider of the demo and of the benchmarks.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +9,9 @@
 #include <openssl/sha.h>
 #include <wand/MagickWand.h>
 
+#include "config.h"
 #include "placeholder.h"
+#include "provider.h"
 
 static void
 color(char *buf, size_t len, const unsigned char *h)
@@ -89,3 +94,21 @@ placeholder_render(const char *prompt, long size, unsigned char **png, size_t *l
 		DestroyMagickWand(w);
 	return rc;
 }
+
+static void
+render(const struct config *cfg, const char *prompt, struct provider_answer *a)
+{
+	if (placeholder_render(prompt, cfg->image_size, &a->img, &a->len, a->err,
+	    sizeof(a->err)) == 0)
+		a->verdict = PV_OK;
+	else
+		a->verdict = PV_FAILED;
+}
+
+/* No key, no network, no cost: the worker calls render when local_delay is over. */
+const struct provider provider_local = {
+	.name = "local",
+	.key_setting = "",
+	.model_setting = "",
+	.render = render,
+};

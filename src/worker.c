@@ -20,13 +20,12 @@
 #include "compress.h"
 #include "config.h"
 #include "image.h"
-#include "imagen.h"
 #include "jobjson.h"
 #include "throttle.h"
 #include "log.h"
 #include "media.h"
 #include "notify.h"
-#include "placeholder.h"
+#include "provider.h"
 #include "store.h"
 #include "worker.h"
 
@@ -37,7 +36,9 @@
 struct slot {
 	int busy;
 	size_t idx;		/* into worker.images */
-	struct imagen_call call;
+	const struct provider *prov;
+	int stage;		/* prov's place in the failover chain */
+	struct provider_call call;
 	int host_slot;		/* of the host-wide limit, -1 for none */
 	int64_t started;
 	int64_t due;		/* local provider: when its picture is "ready" */
@@ -52,6 +53,9 @@ struct worker {
 	size_t n_todo, next;
 	int64_t *retry_at;	/* per image: when its next attempt is due, 0 if none */
 	size_t n_waiting;
+	int *stage;		/* per image: its provider's place in the chain */
+	int *tries;		/* per image: attempts on that provider */
+	char *down[MAX_PROVIDERS];	/* why a provider takes no more of this job's images */
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
@@ -224,7 +228,7 @@ release(struct worker *w, struct slot *s)
 {
 	if (s->call.easy != NULL)
 		curl_multi_remove_handle(w->multi, s->call.easy);
-	imagen_free(&s->call);
+	provider_free(&s->call);
 	throttle_release(w->throttle, s->host_slot);
 	s->host_slot = -1;
 	s->busy = 0;
@@ -234,7 +238,7 @@ release(struct worker *w, struct slot *s)
 static int
 start_request(struct worker *w, struct slot *s, const char *prompt)
 {
-	if (imagen_start(&s->call, w->cfg, prompt) != 0)
+	if (provider_start(&s->call, s->prov, w->cfg, prompt) != 0)
 		return -1;
 	curl_easy_setopt(s->call.easy, CURLOPT_PRIVATE, s);
 	return curl_multi_add_handle(w->multi, s->call.easy) == CURLM_OK ? 0 : -1;
@@ -247,17 +251,20 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	memset(s, 0, sizeof(*s));
 	s->busy = 1;
 	s->idx = idx;
+	s->stage = w->stage[idx];
+	s->prov = provider_at(w->cfg, s->stage);
 	s->host_slot = host_slot;
 	s->started = now;
 	w->inflight++;
 	snprintf(im->status, sizeof(im->status), "generating");
 	im->attempts++;
+	w->tries[idx]++;
 	if (store_image_started(w->job.case_id, im->item_id, now) != 0)
 		log_error("case %s: image %s: cannot record its start", w->job.case_id,
 		    im->item_id);
 	char *prompt = prompt_for(w, im);
 	int rc = prompt == NULL ? -1 : 0;
-	if (rc == 0 && w->cfg->provider == PROVIDER_LOCAL)
+	if (rc == 0 && s->prov->render != NULL)
 		s->due = now + w->cfg->local_delay;
 	else if (rc == 0)
 		rc = start_request(w, s, prompt);
@@ -277,22 +284,60 @@ has_ready(const struct worker *w, int64_t now)
 	return w->next < w->n_todo;
 }
 
-/* The next image to start: a retry whose backoff is over, else a new one. */
+/* The next image to start, not yet taken: a retry whose backoff is over, else a new one. */
 static int
-next_image(struct worker *w, int64_t now, size_t *idx)
+peek_image(const struct worker *w, int64_t now, size_t *idx)
 {
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++) {
 		if (w->retry_at[i] != 0 && w->retry_at[i] <= now) {
-			w->retry_at[i] = 0;
-			w->n_waiting--;
 			*idx = i;
 			return 1;
 		}
 	}
 	if (w->next < w->n_todo) {
-		*idx = w->todo[w->next++];
+		*idx = w->todo[w->next];
 		return 1;
 	}
+	return 0;
+}
+
+static void
+take_image(struct worker *w, size_t idx)
+{
+	if (w->retry_at[idx] != 0) {
+		w->retry_at[idx] = 0;
+		w->n_waiting--;
+	} else {
+		w->next++;
+	}
+}
+
+/*
+ * The image's provider: its own, or the next in the chain that is still
+ * up for this job. With none left it fails, with the last one's reason,
+ * and no request is paid for.
+ */
+static const struct provider *
+settle(struct worker *w, size_t idx)
+{
+	int n = provider_count(w->cfg);
+	while (w->stage[idx] < n && w->down[w->stage[idx]] != NULL) {
+		w->stage[idx]++;
+		w->tries[idx] = 0;
+	}
+	if (w->stage[idx] < n)
+		return provider_at(w->cfg, w->stage[idx]);
+	take_image(w, idx);
+	image_failed(w, idx, w->down[n - 1], -1);
+	return NULL;
+}
+
+static int
+next_image(struct worker *w, int64_t now, size_t *idx, const struct provider **p)
+{
+	while (peek_image(w, now, idx))
+		if ((*p = settle(w, *idx)) != NULL)
+			return 1;
 	return 0;
 }
 
@@ -306,16 +351,20 @@ static void
 fill_window(struct worker *w, int64_t now)
 {
 	size_t idx = 0;
+	const struct provider *p;
 	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now) &&
 	    w->compressing <= w->compress_threads; i++) {
 		if (w->slots[i].busy)
 			continue;
-		int host = -1;
-		if (w->throttle != NULL && (now < w->throttle_retry_at || (host = throttle_acquire(
-		    w->throttle, w->job.case_id, now, &w->throttle_retry_at)) < 0))
+		if (!next_image(w, now, &idx, &p))
 			return;
-		if (next_image(w, now, &idx))
-			start_one(w, &w->slots[i], idx, host, now);
+		int host = -1;
+		if (p->request != NULL && w->throttle != NULL && (now < w->throttle_retry_at ||
+		    (host = throttle_acquire(w->throttle, w->job.case_id, now,
+		    &w->throttle_retry_at)) < 0))
+			return;
+		take_image(w, idx);
+		start_one(w, &w->slots[i], idx, host, now);
 	}
 }
 
@@ -331,67 +380,138 @@ backoff_ms(const struct config *cfg, int attempts)
 	return d / 2 + (d > 1 ? arc4random_uniform((uint32_t)(d / 2 + 1)) : 0);
 }
 
+/* The image waits until at, pending, with err as its last error. */
+static void
+requeue(struct worker *w, size_t idx, int64_t at, const char *err)
+{
+	struct image *im = &w->images[idx];
+	snprintf(im->status, sizeof(im->status), "pending");
+	free(im->error);
+	im->error = strdup(err);
+	w->retry_at[idx] = at;
+	w->n_waiting++;
+	if (store_image_retry(w->job.case_id, im->item_id, err) != 0)
+		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
+		    im->item_id);
+}
+
 /* Returns 1 when the image waits for another attempt instead of failing now. */
 static int
 schedule_retry(struct worker *w, size_t idx, long retry_after, const char *err)
 {
 	struct image *im = &w->images[idx];
-	int64_t now = codec_now_ms(), delay = backoff_ms(w->cfg, im->attempts);
+	int64_t now = codec_now_ms(), delay = backoff_ms(w->cfg, w->tries[idx]);
 	if (retry_after > delay)
 		delay = retry_after;
-	if (im->attempts >= w->cfg->retry_attempts || now + delay >= w->deadline)
+	if (w->tries[idx] >= w->cfg->retry_attempts || now + delay >= w->deadline)
 		return 0;
 	log_warn("case %s: image %s attempt %d failed: %s; retrying in %" PRId64 " ms",
 	    w->job.case_id, im->item_id, im->attempts, err, delay);
-	snprintf(im->status, sizeof(im->status), "pending");
-	free(im->error);
-	im->error = strdup(err);
-	w->retry_at[idx] = now + delay;
-	w->n_waiting++;
-	if (store_image_retry(w->job.case_id, im->item_id, err) != 0)
-		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
-		    im->item_id);
+	requeue(w, idx, now + delay, err);
 	return 1;
+}
+
+/*
+ * A bad key or an unknown model: no more of this job's images go to that
+ * provider. Logged once, with the setting to fix.
+ */
+static void
+mark_down(struct worker *w, int stage, const char *why)
+{
+	const struct provider *p = provider_at(w->cfg, stage);
+	if (w->down[stage] != NULL)
+		return;
+	log_error("case %s: %s: %s; no more requests to %s for this job", w->job.case_id,
+	    p->name, why, p->name);
+	if (provider_count(w->cfg) > 1 && asprintf(&w->down[stage], "%s: %s", p->name, why) > 0)
+		return;
+	w->down[stage] = strdup(why);
+}
+
+/*
+ * Failed on its provider for a reason another provider may not share (an
+ * outage, a retired model, a bad key, quota spent): the next in the chain
+ * tries it at once. With no next, the image fails.
+ */
+static void
+fail_over(struct worker *w, size_t idx, int stage, const char *err, long api_ms)
+{
+	char why[600];
+	const struct provider *p = provider_at(w->cfg, stage), *next = provider_at(w->cfg,
+	    stage + 1);
+	if (provider_count(w->cfg) > 1)
+		snprintf(why, sizeof(why), "%s: %s", p->name, err);
+	else
+		snprintf(why, sizeof(why), "%s", err);
+	if (next == NULL) {
+		image_failed(w, idx, why, api_ms);
+		return;
+	}
+	log_warn("case %s: image %s: %s; trying %s", w->job.case_id,
+	    w->images[idx].item_id, why, next->name);
+	w->stage[idx] = stage + 1;
+	w->tries[idx] = 0;
+	requeue(w, idx, codec_now_ms(), why);
+}
+
+/* What the worker does with a provider's verdict on one attempt. */
+static void
+outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long api_ms)
+{
+	switch (a->verdict) {
+	case PV_OK:
+		image_ready(w, idx, a->img, a->len, api_ms);
+		a->img = NULL;
+		return;
+	case PV_RETRY:
+		if (!schedule_retry(w, idx, a->retry_after_ms, a->err))
+			fail_over(w, idx, stage, a->err, api_ms);
+		break;
+	case PV_FATAL:
+		mark_down(w, stage, a->err);
+		fail_over(w, idx, stage, a->err, api_ms);
+		break;
+	case PV_REFUSED:
+		if (!w->cfg->failover_on_refusal) {
+			image_failed(w, idx, a->err, api_ms);
+			break;
+		}
+		/* fall through */
+	case PV_FAILED:
+		fail_over(w, idx, stage, a->err, api_ms);
+		break;
+	}
+	free(a->img);
 }
 
 static void
 request_done(struct worker *w, struct slot *s, CURLcode rc)
 {
-	unsigned char *bytes = NULL;
-	size_t len = 0;
-	char err[512];
-	long retry_after = 0, api_ms = (long)(codec_now_ms() - s->started);
+	struct provider_answer a;
+	long api_ms = (long)(codec_now_ms() - s->started);
 	size_t idx = s->idx;
-	enum imagen_result res = imagen_finish(&s->call, rc, &bytes, &len, &retry_after, err,
-	    sizeof(err));
+	int stage = s->stage;
+	provider_finish(&s->call, s->prov, w->cfg, rc, &a);
 	release(w, s);
-	if (res == IMAGEN_OK) {
-		image_ready(w, idx, bytes, len, api_ms);
-		return;
-	}
-	if (res == IMAGEN_FAILED || !schedule_retry(w, idx, retry_after, err))
-		image_failed(w, idx, err, api_ms);
-	free(bytes);
+	outcome(w, idx, stage, &a, api_ms);
 }
 
 static void
 local_done(struct worker *w, struct slot *s)
 {
-	unsigned char *png = NULL;
-	size_t len = 0;
-	char err[512];
+	struct provider_answer a;
 	size_t idx = s->idx;
+	int stage = s->stage;
+	const struct provider *p = s->prov;
 	char *prompt = prompt_for(w, &w->images[idx]);
-	int ok = prompt != NULL && placeholder_render(prompt, w->cfg->image_size, &png,
-	    &len, err, sizeof(err)) == 0;
+	provider_answer_init(&a);
 	release(w, s);
-	if (ok)
-		image_ready(w, idx, png, len, -1);
+	if (prompt != NULL)
+		p->render(w->cfg, prompt, &a);
 	else
-		image_failed(w, idx, prompt ? err : "out of memory", -1);
+		provider_say(&a, PV_FAILED, "out of memory");
 	free(prompt);
-	if (!ok)
-		free(png);
+	outcome(w, idx, stage, &a, -1);
 }
 
 static void
@@ -413,7 +533,7 @@ reap_transfers(struct worker *w, int64_t now)
 	}
 	for (long i = 0; i < w->cfg->concurrency; i++) {
 		struct slot *s = &w->slots[i];
-		if (s->busy && s->call.easy == NULL && s->due <= codec_now_ms())
+		if (s->busy && s->prov->render != NULL && s->due <= codec_now_ms())
 			local_done(w, s);
 	}
 }
@@ -444,7 +564,8 @@ pump(struct worker *w, int64_t wake_at)
 	if (due >= 0 && due < wake_at)
 		wake_at = due;
 	for (long i = 0; i < w->cfg->concurrency; i++)
-		if (w->slots[i].busy && w->slots[i].call.easy == NULL && w->slots[i].due < wake_at)
+		if (w->slots[i].busy && w->slots[i].prov->render != NULL &&
+		    w->slots[i].due < wake_at)
 			wake_at = w->slots[i].due;
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
 		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
@@ -592,8 +713,11 @@ plan(struct worker *w)
 {
 	w->todo = calloc(w->n + 1, sizeof(*w->todo));
 	w->retry_at = calloc(w->n + 1, sizeof(*w->retry_at));
+	w->stage = calloc(w->n + 1, sizeof(*w->stage));
+	w->tries = calloc(w->n + 1, sizeof(*w->tries));
 	w->slots = calloc((size_t)w->cfg->concurrency, sizeof(*w->slots));
-	if (w->todo == NULL || w->retry_at == NULL || w->slots == NULL)
+	if (w->todo == NULL || w->retry_at == NULL || w->stage == NULL || w->tries == NULL ||
+	    w->slots == NULL)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
@@ -662,7 +786,17 @@ prepare(struct worker *w)
 		log_error("case %s: out of memory", w->job.case_id);
 		return -1;
 	}
-	if (w->cfg->provider == PROVIDER_IMAGEN && (w->throttle = throttle_open(w->cfg)) == NULL)
+	int networked = 0;
+	for (int i = 0; i < provider_count(w->cfg); i++) {
+		const struct provider *p = provider_at(w->cfg, i);
+		char why[256];
+		networked |= p->request != NULL;
+		snprintf(why, sizeof(why), "no key: set %s", p->key_setting);
+		const char *key = provider_key(p, w->cfg);
+		if (key != NULL && *key == '\0')
+			mark_down(w, i, why);
+	}
+	if (networked && (w->throttle = throttle_open(w->cfg)) == NULL)
 		log_error("case %s: host-wide limits unavailable; only concurrency applies",
 		    w->job.case_id);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
@@ -686,6 +820,10 @@ cleanup(struct worker *w)
 	free(w->slots);
 	free(w->todo);
 	free(w->retry_at);
+	free(w->stage);
+	free(w->tries);
+	for (int i = 0; i < MAX_PROVIDERS; i++)
+		free(w->down[i]);
 	store_free(&w->job, w->images, w->n);
 }
 
@@ -712,10 +850,6 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 		return 1;
 	}
 	progress(&w, "start", codec_now_ms());
-	if (cfg->provider == PROVIDER_IMAGEN && (cfg->api_key == NULL || *cfg->api_key == '\0')) {
-		while (w.next < w.n_todo)
-			image_failed(&w, w.todo[w.next++], "GEMINI_API_KEY not configured", -1);
-	}
 	generate_all(&w);
 	finish(&w);
 	cleanup(&w);

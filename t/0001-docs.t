@@ -10,7 +10,7 @@ for page in imagegen.8 imagegen.conf.5; do
 done
 
 printf 'log = stderr\n' > "$T/empty.conf"
-env -u GEMINI_API_KEY "$IMAGEGEN" -c "$T/empty.conf" config | grep -v '^#' > "$T/keys"
+env -u GEMINI_API_KEY -u OPENAI_API_KEY "$IMAGEGEN" -c "$T/empty.conf" config | grep -v '^#' > "$T/keys"
 check "imagegen config lists the keys" test "$(wc -l < "$T/keys")" -ge 25
 while IFS= read -r line; do
 	key=${line%% = *}
@@ -27,6 +27,6 @@ printf 'concurrency = 0\n' > "$T/bad.conf"
 err=$("$IMAGEGEN" -c "$T/bad.conf" config 2>&1)
 is "$err" "imagegen: $T/bad.conf:1: concurrency: 0 is outside 1..64" "a bad value names the reason"
 printf 'api_key = hunter2-secret\n' > "$T/key.conf"
-check "the api_key never shows" sh -c "! env -u GEMINI_API_KEY '$IMAGEGEN' -c '$T/key.conf' config | grep -q hunter2"
+check "the api_key never shows" sh -c "! env -u GEMINI_API_KEY -u OPENAI_API_KEY '$IMAGEGEN' -c '$T/key.conf' config | grep -q hunter2"
 
 done_testing

@@ -17,8 +17,8 @@ is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/imagen-test-001:predict" \
 is "$(jq -r '.headers["x-goog-api-key"]' "$L" | sort -u)" "$API_KEY" "the key is in x-goog-api-key"
 is "$(jq -r '.query' "$L" | sort -u)" "" "no query string: the key is never in the URL"
 is "$(jq -r '.headers["content-type"]' "$L" | sort -u)" application/json "the body is JSON"
-is "$(jq -c '.body.parameters' "$L" | sort -u)" '{"sampleCount":1,"aspectRatio":"1:1"}' \
-    "parameters: one 1:1 sample"
+is "$(jq -c '.body.parameters' "$L" | sort -u)" '{"sampleCount":1,"aspectRatio":"1:1","includeRaiReason":true}' \
+    "parameters: one 1:1 sample, with the reason should it be filtered"
 is "$(jq -r '.body.instances | length' "$L" | sort -u)" 1 "one instance per request"
 is "$(jq -r 'select(.prompt | contains("Evidence 0")) | .prompt' "$L")" \
     "Evidence photography: Evidence 0. Evidence number 0 of case case-wire. Clear detail, forensic quality, neutral background." \

@@ -7,6 +7,7 @@ set -u
 . "$top_srcdir/t/stack.sh"
 API_KEY=test-key-$$-secret
 export GEMINI_API_KEY=$API_KEY
+export OPENAI_API_KEY=$API_KEY
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-t.XXXXXX")
 tap_n=0

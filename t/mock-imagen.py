@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Mock of Google's Imagen `predict` API over real HTTP, for imagegen's tests.
+"""Mock of the image providers' APIs over real HTTP, for imagegen's tests:
+Google's Imagen `predict` and Gemini `generateContent`, OpenAI's
+`images/generations`, and both model lists.
 
 Usage: mock-imagen.py --port-file FILE --log FILE [--key KEY] [--latency SEC]
            [--latency-min A --latency-max B] [--seed N] [--size PX] [--image FILE]
+           [--openai-key KEY] [--down PROVIDER=STATUS]
 
 --latency-min/--latency-max: each prompt's latency is drawn, uniformly, from
 a generator seeded with --seed and the prompt: the same prompt waits the
@@ -10,25 +13,42 @@ same time on every run. --image: every picture is this file (a photograph,
 say) instead of a pattern drawn from the prompt.
 
 Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file)
-and serves POST /v1beta/models/{model}:predict, GET /_stats, POST /_reset.
+and serves POST /v1beta/models/{model}:predict, POST
+/v1beta/models/{model}:generateContent, GET /v1beta/models, POST
+/v1/images/generations, GET /v1/models, GET /_stats, POST /_reset.
+Gemini and OpenAI answer with pictures of a real photograph's size (a
+1024x1024 PNG of about 1.3 MB; a JPEG when OpenAI's output_format asks),
+drawn from the prompt with noise. --down gemini=503 (or openai=...) makes
+every request to that provider fail with that status: an outage.
+Gemini faults: safety (finishReason IMAGE_SAFETY), blocked (promptFeedback),
+textonly, thoughts (draft images first), 404, 403, 429info=SEC (RetryInfo),
+503, close. OpenAI faults: moderation, 401, 404, 429, 503, close.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
 """
 import argparse, base64, email.utils, hashlib, json, os, random, re, select
-import socket, struct, sys, threading, time, zlib
+import socket, struct, subprocess, sys, threading, time, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import CLIENT_GONE, QuietHandler, serve  # noqa: E402
 
 PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict")
+GENERATE_RE = re.compile(r"/v1beta/models/([A-Za-z0-9._-]+):generateContent")
+# The models the mock knows, as the real lists name them.
+GEMINI_MODELS = {"gemini-2.5-flash-image": ["generateContent", "countTokens"],
+                 "gemini-3-pro-image-preview": ["generateContent", "countTokens"],
+                 "gemini-2.5-flash": ["generateContent", "countTokens"],
+                 "text-embedding-004": ["embedContent"]}
+OPENAI_MODELS = ["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "dall-e-3"]
 # Lazy name so "500x3" parses as name "500", count 3 (no fault name ends in x<digits>).
 FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:=([0-9]+(?:\.[0-9]*)?))?"      # =SEC argument
                       r"(?:x([0-9]+))?\]\]")              # xN count
 FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
           "hang", "delay", "badbase64",
-          "notimage", "empty", "filtered", "badjson", "close", "bomb"}
+          "notimage", "empty", "filtered", "badjson", "close", "bomb",
+          "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -40,13 +60,29 @@ STATS = {"requests": 0, "inflight": 0, "peak_inflight": 0}
 FAULT_COUNTS = {}                # prompt string -> requests seen carrying a marker
 PNG_CACHE = {}                   # (prompt, sample index) -> base64 PNG
 IMAGE_BODY = {}                  # sample count -> whole answer, for --image
+BIG_CACHE = {}                   # (prompt, format) -> base64 of a realistic picture
+NOISE = None                     # shared by the realistic pictures, made once
 ARGS = LOG = None
 
 
 def make_png(seed_text, size):
     """Valid RGB8 PNG whose colours/layout derive from a hash of seed_text:
-    vertical gradient, vertical stripes, and two horizontal bands.
-    Built row by row with bytes multiplication (no per-pixel Python loop)."""
+    vertical gradient, vertical stripes, and two horizontal bands."""
+    return png_from_rows(make_png_rows(seed_text, size), size, 6)
+
+
+def png_from_rows(raw, size, level):
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)   # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b""))
+
+
+def make_png_rows(seed_text, size):
+    """The filtered rows of make_png's picture. Built row by row with bytes
+    multiplication (no per-pixel Python loop)."""
     h = hashlib.sha256(seed_text.encode("utf-8", "surrogatepass")).digest()
     top, bottom, stripe, band = h[0:3], h[3:6], h[6:9], h[9:12]
     nstripes = 3 + h[12] % 6
@@ -66,25 +102,13 @@ def make_png(seed_text, size):
         unit = bg * (period - width) + fg * width
         row = (unit * (size // period + 1))[:3 * size]
         rows.append(b"\0" + row)                        # filter type 0 (None)
-
-    def chunk(tag, data):
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)   # 8-bit RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
+    return b"".join(rows)
 
 
 def bomb_png(side=30000):
     """A decompression bomb: a few hundred bytes that declare side x side RGB
     pixels, 2.7 GB for 30000; the first rows of zeros compress to nothing."""
-    def chunk(tag, data):
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    rows = zlib.compress(b"\0" * (3 * side + 1) * 16, 9)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows)
-            + chunk(b"IEND", b""))
+    return png_from_rows(b"\0" * (3 * side + 1) * 16, side, 9)
 
 
 def png_b64(prompt, index):
@@ -93,6 +117,34 @@ def png_b64(prompt, index):
         seed = prompt if index == 0 else "%s#%d" % (prompt, index)
         PNG_CACHE[key] = base64.b64encode(make_png(seed, ARGS.size)).decode()
     return PNG_CACHE[key]
+
+
+def realistic_png(prompt):
+    """A 1024x1024 PNG the size of a photograph's (about 1.3 MB): the
+    prompt's pattern under two bits of noise per channel, shared by every
+    picture so that it is made once."""
+    global NOISE
+    size = 1024
+    pattern = make_png_rows(prompt, size)
+    if NOISE is None:
+        rnd = random.Random(ARGS.seed)
+        noise = bytearray(rnd.randbytes(len(pattern)).translate(
+            bytes(b & 3 for b in range(256))))
+        noise[::3 * size + 1] = bytes(size)        # the rows' filter bytes stay 0
+        NOISE = int.from_bytes(noise, "big")
+    raw = (int.from_bytes(pattern, "big") ^ NOISE).to_bytes(len(pattern), "big")
+    return png_from_rows(raw, size, 1)
+
+
+def realistic_b64(prompt, fmt="png"):
+    key = (prompt, fmt)
+    if key not in BIG_CACHE:     # a racing duplicate computation is harmless
+        data = realistic_png(prompt)
+        if fmt == "jpeg":
+            data = subprocess.run(["convert", "png:-", "-quality", "90", "jpeg:-"],
+                                  input=data, stdout=subprocess.PIPE, check=True).stdout
+        BIG_CACHE[key] = base64.b64encode(data).decode()
+    return BIG_CACHE[key]
 
 
 def draw_latency(body):
@@ -219,12 +271,19 @@ class Handler(QuietHandler):
                     STATS.update(requests=0, peak_inflight=STATS["inflight"])
                     FAULT_COUNTS.clear()
                 return self.send(200, {"ok": True})
-            if not PREDICT_RE.fullmatch(path):
+            if path in ("/v1beta/models", "/v1/models"):
+                if self.command != "GET":
+                    return self.send_error_json(405, "use GET", [("Allow", "GET")])
+                return self.model_list(path, query)
+            gen = GENERATE_RE.fullmatch(path)
+            if not (PREDICT_RE.fullmatch(path) or gen or path == "/v1/images/generations"):
                 return self.send_error_json(404, "no such route: %s" % path)
             if self.command != "POST":
                 return self.send_error_json(405, "method %s not allowed" % self.command,
                                             [("Allow", "POST")])
-            self.predict(rec, query)
+            self.counted(rec, lambda: self.gemini(rec, query, gen.group(1)) if gen
+                         else self.openai(rec) if path.startswith("/v1/images")
+                         else self.predict_inner(rec, query))
         except CLIENT_GONE:
             rec["client_gone"] = True
         finally:
@@ -236,7 +295,8 @@ class Handler(QuietHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = dispatch
 
-    def predict(self, rec, query):
+    def counted(self, rec, handler):
+        """Count one request to an image route while it is in flight."""
         with LOCK:
             STATS["requests"] += 1
             STATS["inflight"] += 1
@@ -245,7 +305,7 @@ class Handler(QuietHandler):
             rec["latency"] = draw_latency(rec["body"])
         self.in_flight = True
         try:
-            self.predict_inner(rec, query)
+            handler()
         finally:
             self.leave()
 
@@ -254,6 +314,168 @@ class Handler(QuietHandler):
             self.in_flight = False
             with LOCK:
                 STATS["inflight"] -= 1
+
+    def take_fault(self, rec, prompt):
+        """The prompt's fault marker, counted: (name, arg), (None, None), or
+        False when the marker is malformed or unknown (a 400 was sent)."""
+        m = FAULT_RE.search(prompt)
+        if "[[fault:" in prompt and not m:   # a typo'd marker must not pass silently
+            self.send_error_json(400, "mock-imagen: malformed fault marker")
+            return False
+        if not m:
+            return None, None
+        name, arg, limit = m.group(1), m.group(2), m.group(3)
+        if name not in FAULTS:
+            self.send_error_json(400, "mock-imagen: unknown fault %r" % name)
+            return False
+        with LOCK:
+            FAULT_COUNTS[prompt] = seen = FAULT_COUNTS.get(prompt, 0) + 1
+        rec["fault"] = name if limit is None or seen <= int(limit) else None
+        return rec["fault"], arg
+
+    def model_list(self, path, query):
+        if path == "/v1/models":
+            if self.headers.get("Authorization") != "Bearer %s" % ARGS.openai_key:
+                return self.openai_error(401, "Incorrect API key provided.",
+                                         "invalid_request_error", "invalid_api_key")
+            return self.send(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1700000000, "owned_by": "system"}
+                for m in OPENAI_MODELS]})
+        if "key=" in query:
+            return self.send_error_json(400, "API key must not be passed in the URL")
+        if self.headers.get("x-goog-api-key") != ARGS.key:
+            return self.bad_google_key()
+        return self.send(200, {"models": [
+            {"name": "models/" + m, "displayName": m, "supportedGenerationMethods": g}
+            for m, g in GEMINI_MODELS.items()]})
+
+    def bad_google_key(self):
+        """What the Gemini API says to a wrong key: a 400, not a 401."""
+        return self.send(400, {"error": {
+            "code": 400, "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT", "details": [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}})
+
+    def gemini(self, rec, query, model):
+        if not self.wait(rec["latency"]):
+            return self.gone(rec)
+        if "key=" in query:
+            return self.send_error_json(400, "API key must not be passed in the URL")
+        if ARGS.key is not None and self.headers.get("x-goog-api-key") != ARGS.key:
+            return self.bad_google_key()
+        body = rec["body"]
+        try:
+            prompt = body["contents"][0]["parts"][0]["text"]
+            modes = body.get("generationConfig", {}).get("responseModalities", [])
+            size = body["generationConfig"].get("imageConfig", {}).get("imageSize", "1K")
+            if not isinstance(prompt, str):
+                raise TypeError
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return self.send_error_json(400, "Invalid JSON payload received.")
+        rec["prompt"] = prompt
+        if model not in GEMINI_MODELS:
+            return self.send_error_json(404, "models/%s is not found for API version "
+                                        "v1beta, or is not supported for generateContent."
+                                        % model)
+        if size not in ("512", "1K", "2K", "4K"):
+            return self.send_error_json(400, "imageSize %r is not supported" % size)
+        if "IMAGE" in modes and "image" not in model:
+            return self.send_error_json(400, "Model does not support the requested "
+                                        "response modalities: image")
+        fault = self.take_fault(rec, prompt)
+        if fault is False:
+            return
+        fault, arg = fault
+        down = ARGS.down.get("gemini")
+        if down:
+            return self.send_error_json(down, "The model is overloaded. Please try again "
+                                        "later." if down == 503 else "mock-imagen: down")
+        if fault in ("400", "403", "404", "500", "502", "503", "504"):
+            return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
+        if fault in ("429", "429info"):
+            return self.send(429, {"error": {
+                "code": 429, "message": "You exceeded your current quota (mock).",
+                "status": "RESOURCE_EXHAUSTED", "details": [{
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": "%ss" % (arg or "1")}]}})
+        if fault in ("hang", "delay"):
+            if not self.wait(float(arg) if arg else (600.0 if fault == "hang" else 1.0)):
+                return self.gone(rec)
+        usage = {"promptTokenCount": len(prompt.split()) + 5,
+                 "candidatesTokenCount": 1290, "totalTokenCount": len(prompt.split()) + 1295}
+        picture = {"inlineData": {"mimeType": "image/png", "data": realistic_b64(prompt)}}
+        finish, parts = "STOP", [picture]
+        if fault == "safety":
+            finish, parts = "IMAGE_SAFETY", []
+        elif fault == "blocked":
+            return self.send(200, {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+                                   "usageMetadata": usage})
+        elif fault == "textonly":
+            # Long, and not ASCII: a cut must fall between characters.
+            parts = [{"text": "Désolé — je ne peux pas dessiner « ça ». " * 12}]
+        elif fault == "thoughts":
+            # Drafts that are no picture at all: taking one fails the image.
+            draft = base64.b64encode(b"a draft, not the picture").decode()
+            parts = [{"text": "Planning the composition.", "thought": True},
+                     {"inlineData": {"mimeType": "image/png", "data": draft}, "thought": True},
+                     {"inlineData": {"mimeType": "image/png", "data": draft}, "thought": True},
+                     {"text": "Here is the picture."}, picture]
+        elif fault == "badjson":
+            return self.send(200, b'{"candidates": [')
+        cand = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
+        self.send(200, {"candidates": [cand], "usageMetadata": usage, "modelVersion": model},
+                  cut=(fault == "close"))
+
+    def openai_error(self, status, message, kind, code, extra=()):
+        return self.send(status, {"error": {"message": message, "type": kind, "param": None,
+                                            "code": code}}, extra=extra)
+
+    def openai(self, rec):
+        if not self.wait(rec["latency"]):
+            return self.gone(rec)
+        if ARGS.openai_key is not None and \
+                self.headers.get("Authorization") != "Bearer %s" % ARGS.openai_key:
+            return self.openai_error(401, "Incorrect API key provided.",
+                                     "invalid_request_error", "invalid_api_key")
+        body = rec["body"]
+        if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+            return self.openai_error(400, "'prompt' is required", "invalid_request_error",
+                                     "missing_required_parameter")
+        prompt = rec["prompt"] = body["prompt"]
+        model = body.get("model", "dall-e-2")
+        if model not in OPENAI_MODELS:
+            return self.openai_error(404, "The model `%s` does not exist or you do not have "
+                                     "access to it." % model, "invalid_request_error",
+                                     "model_not_found")
+        if body.get("size", "auto") not in ("1024x1024", "1536x1024", "1024x1536", "auto") \
+                or body.get("quality", "auto") not in ("low", "medium", "high", "auto") \
+                or body.get("output_format", "png") not in ("png", "jpeg", "webp") \
+                or body.get("n", 1) != 1:
+            return self.openai_error(400, "Invalid value in the request (mock)",
+                                     "invalid_request_error", "invalid_value")
+        fault = self.take_fault(rec, prompt)
+        if fault is False:
+            return
+        fault, arg = fault
+        down = ARGS.down.get("openai") or (int(fault) if fault in ("401", "404", "503")
+                                           else None)
+        if down:
+            return self.openai_error(down, "mock-imagen injected fault %d" % down,
+                                     "server_error", None)
+        if fault == "429":
+            return self.openai_error(429, "Rate limit reached (mock)", "requests",
+                                     "rate_limit_exceeded",
+                                     [("retry-after", str(int(float(arg or 1))))])
+        if fault == "moderation":
+            return self.openai_error(400, "Your request was rejected by the safety system.",
+                                     "image_generation_user_error", "moderation_blocked")
+        fmt = "jpeg" if body.get("output_format") == "jpeg" else "png"
+        self.send(200, {"created": int(time.time()), "data": [{"b64_json": realistic_b64(
+            prompt, fmt)}], "usage": {"input_tokens": len(prompt.split()) + 5,
+                                      "output_tokens": 1056,
+                                      "total_tokens": len(prompt.split()) + 1061}},
+                  cut=(fault == "close"))
 
     def predict_inner(self, rec, query):
         if not self.wait(rec["latency"]):
@@ -269,21 +491,12 @@ class Handler(QuietHandler):
         except ValueError as e:
             return self.send_error_json(400, str(e))
         rec["prompt"] = prompt
-        fault, arg = None, None
-        m = FAULT_RE.search(prompt)
-        if "[[fault:" in prompt and not m:   # a typo'd marker must not pass silently
-            return self.send_error_json(400, "mock-imagen: malformed fault marker")
-        if m:
-            name, arg, limit = m.group(1), m.group(2), m.group(3)
-            if name not in FAULTS:
-                return self.send_error_json(400, "mock-imagen: unknown fault %r" % name)
-            with LOCK:
-                FAULT_COUNTS[prompt] = seen = FAULT_COUNTS.get(prompt, 0) + 1
-            if limit is None or seen <= int(limit):
-                fault = name
-        rec["fault"] = fault
+        fault = self.take_fault(rec, prompt)
+        if fault is False:
+            return
+        fault, arg = fault
 
-        if fault in ("400", "401", "403", "408", "500", "502", "503", "504"):
+        if fault in ("400", "401", "403", "404", "408", "500", "502", "503", "504"):
             return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
         if fault == "429":      # [[fault:429=SEC]]: Retry-After in seconds (default 1)
             return self.send_error_json(429, "Quota exceeded (mock)",
@@ -330,7 +543,16 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--image")
+    p.add_argument("--openai-key")
+    p.add_argument("--down", action="append", default=[],
+                   help="PROVIDER=STATUS: every request to it fails so")
     ARGS = p.parse_args()
+    if ARGS.openai_key is None:
+        ARGS.openai_key = ARGS.key
+    try:
+        ARGS.down = {k: int(v) for k, v in (d.split("=", 1) for d in ARGS.down)}
+    except ValueError:
+        p.error("--down takes PROVIDER=STATUS")
     if (ARGS.latency_min is None) != (ARGS.latency_max is None):
         p.error("--latency-min and --latency-max go together")
     if ARGS.size < 1:

@@ -74,6 +74,9 @@ write_config() {	# write_config [extra "key = value" lines...]
 		echo "log_level = debug"
 		echo "provider = imagen"
 		echo "imagen_url = ${MOCK_URL:-http://127.0.0.1:9}"
+		# The other providers' routes are on the same mock.
+		echo "gemini_url = ${MOCK_URL:-http://127.0.0.1:9}"
+		echo "openai_url = ${MOCK_URL:-http://127.0.0.1:9}"
 		echo "webhook_interval = 200"
 		# The host-wide limits are tested on their own (0150); elsewhere they
 		# would only slow the tests down.

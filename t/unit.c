@@ -19,10 +19,10 @@
 #include "codec.h"
 #include "config.h"
 #include "image.h"
-#include "imagen.h"
 #include "input.h"
 #include "jobjson.h"
 #include "progress.h"
+#include "provider.h"
 #include "shrink.h"
 #include "sign.h"
 #include "store.h"
@@ -564,7 +564,7 @@ test_config(void)
 	ok(cfg.job_deadline == 300, "config: job_deadline defaults to 300");
 	ok(cfg.image_size == 512, "config: image_size defaults to 512");
 	ok(cfg.image_quality == 80, "config: image_quality defaults to 80");
-	ok(cfg.provider == PROVIDER_IMAGEN, "config: provider defaults to imagen");
+	ok(cfg.provider == PROVIDER_GEMINI, "config: provider defaults to gemini");
 	ok(cfg.image_urls == URLS_PATH, "config: image_urls defaults to path");
 	is_str(cfg.media_url, "/media/", "config: media_url defaults to /media/");
 	ok(cfg.max_items == 32 && cfg.max_name == 200 && cfg.max_description == 2000,
@@ -675,48 +675,166 @@ test_config(void)
 	rmdir(tmpl);
 }
 
-/* ---- imagen ----------------------------------------------------------- */
+/* ---- providers -------------------------------------------------------- */
+
+static const unsigned char png_bytes[] = { 0x89, 'P', 'N', 'G', 0, 1, 2, 0xff, 0xfe };
+
+/* parse BODY with provider P; the verdict, the error in a->err */
+static enum provider_verdict
+parse_with(const struct provider *p, const char *body, struct provider_answer *a)
+{
+	provider_answer_init(a);
+	p->parse(body, strlen(body), a);
+	return a->verdict;
+}
+
+static int
+got_png(struct provider_answer *a)
+{
+	int same = a->verdict == PV_OK && a->len == sizeof(png_bytes) &&
+	    memcmp(a->img, png_bytes, a->len) == 0;
+	free(a->img);
+	a->img = NULL;
+	return same;
+}
 
 static void
 test_imagen(void)
 {
-	static const unsigned char bytes[] = { 0x89, 'P', 'N', 'G', 0, 1, 2, 0xff, 0xfe };
-	unsigned char *img = NULL;
-	size_t len = 0;
-	char err[256], body[512];
-
-	char *b64 = codec_base64_encode(bytes, sizeof(bytes));
+	struct provider_answer a;
+	char body[512];
+	char *b64 = codec_base64_encode(png_bytes, sizeof(png_bytes));
 	snprintf(body, sizeof(body), "{\"predictions\":[{\"mimeType\":\"image/png\","
 	    "\"bytesBase64Encoded\":\"%s\"}]}", b64);
+	parse_with(&provider_imagen, body, &a);
+	ok(got_png(&a), "imagen: a valid prediction decodes exactly");
+	snprintf(body, sizeof(body), "{\"predictions\":[{\"raiFilteredReason\":\"x\"},"
+	    "{\"bytesBase64Encoded\":\"%s\"}]}", b64);
+	parse_with(&provider_imagen, body, &a);
+	ok(got_png(&a), "imagen: the first prediction with bytes, after a filtered one");
 	free(b64);
-	int rc = imagen_parse(body, strlen(body), &img, &len, err, sizeof(err));
-	ok(rc == 0, "imagen_parse: a valid prediction parses");
-	ok(rc == 0 && len == sizeof(bytes) && memcmp(img, bytes, len) == 0,
-	    "imagen_parse: the image bytes are decoded exactly");
-	if (rc == 0)
-		free(img);
 
-	static const struct { const char *body, *want, *what; } bad[] = {
-		{ "{\"predictions\":[]}", "empty", "empty predictions" },
-		{ "{}", "empty", "no predictions" },
+	static const struct { const char *body, *want, *what; enum provider_verdict v; } bad[] = {
+		{ "{\"predictions\":[]}", "empty", "empty predictions", PV_FAILED },
+		{ "{}", "empty", "no predictions", PV_FAILED },
 		{ "{\"predictions\":[{\"raiFilteredReason\":\"unsafe content\"}]}", "filtered",
-		  "a filtered image" },
+		  "a filtered image", PV_REFUSED },
 		{ "{\"predictions\":[{\"bytesBase64Encoded\":\"!!!not base64!!!\"}]}", "base64",
-		  "invalid base64" },
+		  "invalid base64", PV_FAILED },
 		{ "{\"predictions\":[{\"mimeType\":\"image/png\"}]}", "bytesBase64Encoded",
-		  "a prediction without bytes" },
-		{ "<html>502 Bad Gateway</html>", "JSON", "a body that is not JSON" },
+		  "a prediction without bytes", PV_FAILED },
+		{ "<html>502 Bad Gateway</html>", "JSON", "a body that is not JSON", PV_FAILED },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		img = NULL;
-		err[0] = '\0';
-		rc = imagen_parse(bad[i].body, strlen(bad[i].body), &img, &len, err, sizeof(err));
-		ok(rc == -1, "imagen_parse: %s is an error", bad[i].what);
-		ok(strstr(err, bad[i].want) != NULL, "imagen_parse: %s says \"%s\" (%s)",
-		    bad[i].what, bad[i].want, err);
-		if (rc == 0)
-			free(img);
+		enum provider_verdict v = parse_with(&provider_imagen, bad[i].body, &a);
+		ok(v == bad[i].v, "imagen: %s has verdict %d (%d)", bad[i].what, bad[i].v, v);
+		ok(strstr(a.err, bad[i].want) != NULL, "imagen: %s says \"%s\" (%s)",
+		    bad[i].what, bad[i].want, a.err);
+		free(a.img);
 	}
+}
+
+static void
+test_gemini(void)
+{
+	struct provider_answer a;
+	char body[1024];
+	char *b64 = codec_base64_encode(png_bytes, sizeof(png_bytes));
+	snprintf(body, sizeof(body), "{\"candidates\":[{\"content\":{\"parts\":["
+	    "{\"text\":\"here\"},"
+	    "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"AAAA\"},\"thought\":true},"
+	    "{\"inline_data\":{\"mime_type\":\"image/png\",\"data\":\"%s\"}}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":12,"
+	    "\"candidatesTokenCount\":1290,\"totalTokenCount\":1302}}", b64);
+	parse_with(&provider_gemini, body, &a);
+	ok(a.prompt_tokens == 12 && a.output_tokens == 1290,
+	    "gemini: usageMetadata's token counts are kept");
+	ok(got_png(&a), "gemini: the last image that is not a thought, inline_data spelling");
+	free(b64);
+
+	static const struct { const char *body, *want, *what; enum provider_verdict v; } bad[] = {
+		{ "{\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"IMAGE_SAFETY\"}]}",
+		  "IMAGE_SAFETY", "a safety finishReason", PV_REFUSED },
+		{ "{\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"}}",
+		  "prompt blocked: PROHIBITED_CONTENT", "a blocked prompt", PV_REFUSED },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"I can only talk\"}]},"
+		  "\"finishReason\":\"STOP\"}]}", "I can only talk", "a text-only answer",
+		  PV_FAILED },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":"
+		  "\"image/png\",\"data\":\"AAAA\"},\"thought\":true}]},\"finishReason\":"
+		  "\"NO_IMAGE\"}]}", "NO_IMAGE", "only thoughts", PV_FAILED },
+		{ "{\"candidates\":[]}", "no candidates", "no candidates", PV_FAILED },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":"
+		  "\"image/png\",\"data\":\"!!\"}}]}}]}", "base64", "bad base64", PV_FAILED },
+		{ "{\"candidates\":[", "JSON", "a cut-off body", PV_FAILED },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum provider_verdict v = parse_with(&provider_gemini, bad[i].body, &a);
+		ok(v == bad[i].v, "gemini: %s has verdict %d (%d)", bad[i].what, bad[i].v, v);
+		ok(strstr(a.err, bad[i].want) != NULL, "gemini: %s says \"%s\" (%s)",
+		    bad[i].what, bad[i].want, a.err);
+		free(a.img);
+	}
+}
+
+/* error(CODE, BODY) with provider P: the verdict, a.err and a.retry_after_ms */
+static enum provider_verdict
+error_with(const struct provider *p, const struct config *cfg, long code, const char *body,
+    struct provider_answer *a)
+{
+	provider_answer_init(a);
+	p->error(cfg, code, body, strlen(body), a);
+	return a->verdict;
+}
+
+static void
+test_provider_errors(void)
+{
+	struct config cfg;
+	struct provider_answer a;
+	config_defaults(&cfg);
+	error_with(&provider_gemini, &cfg, 429, "{\"error\":{\"code\":429,\"message\":\"quota\","
+	    "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":"
+	    "\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"13s\"}]}}", &a);
+	ok(a.verdict == PV_RETRY && a.retry_after_ms == 13000,
+	    "gemini: 429 is retried after RetryInfo's 13s (%ld ms)", a.retry_after_ms);
+	error_with(&provider_gemini, &cfg, 404, "{\"error\":{\"code\":404,\"message\":"
+	    "\"models/x is not found\",\"status\":\"NOT_FOUND\"}}", &a);
+	ok(a.verdict == PV_FATAL && strstr(a.err, "gemini_model = gemini-2.5-flash-image"),
+	    "gemini: 404 fails the job and names gemini_model (%s)", a.err);
+	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"code\":400,\"message\":\"API key "
+	    "not valid\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+	    "\"reason\":\"API_KEY_INVALID\"}]}}", &a);
+	ok(a.verdict == PV_FATAL && strstr(a.err, "GEMINI_API_KEY"),
+	    "gemini: a 400 API_KEY_INVALID fails the job and names the key (%s)", a.err);
+	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"message\":\"bad size\"}}", &a);
+	ok(a.verdict == PV_FAILED && strcmp(a.err, "HTTP 400: bad size") == 0,
+	    "gemini: another 400 fails the image with the message (%s)", a.err);
+	error_with(&provider_openai, &cfg, 400, "{\"error\":{\"message\":\"no\",\"type\":"
+	    "\"image_generation_user_error\",\"code\":\"moderation_blocked\"}}", &a);
+	ok(a.verdict == PV_REFUSED, "openai: moderation_blocked is a refusal (%s)", a.err);
+	error_with(&provider_openai, &cfg, 401, "{\"error\":{\"message\":\"bad key\"}}", &a);
+	ok(a.verdict == PV_FATAL && strstr(a.err, "OPENAI_API_KEY"),
+	    "openai: 401 fails the job and names the key (%s)", a.err);
+	error_with(&provider_openai, &cfg, 503, "not json", &a);
+	ok(a.verdict == PV_RETRY && strcmp(a.err, "HTTP 503") == 0,
+	    "openai: 503 without JSON is retried (%s)", a.err);
+	config_free(&cfg);
+}
+
+static void
+test_provider_text(void)
+{
+	char out[64];
+	/* "é" is 2 bytes: a cut at 4 bytes of "abcé" must not split it. */
+	provider_text(out, sizeof(out), "abc\xc3\xa9xyz", 4);
+	is_str(out, "abc", "provider_text: a cut never splits a character");
+	provider_text(out, sizeof(out), "abc\xc3\xa9xyz", 5);
+	is_str(out, "abc\xc3\xa9", "provider_text: a whole character is kept");
+	provider_text(out, sizeof(out), "a\xff" "b\xc3" "c\xed\xa0\x80" "\n", 60);
+	is_str(out, "a?b?c??? ", "provider_text: broken bytes become ?, controls spaces");
+	provider_text(out, 4, "abcdef", 100);
+	is_str(out, "abc", "provider_text: the buffer bounds the copy");
 }
 
 /* ---- codec ------------------------------------------------------------ */
@@ -1310,6 +1428,9 @@ main(void)
 	test_progress();
 	test_config();
 	test_imagen();
+	test_gemini();
+	test_provider_errors();
+	test_provider_text();
 	test_codec();
 	test_jobjson();
 	test_image();
