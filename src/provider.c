@@ -295,8 +295,8 @@ provider_finish(struct provider_call *c, const struct provider *p, const struct 
 	provider_answer_init(a);
 	if (rc != CURLE_OK) {
 		if (c->too_big)
-			provider_say(a, PV_FAILED, "%s: the answer is larger than max_answer "
-			    "(%ld bytes)", p->name, cfg->max_answer);
+			provider_say(a, PV_FAILED, "the answer is larger than max_answer "
+			    "(%ld bytes)", cfg->max_answer);
 		else
 			provider_say(a, transient_curl(rc) ? PV_RETRY : PV_FAILED, "%s",
 			    rc == CURLE_OPERATION_TIMEDOUT ? "request timed out" :

@@ -22,12 +22,12 @@ drawn from the prompt with noise. --down gemini=503 (or openai=...) makes
 every request to that provider fail with that status: an outage.
 Gemini faults: safety (finishReason IMAGE_SAFETY), blocked (promptFeedback),
 textonly, thoughts (draft images first), 404, 403, 429info=SEC (RetryInfo),
-503, close. OpenAI faults: moderation, 401, 404, 429, 503, close.
+503, close, gzipbomb=MB (a gzip body of MB decoded). OpenAI faults: moderation, 401, 404, 429, 503, close.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
 """
-import argparse, base64, email.utils, hashlib, json, os, random, re, select
+import argparse, base64, email.utils, gzip, hashlib, json, os, random, re, select
 import socket, struct, subprocess, sys, threading, time, zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,7 +48,8 @@ FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
 FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
           "hang", "delay", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close", "bomb",
-          "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation"}
+          "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation",
+          "gzipbomb"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -199,6 +200,7 @@ class Handler(QuietHandler):
         # answer it may start another request, and the peak must not count both.
         self.leave()
         self.rec["status"] = status
+        self.rec["sent"] = len(body)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -423,6 +425,10 @@ class Handler(QuietHandler):
                      {"text": "Here is the picture."}, picture]
         elif fault == "badjson":
             return self.send(200, b'{"candidates": [')
+        elif fault == "gzipbomb":     # [[fault:gzipbomb=MB]]: small on the wire, MB decoded
+            pad = b" " * int(float(arg or 8) * 1024 * 1024)
+            return self.send(200, gzip.compress(b'{"candidates":[]' + pad + b'}'),
+                             extra=[("Content-Encoding", "gzip")])
         cand = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
         self.send(200, {"candidates": [cand], "usageMetadata": usage, "modelVersion": model},
                   cut=(fault == "close"))
