@@ -1,10 +1,11 @@
-/* admin.c: initdb, run, worker, jobs and show: the command table and its handlers. */
+/* admin.c: initdb, run, worker, jobs and show: the command table and its handlers; check is check.c's. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "admin.h"
 #include "casereq.h"
+#include "check.h"
 #include "config.h"
 #include "log.h"
 #include "reap.h"
@@ -139,6 +140,8 @@ static const struct command commands[] = {
 int
 admin_command(const struct config *cfg, int argc, char **argv)
 {
+	if (strcmp(argv[0], "check") == 0)	/* its own arguments: [--generate PATH] */
+		return check_command(cfg, argc, argv);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct command *c = &commands[i];
 		if (strcmp(argv[0], c->name) != 0)

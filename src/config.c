@@ -81,6 +81,9 @@ static const struct key keys[] = {
 	{ "openai_quality", K_STR, S(openai_quality), 0, 0, NULL, "medium" },
 	{ "openai_size", K_STR, S(openai_size), 0, 0, NULL, "1024x1024" },
 	{ "openai_url", K_URL, S(openai_url), 0, 0, NULL, "https://api.openai.com" },
+	{ "price_per_image", K_STR, S(price_per_image), 0, 0, NULL,
+	  "gemini:0.039 imagen:0.04 openai:0.042 local:0" },
+	{ "price_per_mtok", K_STR, S(price_per_mtok), 0, 0, NULL, "" },
 	{ "provider", K_ENUM, S(provider), 0, 0, provider_words, "gemini" },
 	{ "providers", K_STR, S(providers), 0, 0, NULL, "" },
 	{ "rate_limit", K_INT, S(rate_limit), 1, 1000000, NULL, "60" },
@@ -312,6 +315,30 @@ set_chain(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * One price from a list of "NAME:USD" words, or of a bare "USD" for every
+ * provider: -1 when the list names none for this provider, -2 when a word
+ * is not a price (config_load refuses such a list).
+ */
+double
+config_price(const char *list, const char *provider)
+{
+	double found = -1;
+	for (const char *p = list + strspn(list, " \t"); *p != '\0'; p += strspn(p, " \t")) {
+		size_t n = strcspn(p, " \t");
+		const char *colon = memchr(p, ':', n), *num = colon ? colon + 1 : p;
+		char *end;
+		double v = strtod(num, &end);
+		if (end != p + n || end == num || !(v >= 0 && v < 1e6))
+			return -2;
+		if (colon == NULL || ((size_t)(colon - p) == strlen(provider) &&
+		    strncmp(p, provider, (size_t)(colon - p)) == 0))
+			found = v;
+		p += n;
+	}
+	return found;
+}
+
 /* Secrets in a file that others can read are secrets no more. */
 static void
 warn_if_readable(const struct config *cfg, const char *path)
@@ -350,6 +377,13 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (key != NULL && *key != '\0' && set_str(find_key("openai_api_key"),
 	    &cfg->openai_api_key, key, err, errlen) != 0)
 		return -1;
+	if (config_price(cfg->price_per_image, "") == -2 ||
+	    config_price(cfg->price_per_mtok, "") == -2) {
+		snprintf(err, errlen, "%s: %s: not prices in USD, as \"0.039\" or "
+		    "\"gemini:0.039 openai:0.042\"", path, config_price(cfg->price_per_image, "")
+		    == -2 ? "price_per_image" : "price_per_mtok");
+		return -1;
+	}
 	char why[256];
 	if (set_chain(cfg, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);

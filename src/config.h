@@ -52,6 +52,8 @@ struct config {
 	char *openai_quality;
 	char *openai_size;
 	char *openai_url;
+	char *price_per_image;	/* USD: "gemini:0.039 openai:0.042", or one number for all */
+	char *price_per_mtok;	/* USD per million output tokens, the same way; "" for none */
 	long  provider;		/* enum provider_id */
 	char *providers;	/* the failover chain, names separated by spaces */
 	long  chain[MAX_PROVIDERS];	/* enum provider_id: providers, or provider alone */
@@ -81,6 +83,7 @@ int  config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 int  config_parse(struct config *cfg, const char *name, const char *text,
 	char *err, size_t errlen);
 void config_defaults(struct config *cfg);
+double config_price(const char *list, const char *provider);
 void config_print(const struct config *cfg, FILE *out);
 void config_free(struct config *cfg);
 

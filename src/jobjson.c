@@ -97,6 +97,14 @@ add_time(cJSON *o, const char *key, int64_t ms)
 	return cJSON_AddNumberToObject(o, key, (double)ms) ? 0 : -1;
 }
 
+/* A string, or null when there is none. */
+static int
+add_opt(cJSON *o, const char *key, const char *value)
+{
+	return (value ? cJSON_AddStringToObject(o, key, value) : cJSON_AddNullToObject(o, key))
+	    != NULL;
+}
+
 static int
 add_items(cJSON *o, const struct image *images, size_t n)
 {
@@ -121,8 +129,8 @@ add_items(cJSON *o, const struct image *images, size_t n)
 		    !cJSON_AddStringToObject(st, "kind", casereq_kind_name(im->kind)) ||
 		    !cJSON_AddStringToObject(st, "status", im->status) ||
 		    !cJSON_AddNumberToObject(st, "attempts", im->attempts) ||
-		    !(im->error ? cJSON_AddStringToObject(st, "error", im->error)
-		        : cJSON_AddNullToObject(st, "error")))
+		    !add_opt(st, "error", im->error) ||
+		    !add_opt(st, "provider", im->provider) || !add_opt(st, "model", im->model))
 			return -1;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "check.h"
 #include "config.h"
 #include "image.h"
 #include "log.h"
@@ -21,7 +22,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
 	    "       imagegen [-c file] initdb | jobs | reap | run CASEID | show CASEID\n"
-	    "       imagegen [-c file] config\n"
+	    "       imagegen [-c file] config | check [--generate PATH]\n"
 	    "       imagegen version\n");
 }
 
@@ -83,6 +84,8 @@ serve(struct config *cfg, const char *path)
 	}
 	if (tokens == 0 && !cgi)
 		log_warn("auth: no api_tokens: generate, retry and cancel refuse every request");
+	if (!cgi)
+		check_warn(cfg);
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 
@@ -128,7 +131,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	ensure_std_fds();
-	while ((c = getopt(argc, argv, "c:h")) != -1) {
+	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;

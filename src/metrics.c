@@ -127,8 +127,51 @@ text_jobs_images(FILE *f, const struct metrics_data *m)
 	fprintf(f, "imagegen_image_retries_total %" PRId64 "\n", m->retries);
 }
 
+/*
+ * An estimate from the configured prices: per million output tokens where
+ * the provider counted them and price_per_mtok names it, else per image.
+ */
+static double
+estimated_cost(const struct config *cfg, const struct metrics_provider *p)
+{
+	double per_image = config_price(cfg->price_per_image, p->name);
+	double per_mtok = config_price(cfg->price_per_mtok, p->name);
+	if (per_image < 0)
+		per_image = 0;
+	if (per_mtok < 0)
+		return (double)p->completed * per_image;
+	return (double)p->output_tokens * per_mtok / 1e6 + (double)p->untokened * per_image;
+}
+
 static void
-text_write(FILE *f, const struct metrics_data *m)
+text_providers(FILE *f, const struct config *cfg, const struct metrics_data *m)
+{
+	char num[32];
+	family(f, "imagegen_provider_images_total", "counter",
+	    "Images by the provider that made them, or failed them last, and result.");
+	for (size_t i = 0; i < m->n_providers; i++)
+		fprintf(f, "imagegen_provider_images_total{provider=\"%s\",result=\"completed\"} %"
+		    PRId64 "\nimagegen_provider_images_total{provider=\"%s\",result=\"failed\"} %"
+		    PRId64 "\n", m->providers[i].name, m->providers[i].completed,
+		    m->providers[i].name, m->providers[i].failed);
+	family(f, "imagegen_provider_tokens_total", "counter",
+	    "Tokens of the images made, as each provider reported them.");
+	for (size_t i = 0; i < m->n_providers; i++)
+		fprintf(f, "imagegen_provider_tokens_total{provider=\"%s\",kind=\"prompt\"} %"
+		    PRId64 "\nimagegen_provider_tokens_total{provider=\"%s\",kind=\"output\"} %"
+		    PRId64 "\n", m->providers[i].name, m->providers[i].prompt_tokens,
+		    m->providers[i].name, m->providers[i].output_tokens);
+	family(f, "imagegen_provider_estimated_cost_usd_total", "counter",
+	    "Estimated cost of the images made, from price_per_image and price_per_mtok.");
+	for (size_t i = 0; i < m->n_providers; i++) {
+		fmt_double(num, sizeof(num), estimated_cost(cfg, &m->providers[i]));
+		fprintf(f, "imagegen_provider_estimated_cost_usd_total{provider=\"%s\"} %s\n",
+		    m->providers[i].name, num);
+	}
+}
+
+static void
+text_write(FILE *f, const struct config *cfg, const struct metrics_data *m)
 {
 	text_jobs_images(f, m);
 	text_histogram(f, "imagegen_job_duration_seconds",
@@ -154,6 +197,7 @@ text_write(FILE *f, const struct metrics_data *m)
 	family(f, "imagegen_queued_jobs", "gauge",
 	    "Pending jobs waiting for a place: max_inflight workers are at work.");
 	fprintf(f, "imagegen_queued_jobs %" PRId64 "\n", m->queued_jobs);
+	text_providers(f, cfg, m);
 }
 
 static void
@@ -167,7 +211,7 @@ send_text(struct request *r, const struct metrics_data *m)
 		reply_error(r, 500, "internal error", NULL);
 		return;
 	}
-	text_write(f, m);
+	text_write(f, r->cfg, m);
 	int bad = ferror(f);
 	if (fclose(f) != 0 || bad) {
 		log_error("metrics: cannot format the text exposition");
@@ -235,8 +279,25 @@ json_webhooks(cJSON *parent, const struct metrics_data *m)
 	    json_histogram(o, "latencySeconds", &m->webhook_latency) != 0 ? -1 : 0;
 }
 
+static int
+json_providers(cJSON *parent, const struct config *cfg, const struct metrics_data *m)
+{
+	cJSON *all = cJSON_AddObjectToObject(parent, "providers");
+	for (size_t i = 0; all != NULL && i < m->n_providers; i++) {
+		const struct metrics_provider *p = &m->providers[i];
+		cJSON *o = cJSON_AddObjectToObject(all, p->name);
+		if (o == NULL || add_num(o, "completed", (double)p->completed) != 0 ||
+		    add_num(o, "failed", (double)p->failed) != 0 ||
+		    add_num(o, "promptTokens", (double)p->prompt_tokens) != 0 ||
+		    add_num(o, "outputTokens", (double)p->output_tokens) != 0 ||
+		    add_num(o, "estimatedCostUsd", estimated_cost(cfg, p)) != 0)
+			return -1;
+	}
+	return all == NULL ? -1 : 0;
+}
+
 static cJSON *
-json_build(const struct metrics_data *m)
+json_build(const struct config *cfg, const struct metrics_data *m)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *jobs = o ? cJSON_AddObjectToObject(o, "jobs") : NULL;
@@ -247,7 +308,8 @@ json_build(const struct metrics_data *m)
 	    json_histogram(o, "imageApiLatencySeconds", &m->api_latency) != 0 ||
 	    json_webhooks(o, m) != 0 ||
 	    add_num(o, "stuckJobs", (double)m->stuck_jobs) != 0 ||
-	    add_num(o, "queuedJobs", (double)m->queued_jobs) != 0) {
+	    add_num(o, "queuedJobs", (double)m->queued_jobs) != 0 ||
+	    json_providers(o, cfg, m) != 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -257,7 +319,7 @@ json_build(const struct metrics_data *m)
 static void
 send_json(struct request *r, const struct metrics_data *m)
 {
-	cJSON *o = json_build(m);
+	cJSON *o = json_build(r->cfg, m);
 	if (o == NULL) {
 		log_error("metrics: cannot build the JSON figures");
 		reply_error(r, 500, "internal error", NULL);

@@ -9,6 +9,7 @@
 #include "migrations.h"
 #include "store.h"
 #include "store_metrics.h"
+#include "store_provider.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define RATE_WINDOW_MS 61000
@@ -44,7 +45,8 @@ static const char *const sql[S_COUNT] = {
 	    " FROM jobs WHERE case_id = ?1",
 	[S_IMAGES_SELECT] =
 	    "SELECT item_id, kind, position, name, description, status, attempts,"
-	    " last_error, path, url FROM images WHERE case_id = ?1 ORDER BY position",
+	    " last_error, path, url, provider, model FROM images WHERE case_id = ?1"
+	    " ORDER BY position",
 	[S_JOBS_ALL] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
@@ -69,7 +71,7 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
 	[S_IMAGE_START] =
 	    "UPDATE images SET status = 'generating', attempts = attempts + 1,"
-	    " started_at = ?3 WHERE case_id = ?1 AND item_id = ?2",
+	    " started_at = ?3, provider = ?4, model = ?5 WHERE case_id = ?1 AND item_id = ?2",
 	[S_IMAGE_DONE] =
 	    "UPDATE images SET status = 'completed', path = ?3, url = ?4, bytes = ?5,"
 	    " last_error = NULL, finished_at = ?6, api_ms = coalesce(?7, api_ms)"
@@ -123,8 +125,9 @@ static const char *const sql[S_COUNT] = {
 	    " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
 	    " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
 	    " ORDER BY d.case_id, d.id LIMIT ?1",
-	[S_RATE_COUNT] = "SELECT count(*), min(at) FROM api_calls WHERE at > ?1",
-	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id) VALUES (?1, ?2)",
+	[S_RATE_COUNT] =
+	    "SELECT count(*), min(at) FROM api_calls WHERE provider = ?2 AND at > ?1",
+	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id, provider) VALUES (?1, ?2, ?3)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
 };
 
@@ -358,6 +361,7 @@ void
 store_close(void)
 {
 	store_metrics_close();
+	store_provider_close();
 	close_conn(&reader);
 	close_conn(&writer);
 }
@@ -501,6 +505,8 @@ read_image(sqlite3_stmt *s, struct image *im)
 	im->error = column_strdup(s, 7);
 	im->path = column_strdup(s, 8);
 	im->url = column_strdup(s, 9);
+	im->provider = column_strdup(s, 10);
+	im->model = column_strdup(s, 11);
 }
 
 static int
@@ -574,6 +580,8 @@ store_free(struct job *job, struct image *images, size_t n)
 		free(images[i].error);
 		free(images[i].path);
 		free(images[i].url);
+		free(images[i].provider);
+		free(images[i].model);
 	}
 	free(images);
 }
@@ -692,7 +700,8 @@ store_maintenance_due(const char *task, int64_t now, int64_t interval_ms)
 }
 
 int
-store_image_started(const char *case_id, const char *item_id, int64_t now)
+store_image_started(const char *case_id, const char *item_id, const char *provider,
+    const char *model, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_IMAGE_START);
 	if (s == NULL)
@@ -700,6 +709,8 @@ store_image_started(const char *case_id, const char *item_id, int64_t now)
 	bind_text(s, 1, case_id);
 	bind_text(s, 2, item_id);
 	sqlite3_bind_int64(s, 3, now);
+	bind_text(s, 4, provider);
+	bind_text(s, 5, model);
 	return step_done(s, "image started");
 }
 
@@ -974,12 +985,13 @@ store_delivery_result(int64_t id, const char *status, int attempts, long code,
 }
 
 static int
-rate_count(int64_t since, int *count, int64_t *oldest)
+rate_count(const char *provider, int64_t since, int *count, int64_t *oldest)
 {
 	sqlite3_stmt *s = stmt(S_RATE_COUNT);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, since);
+	bind_text(s, 2, provider);
 	int rc = sqlite3_step(s);
 	*count = sqlite3_column_int(s, 0);
 	*oldest = sqlite3_column_int64(s, 1);
@@ -995,7 +1007,8 @@ rate_count(int64_t since, int *count, int64_t *oldest)
  * and by varying delays, so the API's own minute must still see no more.
  */
 int
-store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at)
+store_rate_take(const char *case_id, const char *provider, long per_minute, int64_t now,
+    int64_t *retry_at)
 {
 	sqlite3_stmt *add = stmt(S_RATE_ADD), *prune = stmt(S_RATE_PRUNE);
 	int count, granted = 0;
@@ -1004,11 +1017,12 @@ store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retr
 		return -1;
 	sqlite3_bind_int64(prune, 1, now - RATE_WINDOW_MS);
 	if (step_done(prune, "prune api calls") != 0 ||
-	    rate_count(now - RATE_WINDOW_MS, &count, &oldest) != 0)
+	    rate_count(provider, now - RATE_WINDOW_MS, &count, &oldest) != 0)
 		goto fail;
 	if (count < per_minute) {
 		sqlite3_bind_int64(add, 1, now);
 		bind_text(add, 2, case_id);
+		bind_text(add, 3, provider);
 		if (step_done(add, "record api call") != 0)
 			goto fail;
 		granted = 1;

@@ -30,6 +30,8 @@ struct image {
 	char *error;
 	char *path;
 	char *url;
+	char *provider;		/* who made it, or last tried: NULL before the first attempt */
+	char *model;
 };
 
 /* A job a worker should be running, for the reaper. */
@@ -85,7 +87,8 @@ int  store_heartbeat(const char *case_id, long pid, int64_t now);
 int  store_release(const char *case_id, long old_pid, int64_t now);
 int  store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg);
 int  store_maintenance_due(const char *task, int64_t now, int64_t interval_ms);
-int  store_image_started(const char *case_id, const char *item_id, int64_t now);
+int  store_image_started(const char *case_id, const char *item_id, const char *provider,
+	const char *model, int64_t now);
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
 	const char *url, long bytes, long api_ms, int64_t now);
 int  store_image_retry(const char *case_id, const char *item_id, const char *error);
@@ -104,7 +107,8 @@ void store_free_deliveries(struct delivery_row *rows, size_t n);
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,
 	const char *error, long latency_ms, int64_t next_at, int64_t now);
 
-int  store_rate_take(const char *case_id, long per_minute, int64_t now, int64_t *retry_at);
+int  store_rate_take(const char *case_id, const char *provider, long per_minute, int64_t now,
+	int64_t *retry_at);
 
 
 #endif

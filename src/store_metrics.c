@@ -38,7 +38,7 @@ static const int64_t webhook_latency_ms[] = {
 enum query {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_JOBS, Q_IMAGES, Q_DELIVERIES, Q_STUCK, Q_QUEUED,
-	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY,
+	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY, Q_PROVIDERS,
 	Q_COUNT
 };
 
@@ -79,6 +79,13 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	[Q_WEBHOOK_LATENCY] = { "webhook latency", HISTOGRAM(
 	    "SELECT latency_ms AS x FROM webhook_deliveries"
 	    " WHERE status = 'delivered' AND latency_ms IS NOT NULL") },
+	/* Failures a retry replaced count for the provider that failed them. */
+	[Q_PROVIDERS] = { "images by provider",
+	    "SELECT provider, sum(c), sum(f), sum(pt), sum(ot), sum(c AND ot IS NULL) FROM ("
+	    " SELECT provider, status = 'completed' AS c, status = 'failed' AS f,"
+	    "  prompt_tokens AS pt, output_tokens AS ot FROM images"
+	    " UNION ALL SELECT provider, 0, 1, NULL, NULL FROM past_failures)"
+	    " WHERE provider IS NOT NULL GROUP BY provider ORDER BY provider" },
 };
 
 static sqlite3_stmt *stmts[Q_COUNT];
@@ -140,6 +147,25 @@ images_row(sqlite3_stmt *s, void *arg)
 	m->retries = sqlite3_column_int64(s, 2);
 }
 
+/* A name that is not a plain word (a hand-edited row) is left out of the labels. */
+static void
+provider_row(sqlite3_stmt *s, void *arg)
+{
+	struct metrics_data *m = arg;
+	const char *name = (const char *)sqlite3_column_text(s, 0);
+	if (m->n_providers == METRICS_MAX_PROVIDERS || name == NULL || *name == '\0' ||
+	    strlen(name) >= sizeof(m->providers[0].name) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
+		return;
+	struct metrics_provider *p = &m->providers[m->n_providers++];
+	strcpy(p->name, name);
+	p->completed = sqlite3_column_int64(s, 1);
+	p->failed = sqlite3_column_int64(s, 2);
+	p->prompt_tokens = sqlite3_column_int64(s, 3);
+	p->output_tokens = sqlite3_column_int64(s, 4);
+	p->untokened = sqlite3_column_int64(s, 5);
+}
+
 static void
 count_row(sqlite3_stmt *s, void *arg)
 {
@@ -175,6 +201,7 @@ read_all(struct metrics_data *m, int64_t stuck_before)
 	    run(Q_DELIVERIES, NULL, 0, tally_row, &hooks) != 0 ||
 	    run(Q_STUCK, &stuck_before, 1, count_row, &m->stuck_jobs) != 0 ||
 	    run(Q_QUEUED, NULL, 0, count_row, &m->queued_jobs) != 0 ||
+	    run(Q_PROVIDERS, NULL, 0, provider_row, m) != 0 ||
 	    read_histogram(Q_JOB_DURATION, &m->job_duration,
 		job_duration_ms, N(job_duration_ms)) != 0 ||
 	    read_histogram(Q_API_LATENCY, &m->api_latency,

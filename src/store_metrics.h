@@ -16,6 +16,16 @@ enum metrics_delivery_status { MD_DELIVERED, MD_FAILED, MD_PENDING, MD_COUNT };
 extern const char *const metrics_job_status_names[MJ_COUNT];
 extern const char *const metrics_delivery_status_names[MD_COUNT];
 
+#define METRICS_MAX_PROVIDERS 8
+
+/* What one provider made, from images.provider (migration 10). */
+struct metrics_provider {
+	char name[16];			/* [a-z0-9_-] only: a label value as it is */
+	int64_t completed, failed;
+	int64_t prompt_tokens, output_tokens;	/* as the provider reported them */
+	int64_t untokened;		/* completed images with no output token count */
+};
+
 /* Cumulative buckets, as Prometheus has them: bucket[i] counts values <= le_ms[i]. */
 struct metrics_histogram {
 	size_t n;			/* buckets in use, +Inf apart */
@@ -35,6 +45,8 @@ struct metrics_data {
 	struct metrics_histogram webhook_latency;	/* delivered rows */
 	int64_t stuck_jobs;
 	int64_t queued_jobs;		/* pending, waiting for a place (queued_at) */
+	struct metrics_provider providers[METRICS_MAX_PROVIDERS];
+	size_t n_providers;
 };
 
 int  store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s);

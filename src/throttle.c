@@ -1,9 +1,11 @@
 /*
- * throttle.c: many cases at once must not overload the image API. A request
- * needs one of max_inflight slots, each a byte of "{database}.slots" locked
- * with fcntl: the kernel drops a dead worker's locks, so a crash never leaks
- * a slot. Then it needs a place in the last minute's rate_limit, kept in
- * the store so that every worker counts the same calls.
+ * throttle.c: many cases at once must not overload an image provider. A
+ * request needs one of max_inflight slots, each a byte of
+ * "{database}.{provider}.slots" locked with fcntl: the kernel drops a dead
+ * worker's locks, so a crash never leaks a slot. Then it needs a place in
+ * the last minute's rate_limit, kept in the store so that every worker
+ * counts the same calls. Each provider has its own quota, so its own
+ * slots and its own count.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,20 +23,22 @@
 
 struct throttle {
 	const struct config *cfg;
+	const char *provider;	/* a provider table's name: static */
 	int fd;
 	unsigned char *held;	/* fcntl lets a process lock its own byte again: we must know */
 };
 
 struct throttle *
-throttle_open(const struct config *cfg)
+throttle_open(const struct config *cfg, const char *provider)
 {
 	char path[4200];
 	struct throttle *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
 	l->cfg = cfg;
+	l->provider = provider;
 	l->held = calloc((size_t)cfg->max_inflight, 1);
-	snprintf(path, sizeof(path), "%s.slots", cfg->database);
+	snprintf(path, sizeof(path), "%s.%s.slots", cfg->database, provider);
 	l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (l->fd < 0 || l->held == NULL) {
 		log_error("throttle: open %s: %s", path, strerror(errno));
@@ -79,7 +83,7 @@ throttle_acquire(struct throttle *l, const char *case_id, int64_t now, int64_t *
 		*retry_at = now + SLOT_POLL_MS;
 		return -1;
 	}
-	int rc = store_rate_take(case_id, l->cfg->rate_limit, now, retry_at);
+	int rc = store_rate_take(case_id, l->provider, l->cfg->rate_limit, now, retry_at);
 	if (rc == 0) {
 		throttle_release(l, slot);
 		return -1;

@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "provider.h"
 #include "store.h"
+#include "store_provider.h"
 #include "worker.h"
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
@@ -59,8 +60,8 @@ struct worker {
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
-	struct throttle *throttle;	/* NULL for the local provider */
-	int64_t throttle_retry_at;
+	struct throttle *throttle[MAX_PROVIDERS];	/* per chain place; NULL for local */
+	int64_t throttle_retry_at[MAX_PROVIDERS];
 	struct notify *notify;
 	struct compressor *compressor;
 	int compressing;	/* tasks handed to the compressor and not yet back */
@@ -229,7 +230,7 @@ release(struct worker *w, struct slot *s)
 	if (s->call.easy != NULL)
 		curl_multi_remove_handle(w->multi, s->call.easy);
 	provider_free(&s->call);
-	throttle_release(w->throttle, s->host_slot);
+	throttle_release(w->throttle[s->stage], s->host_slot);
 	s->host_slot = -1;
 	s->busy = 0;
 	w->inflight--;
@@ -259,7 +260,12 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	snprintf(im->status, sizeof(im->status), "generating");
 	im->attempts++;
 	w->tries[idx]++;
-	if (store_image_started(w->job.case_id, im->item_id, now) != 0)
+	free(im->provider);
+	free(im->model);
+	im->provider = strdup(s->prov->name);
+	im->model = strdup(provider_model(s->prov, w->cfg));
+	if (store_image_started(w->job.case_id, im->item_id, s->prov->name,
+	    provider_model(s->prov, w->cfg), now) != 0)
 		log_error("case %s: image %s: cannot record its start", w->job.case_id,
 		    im->item_id);
 	char *prompt = prompt_for(w, im);
@@ -358,10 +364,10 @@ fill_window(struct worker *w, int64_t now)
 			continue;
 		if (!next_image(w, now, &idx, &p))
 			return;
-		int host = -1;
-		if (p->request != NULL && w->throttle != NULL && (now < w->throttle_retry_at ||
-		    (host = throttle_acquire(w->throttle, w->job.case_id, now,
-		    &w->throttle_retry_at)) < 0))
+		int host = -1, k = w->stage[idx];
+		if (w->throttle[k] != NULL && (now < w->throttle_retry_at[k] ||
+		    (host = throttle_acquire(w->throttle[k], w->job.case_id, now,
+		    &w->throttle_retry_at[k])) < 0))
 			return;
 		take_image(w, idx);
 		start_one(w, &w->slots[i], idx, host, now);
@@ -460,6 +466,11 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 {
 	switch (a->verdict) {
 	case PV_OK:
+		if ((a->prompt_tokens >= 0 || a->output_tokens >= 0) &&
+		    store_image_usage(w->job.case_id, w->images[idx].item_id, a->prompt_tokens,
+		    a->output_tokens) != 0)
+			log_error("case %s: image %s: cannot record its usage", w->job.case_id,
+			    w->images[idx].item_id);
 		image_ready(w, idx, a->img, a->len, api_ms);
 		a->img = NULL;
 		return;
@@ -570,8 +581,10 @@ pump(struct worker *w, int64_t wake_at)
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
 		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
 			wake_at = w->retry_at[i];
-	if (w->throttle_retry_at > now && w->throttle_retry_at < wake_at && has_ready(w, now))
-		wake_at = w->throttle_retry_at;
+	for (int k = 0; k < provider_count(w->cfg); k++)
+		if (w->throttle_retry_at[k] > now && w->throttle_retry_at[k] < wake_at &&
+		    has_ready(w, now))
+			wake_at = w->throttle_retry_at[k];
 	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
 	long wait = wake_at - now;
@@ -786,19 +799,17 @@ prepare(struct worker *w)
 		log_error("case %s: out of memory", w->job.case_id);
 		return -1;
 	}
-	int networked = 0;
 	for (int i = 0; i < provider_count(w->cfg); i++) {
 		const struct provider *p = provider_at(w->cfg, i);
-		char why[256];
-		networked |= p->request != NULL;
-		snprintf(why, sizeof(why), "no key: set %s", p->key_setting);
 		const char *key = provider_key(p, w->cfg);
+		char why[256];
+		snprintf(why, sizeof(why), "no key: set %s", p->key_setting);
 		if (key != NULL && *key == '\0')
 			mark_down(w, i, why);
+		if (p->request != NULL && (w->throttle[i] = throttle_open(w->cfg, p->name)) == NULL)
+			log_error("case %s: %s: host-wide limits unavailable; only concurrency "
+			    "applies", w->job.case_id, p->name);
 	}
-	if (networked && (w->throttle = throttle_open(w->cfg)) == NULL)
-		log_error("case %s: host-wide limits unavailable; only concurrency applies",
-		    w->job.case_id);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
 	    w->job.case_id, w->job.webhook_url)) == NULL)
 		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
@@ -814,7 +825,8 @@ cleanup(struct worker *w)
 			release(w, &w->slots[i]);
 	compressor_free(w->compressor);
 	notify_free(w->notify);
-	throttle_close(w->throttle);
+	for (int i = 0; i < MAX_PROVIDERS; i++)
+		throttle_close(w->throttle[i]);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
 	free(w->slots);

@@ -105,11 +105,13 @@ for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
     "imagegen_webhook_deliveries_total counter" \
     "imagegen_webhook_deliveries_pending gauge" \
     "imagegen_webhook_delivery_latency_seconds histogram" "imagegen_stuck_jobs gauge" \
-    "imagegen_queued_jobs gauge"; do
+    "imagegen_queued_jobs gauge" "imagegen_provider_images_total counter" \
+    "imagegen_provider_tokens_total counter" \
+    "imagegen_provider_estimated_cost_usd_total counter"; do
 	check "# TYPE $f" grep -qxF "# TYPE $f" "$T/metrics.txt"
 done
-is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 12 "12 metric families, no more"
-is "$(grep -c '^# HELP ' "$T/metrics.txt")" 12 "each with a HELP line"
+is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 15 "15 metric families, no more"
+is "$(grep -c '^# HELP ' "$T/metrics.txt")" 15 "each with a HELP line"
 
 # Every line is a HELP or TYPE comment or "name{labels} value" / "name value",
 # and every sample belongs to a family typed before it.
@@ -171,7 +173,7 @@ jcheck "webhook latency: count == delivered, cumulative" \
      $h.buckets["+Inf"] == $h.count and ([$h.buckets[]] | . == sort)'
 jcheck "stuckJobs is 0" '.stuckJobs == 0'
 is "$(jq -c 'keys_unsorted' "$T/body")" \
-    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs","queuedJobs"]' \
+    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs","queuedJobs","providers"]' \
     "exactly the documented top-level keys"
 check "the JSON does not carry the API key" sh -c "! grep -qF '$API_KEY' '$T/body'"
 http GET $M -H 'Accept: application/json;q=0, text/plain'
