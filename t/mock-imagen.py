@@ -22,7 +22,10 @@ drawn from the prompt with noise. --down gemini=503 (or openai=...) makes
 every request to that provider fail with that status: an outage.
 Gemini faults: safety (finishReason IMAGE_SAFETY), blocked (promptFeedback),
 textonly, thoughts (draft images first), 404, 403, 429info=SEC (RetryInfo),
-503, close, gzipbomb=MB (a gzip body of MB decoded). OpenAI faults: moderation, 401, 404, 429, 503, close.
+503, close, gzipbomb=MB (a gzip body of MB decoded). OpenAI faults: moderation,
+401, 404, 429, 503, close. Imagen faults include filtered and raifirst (a
+filtered sample before the picture); Imagen also answers at Vertex AI's
+/v1/projects/P/locations/L/publishers/google/models/M:predict.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
@@ -33,7 +36,9 @@ import socket, struct, subprocess, sys, threading, time, zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import CLIENT_GONE, QuietHandler, serve  # noqa: E402
 
-PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict")
+# Imagen on the Gemini API, and on Vertex AI (imagen_endpoint).
+PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict|/v1/projects/[a-z0-9-]+"
+                        r"/locations/[a-z0-9-]+/publishers/google/models/[A-Za-z0-9._-]+:predict")
 GENERATE_RE = re.compile(r"/v1beta/models/([A-Za-z0-9._-]+):generateContent")
 # The models the mock knows, as the real lists name them.
 GEMINI_MODELS = {"gemini-2.5-flash-image": ["generateContent", "countTokens"],
@@ -49,7 +54,7 @@ FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "50
           "hang", "delay", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close", "bomb",
           "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation",
-          "gzipbomb"}
+          "gzipbomb", "raifirst"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -160,11 +165,18 @@ def draw_latency(body):
                                                                 ARGS.latency_max)
 
 
+def image_file_b64():
+    """The --image file in base64, read once."""
+    if "b64" not in IMAGE_BODY:
+        with open(ARGS.image, "rb") as f:
+            IMAGE_BODY["b64"] = base64.b64encode(f.read()).decode()
+    return IMAGE_BODY["b64"]
+
+
 def image_answer(count):
     """The --image answer, encoded once: the mock must not be the bottleneck."""
     if count not in IMAGE_BODY:
-        with open(ARGS.image, "rb") as f:
-            b64 = base64.b64encode(f.read()).decode()
+        b64 = image_file_b64()
         mime = "image/jpeg" if ARGS.image.endswith((".jpg", ".jpeg")) else "image/png"
         IMAGE_BODY[count] = json.dumps({"predictions": [
             {"bytesBase64Encoded": b64, "mimeType": mime}] * count}).encode()
@@ -406,7 +418,8 @@ class Handler(QuietHandler):
                 return self.gone(rec)
         usage = {"promptTokenCount": len(prompt.split()) + 5,
                  "candidatesTokenCount": 1290, "totalTokenCount": len(prompt.split()) + 1295}
-        picture = {"inlineData": {"mimeType": "image/png", "data": realistic_b64(prompt)}}
+        picture = {"inlineData": {"mimeType": "image/png", "data": image_file_b64()
+                                  if ARGS.image else realistic_b64(prompt)}}
         finish, parts = "STOP", [picture]
         if fault == "safety":
             finish, parts = "IMAGE_SAFETY", []
@@ -477,8 +490,9 @@ class Handler(QuietHandler):
             return self.openai_error(400, "Your request was rejected by the safety system.",
                                      "image_generation_user_error", "moderation_blocked")
         fmt = "jpeg" if body.get("output_format") == "jpeg" else "png"
-        self.send(200, {"created": int(time.time()), "data": [{"b64_json": realistic_b64(
-            prompt, fmt)}], "usage": {"input_tokens": len(prompt.split()) + 5,
+        self.send(200, {"created": int(time.time()), "data": [{"b64_json": image_file_b64()
+                                                               if ARGS.image else
+                                                               realistic_b64(prompt, fmt)}], "usage": {"input_tokens": len(prompt.split()) + 5,
                                       "output_tokens": 1056,
                                       "total_tokens": len(prompt.split()) + 1061}},
                   cut=(fault == "close"))
@@ -526,6 +540,9 @@ class Handler(QuietHandler):
             preds = []
         elif fault == "filtered":
             preds = [{"raiFilteredReason": "Blocked by safety filter"}]
+        elif fault == "raifirst":    # with includeRaiReason, a filtered sample comes first
+            preds = [{"raiFilteredReason": "One sample was filtered"},
+                     {"bytesBase64Encoded": png_b64(prompt, 0), "mimeType": "image/png"}]
         elif fault == "badjson":
             return self.send(200, b'{"predictions": [')
         elif ARGS.image:
