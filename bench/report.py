@@ -178,11 +178,29 @@ def memory(r):
         f"{r.get('memory_peak_inflight', '?')} in flight", "-", "<= 64 MB", rss <= 65536)
 
 
+def answer(r):
+    """The picture arrives as base64 inside JSON: what taking it out costs,
+    per image and per 14-image case, beside the image step itself."""
+    comp = num(r, "answer_compress_ms")
+    if comp is None:
+        return
+    for name in ("gemini", "imagen", "openai"):
+        ms = num(r, f"answer_{name}_parse_ms")
+        row(f"9. {name} answer, JSON + base64 out, ms/image (x14 a case)",
+            f"{ms:.1f} ({14 * ms:.0f})", f"image step {comp:.1f}", fmt_ratio(ms, comp),
+            "(reported)", None)
+    row("   answer bytes / picture bytes", r.get("answer_answer_bytes", "?"),
+        r.get("answer_picture_bytes", "?"),
+        fmt_ratio(num(r, "answer_answer_bytes"), num(r, "answer_picture_bytes")),
+        "(reported)", None)
+
+
 def main():
     r = load(sys.argv[1])
-    for part in (cases, attainable, compress, http, generate, scale, memory):
+    for part in (cases, attainable, compress, answer, http, generate, scale, memory):
         part(r)
-    print(f"imagegen benchmarks, {r.get('date', '?')}, {r.get('machine', '?')}\n")
+    print(f"imagegen benchmarks, {r.get('date', '?')}, {r.get('machine', '?')}, "
+          f"provider {r.get('provider', '?')}\n")
     print("| figure | measured | reference | ratio | target | |")
     print("|---|---|---|---|---|---|")
     for fig, v, ref, ratio, target, verdict in ROWS:

@@ -1,11 +1,13 @@
 #!/bin/sh
 # bench/run.sh: imagegen's benchmarks, on loopback, each figure beside a
 # reference measured in the same run (these machines are shared and noisy).
-# Run by `make bench`, which builds bench/ceiling, bench/compress and
-# bench/spawn first; prints the table of bench/report.py.
+# Run by `make bench`, which builds bench/answer, bench/ceiling,
+# bench/compress, bench/ingest and bench/spawn first; prints the table of
+# bench/report.py.
 #
 # Environment: top_srcdir, top_builddir (as make sets them);
-# BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
+# BENCH_PROVIDER (gemini, imagen or openai: the wire format of the
+# mock, default gemini); BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
 # pairs, default 3), SCALE_CASES (100), SCALE_CAP (the host-wide
 # max_inflight for the scale run, 32), CASE_RUNS (14-image cases timed, 3).
 set -u
@@ -18,6 +20,9 @@ ROUNDS=${BENCH_ROUNDS:-3}
 SCALE_CASES=${SCALE_CASES:-100}
 SCALE_CAP=${SCALE_CAP:-32}
 CASE_RUNS=${CASE_RUNS:-3}
+# The provider whose wire format the mock speaks: gemini (generateContent,
+# the default since 2026), imagen or openai; each answer carries the photograph.
+PROVIDER=${BENCH_PROVIDER:-gemini}
 RESPONDERS=$(nproc)
 API_KEY=bench-key-$$
 export GEMINI_API_KEY=$API_KEY
@@ -96,7 +101,7 @@ stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
 	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
 	mock_args=$1; shift
 	start_mock $mock_args --image "$T/photo.png"
-	write_config "log_level = info" "$@"
+	write_config "log_level = info" "provider = $PROVIDER" "$@"
 	start_imagegen_pool 1
 }
 
@@ -130,6 +135,14 @@ bench_cases() {
 		put "case${i}_worker_cpu_ms" "$(echo "$line" | sed -n 's/.* CPU \([0-9]*\) ms.*/\1/p')"
 		put "case${i}_compress_cpu_ms" "$(echo "$line" | sed -n 's/.*compression \([0-9]*\) ms.*/\1/p')"
 	done
+}
+
+# 9. Taking the picture out of an answer: JSON, then base64, in src/'s
+# own parsers, against the image step on the same picture.
+bench_answer() {
+	say "answers: parsing JSON-wrapped base64 against the image step"
+	"$BENCH/answer" "$T/photo.png" 30 | sed 's/^/answer_/' >> "$R" || bail "bench/answer failed"
+	put provider "$PROVIDER"
 }
 
 # 8. One worker's memory with 14 pictures arriving at once.
@@ -317,7 +330,7 @@ bench_scale() {
 put date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put machine "$(nproc) CPUs, $(awk '/MemTotal/ {printf "%d GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)"
 fixtures
-for part in ${BENCH_PARTS:-compress cases memory http generate scale}; do
+for part in ${BENCH_PARTS:-compress answer cases memory http generate scale}; do
 	"bench_$part"
 done
 "$PYTHON3" "$top_srcdir/bench/report.py" "$R"
