@@ -108,6 +108,7 @@ render(const struct config *cfg, const char *prompt, struct provider_answer *a)
 /* No key, no network, no cost: the worker calls render when local_delay is over. */
 const struct provider provider_local = {
 	.name = "local",
+	.fixed_model = "placeholder",
 	.key_setting = "",
 	.model_setting = "",
 	.render = render,

@@ -48,7 +48,8 @@ provider_at(const struct config *cfg, int i)
 const char *
 provider_model(const struct provider *p, const struct config *cfg)
 {
-	return p->model_field ? *(char *const *)((const char *)cfg + p->model_field) : p->name;
+	return p->model_field ? *(char *const *)((const char *)cfg + p->model_field) :
+	    p->fixed_model;
 }
 
 /* NULL when the provider needs no key. */

@@ -50,7 +50,8 @@ struct provider {
 	const char *name;	/* as `providers` names it */
 	const char *key_setting;	/* what to set when the key is missing or wrong */
 	const char *model_setting;
-	size_t model_field;	/* offsetof(struct config, the model), 0: none */
+	size_t model_field;	/* offsetof(struct config, the model), 0: fixed_model */
+	const char *fixed_model;	/* for a provider with no model to choose */
 	size_t key_field;	/* offsetof(struct config, the key), 0: needs none */
 	/* One image's request: URL, headers beyond Content-Type (the key), body. */
 	int (*request)(const struct config *cfg, const char *prompt, char *url, size_t urllen,

@@ -74,5 +74,7 @@ is "$(json '.status + " " + .images[0].error')" \
     "failed HTTP 401: Incorrect API key provided. (check openai_api_key or OPENAI_API_KEY)" \
     "a wrong key fails the job, naming the key's settings"
 check "the key is in no log" sh -c "! grep -q sk-wrong-key '$T/imagegen.log'"
+is "$("$IMAGEGEN" config | grep '^openai_api_key')" "openai_api_key = (set)" \
+    "imagegen config shows only that the OpenAI key is set"
 
 done_testing
