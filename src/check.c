@@ -62,7 +62,7 @@ check_list(const struct provider *p, const struct config *cfg, char *why, size_t
 			snprintf(why, whylen, "key accepted, %s listed", provider_model(p, cfg));
 		}
 	} else {
-		snprintf(why, whylen, "the model list: %s", a.err);
+		snprintf(why, whylen, "the model list: %.400s", a.err);
 	}
 	free(a.img);
 	provider_free(&c);
