@@ -23,15 +23,6 @@ static const struct provider *const table[] = {
 	[PROVIDER_LOCAL] = &provider_local,
 };
 
-const struct provider *
-provider_named(const char *name)
-{
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (strcmp(table[i]->name, name) == 0)
-			return table[i];
-	return NULL;
-}
-
 int
 provider_count(const struct config *cfg)
 {

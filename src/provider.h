@@ -75,12 +75,10 @@ struct provider {
 extern const struct provider provider_gemini, provider_imagen, provider_openai,
 	provider_local;
 
-const struct provider *provider_named(const char *name);
 const struct provider *provider_at(const struct config *cfg, int i);
 int  provider_count(const struct config *cfg);
 const char *provider_model(const struct provider *p, const struct config *cfg);
 const char *provider_key(const struct provider *p, const struct config *cfg);
-const char *provider_list_names(void);
 
 int  provider_start(struct provider_call *c, const struct provider *p,
 	const struct config *cfg, const char *prompt);

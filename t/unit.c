@@ -823,6 +823,31 @@ test_provider_errors(void)
 }
 
 static void
+test_provider_config(void)
+{
+	ok(config_price("gemini:0.039 openai:0.042", "openai") == 0.042,
+	    "config_price: a provider's own price");
+	ok(config_price("gemini:0.039", "imagen") == -1, "config_price: none for another");
+	ok(config_price("0.05", "openai") == 0.05, "config_price: a bare price is for all");
+	ok(config_price("", "gemini") == -1, "config_price: an empty list prices nothing");
+	ok(config_price("gemini:cheap", "gemini") == -2 && config_price("gemini:", "x") == -2 &&
+	    config_price("-1", "x") == -2, "config_price: words that are not prices are refused");
+	struct config cfg;
+	config_defaults(&cfg);
+	ok(cfg.n_chain == 1 && provider_at(&cfg, 0) == &provider_gemini,
+	    "the default chain is gemini alone");
+	for (int i = 0; i < MAX_PROVIDERS; i++) {
+		cfg.chain[0] = i;
+		ok(strcmp(provider_at(&cfg, 0)->name, (const char *[]){ "gemini", "imagen",
+		    "openai", "local" }[i]) == 0, "the table's entry %d is the config's word", i);
+	}
+	is_str(provider_model(&provider_gemini, &cfg), "gemini-2.5-flash-image",
+	    "provider_model reads the provider's model key");
+	ok(provider_key(&provider_local, &cfg) == NULL, "the local provider needs no key");
+	config_free(&cfg);
+}
+
+static void
 test_provider_text(void)
 {
 	char out[64];
@@ -1431,6 +1456,7 @@ main(void)
 	test_gemini();
 	test_provider_errors();
 	test_provider_text();
+	test_provider_config();
 	test_codec();
 	test_jobjson();
 	test_image();
