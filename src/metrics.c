@@ -143,24 +143,34 @@ estimated_cost(const struct config *cfg, const struct metrics_provider *p)
 	return (double)p->output_tokens * per_mtok / 1e6 + (double)p->untokened * per_image;
 }
 
+/* name{provider="P",label="value"} n */
+static void
+by_provider(FILE *f, const char *name, const char *provider, const char *label,
+    const char *value, int64_t n)
+{
+	fprintf(f, "%s{provider=\"%s\",%s=\"%s\"} %" PRId64 "\n", name, provider, label, value,
+	    n);
+}
+
 static void
 text_providers(FILE *f, const struct config *cfg, const struct metrics_data *m)
 {
+	static const char images[] = "imagegen_provider_images_total",
+	    tokens[] = "imagegen_provider_tokens_total";
 	char num[32];
-	family(f, "imagegen_provider_images_total", "counter",
+	family(f, images, "counter",
 	    "Images by the provider that made them, or failed them last, and result.");
-	for (size_t i = 0; i < m->n_providers; i++)
-		fprintf(f, "imagegen_provider_images_total{provider=\"%s\",result=\"completed\"} %"
-		    PRId64 "\nimagegen_provider_images_total{provider=\"%s\",result=\"failed\"} %"
-		    PRId64 "\n", m->providers[i].name, m->providers[i].completed,
-		    m->providers[i].name, m->providers[i].failed);
-	family(f, "imagegen_provider_tokens_total", "counter",
-	    "Tokens of the images made, as each provider reported them.");
-	for (size_t i = 0; i < m->n_providers; i++)
-		fprintf(f, "imagegen_provider_tokens_total{provider=\"%s\",kind=\"prompt\"} %"
-		    PRId64 "\nimagegen_provider_tokens_total{provider=\"%s\",kind=\"output\"} %"
-		    PRId64 "\n", m->providers[i].name, m->providers[i].prompt_tokens,
-		    m->providers[i].name, m->providers[i].output_tokens);
+	for (size_t i = 0; i < m->n_providers; i++) {
+		const struct metrics_provider *p = &m->providers[i];
+		by_provider(f, images, p->name, "result", "completed", p->completed);
+		by_provider(f, images, p->name, "result", "failed", p->failed);
+	}
+	family(f, tokens, "counter", "Tokens of the images made, as each provider reported them.");
+	for (size_t i = 0; i < m->n_providers; i++) {
+		const struct metrics_provider *p = &m->providers[i];
+		by_provider(f, tokens, p->name, "kind", "prompt", p->prompt_tokens);
+		by_provider(f, tokens, p->name, "kind", "output", p->output_tokens);
+	}
 	family(f, "imagegen_provider_estimated_cost_usd_total", "counter",
 	    "Estimated cost of the images made, from price_per_image and price_per_mtok.");
 	for (size_t i = 0; i < m->n_providers; i++) {

@@ -64,4 +64,17 @@ is "$(img ev-6 '.status + " " + (.attempts|tostring)')" "completed 2" \
     "a cut-off body is retried"
 is "$(img loc-0 .status)" completed "the clean image beside them is made"
 
+# A default install: no provider line at all, only GEMINI_API_KEY.
+sed -i '/^provider = \|^retry_/d' "$T/imagegen.conf"
+: > "$L"
+make_case case-default 2 1
+post_json /api/generate-case-images "$T/case-default.json"
+wait_final case-default 30
+http GET /api/case-images/case-default
+is "$(json '.status + " " + ([.images[] | .provider + "/" + .model] | unique | join(","))')" \
+    "completed gemini/gemini-2.5-flash-image" \
+    "with no provider configured, pictures come through generateContent"
+is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/gemini-2.5-flash-image:generateContent" \
+    "... and nothing else is asked"
+
 done_testing

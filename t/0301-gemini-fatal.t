@@ -18,12 +18,8 @@ run_case() {
 }
 calls() { jq -r .path "$T/mock.log" | grep -c ':generateContent$'; }
 restart() {	# restart KEY [config lines...]: the stack again, with GEMINI_API_KEY=KEY
-	stop_stack
-	rm -f "$T/mock.port" "$T/imagegen.sock"
-	: > "$T/mock.log"
 	export GEMINI_API_KEY="$1"; shift
-	MOCK_URL=
-	start_stack "$@"
+	restart_stack "$@"
 }
 
 start_stack "provider = gemini" "gemini_model = gemini-2.0-flash-exp-image-retired" \

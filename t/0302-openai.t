@@ -43,11 +43,7 @@ is "$(img ev-2 '.status + " " + (.attempts|tostring)')" "completed 2" "a 503 is 
 is "$(img ev-3 '.status + " " + (.attempts|tostring)')" "completed 2" "a cut-off body is retried"
 
 # An unknown model and a wrong key end the job at once.
-stop_stack
-rm -f "$T/mock.port" "$T/imagegen.sock"
-: > "$L"
-MOCK_URL=
-start_stack "provider = openai" "openai_model = gpt-image-0-retired"
+restart_stack "provider = openai" "openai_model = gpt-image-0-retired"
 make_case case-404 10 4
 t0=$(date +%s%N)
 post_json /api/generate-case-images "$T/case-404.json"
@@ -60,12 +56,8 @@ check "... after at most one call per image ($(wc -l < "$L") calls)" test "$(wc 
 is "$(json '.images[0].error')" "HTTP 404: The model \`gpt-image-0-retired\` does not exist or you do not have access to it. (check openai_model = gpt-image-0-retired)" \
     "... naming openai_model"
 
-stop_stack
-rm -f "$T/mock.port" "$T/imagegen.sock"
-: > "$L"
-MOCK_URL=
 export OPENAI_API_KEY=sk-wrong-key
-start_stack "provider = openai"
+restart_stack "provider = openai"
 make_case case-401 2 1
 post_json /api/generate-case-images "$T/case-401.json"
 wait_final case-401 20

@@ -18,10 +18,7 @@ is "$(img ev-1 .status),$(img loc-0 .status)" completed,completed \
     "answers of 1.75 MB under the 4 MiB limit are taken"
 
 # A plain answer over the limit: the 1.75 MB JSON of a 1024x1024 picture.
-stop_stack
-rm -f "$T/mock.port" "$T/imagegen.sock"
-MOCK_URL=
-start_stack "provider = gemini" "max_answer = 1048576"
+restart_stack "provider = gemini" "max_answer = 1048576"
 make_case case-small 1 1
 post_json /api/generate-case-images "$T/case-small.json"
 wait_final case-small 30

@@ -6,13 +6,6 @@
 # provider, and each provider has its own host-wide limits.
 . "$(dirname "$0")/lib.sh"
 
-restart() {	# restart [config lines...]: a fresh mock (MOCK_ARGS), responder and nginx
-	stop_stack
-	rm -f "$T/mock.port" "$T/imagegen.sock"
-	: > "$T/mock.log"
-	MOCK_URL=
-	start_stack "$@"
-}
 img() { json ".images[] | select(.id == \"$1\") | $2"; }
 calls() { jq -r .path "$T/mock.log" | grep -c "$1"; }
 
@@ -44,7 +37,7 @@ check "... and gemini made none" \
     sh -c "! grep -q 'imagegen_provider_images_total{provider=\"gemini\",result=\"completed\"} [1-9]' '$T/body'"
 
 # 2. A retired Gemini model: one call per image at most, then openai.
-restart "providers = gemini openai" "gemini_model = gemini-1.0-pro-vision-retired"
+restart_stack "providers = gemini openai" "gemini_model = gemini-1.0-pro-vision-retired"
 make_case case-404 10 4
 t0=$(date +%s%N)
 post_json /api/generate-case-images "$T/case-404.json"
@@ -59,7 +52,7 @@ is "$(json '[.images[].provider] | unique | join(",")')" openai "... every image
 diag "retired first model: case completed on openai in $ms ms"
 
 # 3. A refusal is final by default, moved with failover_on_refusal = yes.
-restart "providers = gemini openai"
+restart_stack "providers = gemini openai"
 make_case case-refused 1 1 "" ev-0=safety
 post_json /api/generate-case-images "$T/case-refused.json"
 wait_final case-refused 30
@@ -68,7 +61,7 @@ is "$(img ev-0 '.status + " " + .provider + " " + .error')" \
     "failed gemini no image: finishReason IMAGE_SAFETY" "a refused image is not moved by default"
 is "$(calls '^/v1/images/generations$')" 0 "... openai was not asked"
 
-restart "providers = gemini openai" "failover_on_refusal = yes"
+restart_stack "providers = gemini openai" "failover_on_refusal = yes"
 make_case case-moved 1 1 "" ev-0=safety
 post_json /api/generate-case-images "$T/case-moved.json"
 wait_final case-moved 30
@@ -79,7 +72,7 @@ is "$(img loc-0 '.status + " " + .provider + " " + .model')" \
     "completed gemini gemini-2.5-flash-image" "the other image still comes from gemini"
 
 # 4. Both down: the image fails with each provider's reason.
-MOCK_ARGS="--down gemini=503 --down openai=503" restart "providers = gemini openai" \
+MOCK_ARGS="--down gemini=503 --down openai=503" restart_stack "providers = gemini openai" \
     "retry_attempts = 1"
 make_case case-both 1 1
 post_json /api/generate-case-images "$T/case-both.json"

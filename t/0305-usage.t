@@ -25,10 +25,7 @@ jcheck "the JSON figures have them too" \
      and .providers.gemini.estimatedCostUsd == 0.546'
 
 # Priced per million output tokens instead, as Google bills: 18060 x 30 / 1e6.
-stop_stack
-rm -f "$T/mock.port" "$T/imagegen.sock"
-MOCK_URL=
-start_stack "provider = gemini" "price_per_mtok = gemini:30"
+restart_stack "provider = gemini" "price_per_mtok = gemini:30"
 http GET /api/metrics/image-generation
 check "price_per_mtok prices the tokens: \$0.5418" \
     grep -qx 'imagegen_provider_estimated_cost_usd_total{provider="gemini"} 0.5418' "$T/body"

@@ -149,6 +149,14 @@ start_stack() {	# mock, config, imagegen and nginx, with extra config lines
 	start_nginx
 }
 
+restart_stack() {	# start_stack again, with a fresh mock and an empty mock.log
+	stop_stack
+	rm -f "$T/mock.port" "$T/imagegen.sock"
+	: > "$T/mock.log"
+	MOCK_URL=
+	start_stack "$@"
+}
+
 # N responders sharing one listening socket, as deployed (spawn-fcgi -F N).
 # spawn-fcgi forks them and exits: their pids come from its pid file.
 start_imagegen_pool() {	# start_imagegen_pool N: sets IMAGEGEN_PIDS
