@@ -62,6 +62,7 @@ async function newPage(browser, width = 1000, height = 800) {
 	});
 	const cdp = await page.createCDPSession();
 	await cdp.send('Network.enable');
+	page.cdp = cdp;
 	const byId = new Map();
 	cdp.on('Network.requestWillBeSent', (e) => {
 		const r = { id: e.requestId, url: e.request.url, method: e.request.method,
@@ -71,8 +72,11 @@ async function newPage(browser, width = 1000, height = 800) {
 	});
 	cdp.on('Network.responseReceived', (e) => {
 		const r = byId.get(e.requestId);
-		if (r)
+		if (r) {
 			r.status = e.response.status;
+			const h = e.response.headers;
+			r.etag = h.ETag || h.etag || h.Etag || null;
+		}
 	});
 	const finish = (e) => {
 		const r = byId.get(e.requestId);
@@ -92,6 +96,17 @@ async function until(page, fn, ms, ...args) {
 	} catch (e) {
 		return false;
 	}
+}
+
+// Waits, in node, for fn() to be true; false after ms.
+async function waitFor(fn, ms) {
+	const end = Date.now() + ms;
+	while (!fn()) {
+		if (Date.now() > end)
+			return false;
+		await new Promise((r) => setTimeout(r, 50));
+	}
+	return true;
 }
 
 async function shot(page, name) {
@@ -121,4 +136,4 @@ function run(main, seconds) {
 	});
 }
 
-module.exports = { BASE, T, ok, is, diag, launch, newPage, until, shot, run };
+module.exports = { BASE, T, ok, is, diag, launch, newPage, until, waitFor, shot, run };
