@@ -90,7 +90,7 @@ router_dispatch(struct request *r)
 }
 
 /*
- * 1 for a request that only reads the store: the status route's, and
+ * 1 for a request that only reads the store: the status and list routes', and
  * whatever answer (404, 405, 401) its path gets without reaching it.
  */
 int

@@ -88,5 +88,26 @@ run(async (browser) => {
 	ok(await waitFor(() => polls().length > v0, 3000), 'shown again, it polls at once');
 	diag(`first poll after being shown: ${polls().length > v0 ? polls()[v0].start - tv : '?'} ms`);
 	is(peak(polls(), Date.now()), 1, 'never more than one in flight, hidden or not');
+
+	// Cancel, with the token asked for (this tab has none), ends the job.
+	is(await page.$eval('#status', (s) => s.textContent), 'generating',
+	    'the job ran through all of it');
+	ok(await page.$eval('#cancel', (b) => !b.hidden), 'the running job offers Cancel');
+	await page.click('#cancel');
+	ok(await until(page, () => !document.getElementById('token-form').hidden, 5000),
+	    'Cancel asks for the token');
+	await page.type('#token', process.env.API_TOKEN);
+	await page.click('#token-form button');
+	ok(await until(page, () => ['partial', 'failed'].includes(
+	    document.getElementById('status').textContent), 15000), 'the job ends, cancelled');
+	const end = await page.evaluate(() => ({
+		last: document.getElementById('last-error').textContent,
+		tile: document.querySelector('.tile[data-id="loc-0"] .error-box').textContent,
+		cancel: !document.getElementById('cancel').hidden,
+		retry: !document.getElementById('retry').hidden,
+	}));
+	ok(/cancelled by request/.test(end.last), 'the page says why: ' + end.last);
+	ok(/cancelled/.test(end.tile), 'the unfinished image\'s tile shows its error: ' + end.tile);
+	ok(!end.cancel && end.retry, 'ended: Cancel is gone, Retry is offered');
 	is(page.errors.join(' | '), '', 'no script error');
 }, 90);
