@@ -44,6 +44,11 @@ http GET /cases/assets/case.js
 is "$(header Content-Type)" "text/javascript; charset=utf-8" "the script is served as JavaScript"
 http GET '/cases/bad%20id'
 is "$CODE" 404 "a path that is no case id is 404"
+http GET /cases
+is "$CODE" 301 "/cases redirects"
+is "$(header Location)" "$BASE/cases/" "... to /cases/, the jobs page"
+http GET /cases/
+is "$CODE" 200 "the jobs page is served"
 for p in /cases/case.html /cases/assets/nosuch.js /cases/assets/../../etc/passwd; do
 	http GET "$p"
 	is "$CODE" 404 "$p is 404: only the pages and their assets are served"
