@@ -8,10 +8,10 @@ PACKAGES="build-essential autoconf automake pkg-config
 	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc
 	systemd"
 # `deps.sh test`, as check.sh runs it: also what the browser tests drive
-# (t/047*.t, t/048*.t): chromium, and node with npm for puppeteer-core
-# (any node 18 or later; NodeSource's carries its own npm).
+# (t/047*.t to t/049*.t): chromium and firefox-esr, and node with npm for
+# puppeteer-core (any node 18 or later; NodeSource's carries its own npm).
 if [ "${1:-}" = test ]; then
-	PACKAGES="$PACKAGES chromium"
+	PACKAGES="$PACKAGES chromium firefox-esr"
 	command -v npm >/dev/null || PACKAGES="$PACKAGES nodejs npm"
 fi
 

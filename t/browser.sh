@@ -1,5 +1,6 @@
-# t/browser.sh: sourced after t/lib.sh by the browser tests (t/047*.t,
-# t/048*.t): runs one script of t/browser/ in the system chromium against
+# t/browser.sh: sourced after t/lib.sh by the browser tests (t/047*.t to
+# t/049*.t): runs one script of t/browser/ in the system chromium (or,
+# with BROWSER=firefox, firefox-esr) against
 # the stack the test started, and turns its result lines into TAP.
 # check.sh installs puppeteer-core there (npm ci, t/browser/package-lock.json).
 
@@ -7,7 +8,13 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 SHOTS=$top_builddir/t/screenshots
 export CHROMIUM SHOTS
 
-[ -x "$CHROMIUM" ] || bail "no $CHROMIUM: install Debian's chromium (deps.sh does)"
+if [ "${BROWSER:-chromium}" = firefox ]; then
+	FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
+	export BROWSER FIREFOX
+	[ -x "$FIREFOX" ] || bail "no $FIREFOX: install Debian's firefox-esr (deps.sh test does)"
+else
+	[ -x "$CHROMIUM" ] || bail "no $CHROMIUM: install Debian's chromium (deps.sh does)"
+fi
 command -v node >/dev/null || bail "no node: install Debian's nodejs (deps.sh does)"
 [ -d "$top_srcdir/t/browser/node_modules/puppeteer-core" ] ||
     bail "no puppeteer-core: run 'npm ci' in $top_srcdir/t/browser (check.sh does)"

@@ -29,8 +29,15 @@ function diag(text) {
 	emit('#\t' + text);
 }
 
+// BROWSER=firefox: Debian's firefox-esr over WebDriver BiDi instead.
+const FIREFOX = process.env.BROWSER === 'firefox';
+
 async function launch() {
-	const dir = fs.mkdtempSync(path.join(T, 'chromium-'));
+	const dir = fs.mkdtempSync(path.join(T, FIREFOX ? 'firefox-' : 'chromium-'));
+	if (FIREFOX)
+		return puppeteer.launch({ browser: 'firefox', headless: true, userDataDir: dir,
+			executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+			protocolTimeout: 60000 });
 	return puppeteer.launch({
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		headless: true,
@@ -60,6 +67,10 @@ async function newPage(browser, width = 1000, height = 800) {
 		if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url || ''))
 			page.errors.push(m.text() + ' (' + (m.location().url || '') + ')');
 	});
+	if (FIREFOX) {
+		trackRequests(page);
+		return page;
+	}
 	const cdp = await page.createCDPSession();
 	await cdp.send('Network.enable');
 	page.cdp = cdp;
@@ -88,6 +99,33 @@ async function newPage(browser, width = 1000, height = 800) {
 	return page;
 }
 
+// The same record from puppeteer's own events, for a browser without CDP.
+function trackRequests(page) {
+	const byReq = new Map();
+	page.on('request', (req) => {
+		const h = req.headers();
+		const r = { url: req.url(), method: req.method(), start: Date.now(), end: null,
+			status: null, headers: { ...h, Authorization: h.authorization,
+			'If-None-Match': h['if-none-match'] } };
+		byReq.set(req, r);
+		page.requests.push(r);
+	});
+	page.on('response', (res) => {
+		const r = byReq.get(res.request());
+		if (r) {
+			r.status = res.status();
+			r.etag = res.headers().etag || null;
+		}
+	});
+	const finish = (req) => {
+		const r = byReq.get(req);
+		if (r && r.end === null)
+			r.end = Date.now();
+	};
+	page.on('requestfinished', finish);
+	page.on('requestfailed', finish);
+}
+
 // Waits for fn (run in the page) to be true; false after ms.
 async function until(page, fn, ms, ...args) {
 	try {
@@ -110,7 +148,7 @@ async function waitFor(fn, ms) {
 }
 
 async function shot(page, name) {
-	const file = path.join(SHOTS, name);
+	const file = path.join(SHOTS, (FIREFOX ? 'firefox-' : '') + name);
 	await page.screenshot({ path: file, fullPage: true });
 	diag('screenshot: ' + file);
 }
@@ -136,4 +174,4 @@ function run(main, seconds) {
 	});
 }
 
-module.exports = { BASE, T, ok, is, diag, launch, newPage, until, waitFor, shot, run };
+module.exports = { FIREFOX, BASE, T, ok, is, diag, launch, newPage, until, waitFor, shot, run };
