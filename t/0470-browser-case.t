@@ -11,8 +11,8 @@
 # One worker at a time, held by a blocker: the case waits queued, and the
 # page shows its 14 placeholders before any picture can land. The browser
 # script cancels the blocker once it has seen them. One request at a time,
-# 0.6 s each: the pictures land one by one over some 9 s.
-MOCK_ARGS="--latency 0.6" start_stack "max_inflight = 1"
+# 0.8 s each: the pictures land one by one over some 12 s.
+MOCK_ARGS="--latency 0.8" start_stack "max_inflight = 1"
 make_case blocker 1 1 "" ev-0=hang=300
 post_json /api/generate-case-images "$T/blocker.json"
 check "the blocker runs" wait_for 20 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'blocker'\")\" = generating ]"

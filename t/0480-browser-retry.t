@@ -8,9 +8,9 @@
 . "$top_srcdir/t/browser.sh"
 
 # A 500 on each faulty image's first request only: the first run fails
-# them, the retry makes them. The mock takes 1 s an image, so that the
-# retried run is seen generating.
-MOCK_ARGS="--latency 1" start_stack "retry_attempts = 1" "status_auth = token"
+# them, the retry makes them. The mock takes 2.5 s an image, so that the
+# retried run is generating for two polls or more.
+MOCK_ARGS="--latency 2.5" start_stack "retry_attempts = 1" "status_auth = token"
 make_case case-fail 10 4 "" ev-1=500x1 ev-6=500x1 loc-0=500x1 loc-3=500x1
 post_json /api/generate-case-images "$T/case-fail.json"
 is "$CODE" 202 "the case with 4 failing images is accepted"
