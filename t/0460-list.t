@@ -94,6 +94,13 @@ is "$(header WWW-Authenticate)" 'Bearer realm="imagegen"' "... with a Bearer cha
 http GET /api/case-images
 is "$CODE" 200 "... and with the token, the list"
 
+# As a plain CGI program, the query comes in QUERY_STRING alike.
+env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET REQUEST_URI='/api/case-images?limit=1' \
+    QUERY_STRING='status=partial&limit=1' HTTP_AUTHORIZATION="Bearer $API_TOKEN" \
+    IMAGEGEN_CONFIG="$T/imagegen.conf" "$IMAGEGEN" > "$T/cgi.out"
+sed '1,/^\r\{0,1\}$/d' "$T/cgi.out" > "$T/cgi.body"
+is "$(jq -c '[.jobs[].caseId]' "$T/cgi.body")" '["list-bad"]' "as CGI, the list reads its query string"
+
 plan=$(sqlite3 "$T/imagegen.db" "EXPLAIN QUERY PLAN SELECT case_id FROM jobs
     WHERE status = 'partial' AND (created_at, case_id) < (1, 'x')
     ORDER BY created_at DESC, case_id DESC LIMIT 3")
