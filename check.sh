@@ -5,7 +5,10 @@
 # fails).
 set -eu
 cd "$(dirname "$0")"
-sh ./deps.sh
+sh ./deps.sh test
+# The browser tests' driver, at the version of t/browser/package-lock.json.
+(cd t/browser && npm ci --no-audit --no-fund >/dev/null) ||
+    { echo "check.sh: npm ci in t/browser failed" >&2; exit 1; }
 autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; exit 1; }
 
 pass=0 fail=0 rc=0

@@ -2,7 +2,7 @@
 # demo.sh: build imagegen, start nginx and the FastCGI responder on
 # loopback with the offline provider, submit a 14-image case (10 evidence
 # photos, 4 location shots), show its progress until it finishes and say
-# where the images are. `./demo.sh stop` stops what it started.
+# where the images are and the URL of its page. `./demo.sh stop` stops what it started.
 set -eu
 cd "$(dirname "$0")"
 top_srcdir=$(pwd)
@@ -48,6 +48,7 @@ print(json.dumps({
     "locations": [{"id": f"location-{i + 1}", "name": n, "description": f"{n} at night"}
                   for i, n in enumerate(locations)]}))
 PY
+echo "Watch it in a browser:  $BASE/cases/demo-case-1   (all jobs: $BASE/cases/)"
 echo "POST /api/generate-case-images:"
 curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
     --data-binary "@$T/case.json" \
@@ -75,6 +76,8 @@ jq -r '.evidenceImages, .locationImages | to_entries[] | "  \(.key): '"$BASE"'\(
     "$T/status.json" | head -4
 echo "  ..."
 echo
+echo "See the case:     $BASE/cases/demo-case-1"
+echo "All the jobs:     $BASE/cases/"
 echo "Inspect the job:  build/src/imagegen -c $T/imagegen.conf show demo-case-1"
 echo "           or:    sqlite3 $T/imagegen.db 'SELECT * FROM job_progress'"
 echo "Stop the demo:    ./demo.sh stop"

@@ -7,6 +7,13 @@ PACKAGES="build-essential autoconf automake pkg-config
 	libsqlite3-dev libssl-dev libpng-dev
 	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc
 	systemd"
+# `deps.sh test`, as check.sh runs it: also what the browser tests drive
+# (t/047*.t to t/049*.t): chromium and firefox-esr, and node with npm for
+# puppeteer-core (any node 18 or later; NodeSource's carries its own npm).
+if [ "${1:-}" = test ]; then
+	PACKAGES="$PACKAGES chromium firefox-esr"
+	command -v npm >/dev/null || PACKAGES="$PACKAGES nodejs npm"
+fi
 
 missing=
 for p in $PACKAGES; do

@@ -83,6 +83,7 @@ request_init(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	r->webhook_timestamp = param_dup("HTTP_WEBHOOK_TIMESTAMP", envp);
 	r->webhook_signature = param_dup("HTTP_WEBHOOK_SIGNATURE", envp);
 	r->accept = param_dup("HTTP_ACCEPT", envp);
+	r->query = param_dup("QUERY_STRING", envp);
 	r->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", envp));
 	if (r->method == NULL || r->path == NULL)
 		return -1;
@@ -104,6 +105,7 @@ request_free(struct request *r)
 	free(r->webhook_timestamp);
 	free(r->webhook_signature);
 	free(r->accept);
+	free(r->query);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }

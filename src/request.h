@@ -20,6 +20,7 @@ struct request {
 	char *webhook_timestamp;
 	char *webhook_signature;
 	char *accept;		/* the Accept header, or NULL */
+	char *query;		/* QUERY_STRING, still percent-encoded, or NULL */
 	long content_length;	/* -1 when absent */
 	char *body;
 	size_t body_len;

@@ -6,6 +6,7 @@
 #include "cancel.h"
 #include "config.h"
 #include "generate.h"
+#include "list.h"
 #include "metrics.h"
 #include "request.h"
 #include "retry.h"
@@ -29,6 +30,7 @@ static const struct route routes[] = {
 	{ "/api/case-images/", 1, "/retry", "POST", WRITE, 0, retry_handle },
 	{ "/api/case-images/", 1, "/cancel", "POST", WRITE, 0, cancel_handle },
 	{ "/api/case-images/", 1, NULL, "GET", READ, 1, status_handle },
+	{ "/api/case-images", 0, NULL, "GET", READ, 1, list_handle },
 	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
 	/* Its statements are kept on the writer (store_metrics.c). */
 	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 0, metrics_handle },
@@ -88,7 +90,7 @@ router_dispatch(struct request *r)
 }
 
 /*
- * 1 for a request that only reads the store: the status route's, and
+ * 1 for a request that only reads the store: the status and list routes', and
  * whatever answer (404, 405, 401) its path gets without reaching it.
  */
 int

@@ -23,6 +23,7 @@ enum stmt_id {
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
 	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
+	S_LIST, S_LIST_STATUS,
 	S_COUNT
 };
 
@@ -129,6 +130,19 @@ static const char *const sql[S_COUNT] = {
 	    "SELECT count(*), min(at) FROM api_calls WHERE provider = ?2 AND at > ?1",
 	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id, provider) VALUES (?1, ?2, ?3)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
+	/* Newest first, from a cursor: the indexes of migration 017 (sql/017-list.sql). */
+	[S_LIST] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version"
+	    " FROM jobs WHERE (created_at, case_id) < (?1, ?2)"
+	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
+	[S_LIST_STATUS] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version"
+	    " FROM jobs WHERE status = ?4 AND (created_at, case_id) < (?1, ?2)"
+	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
 };
 
 /*
@@ -604,6 +618,39 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		log_error("store: list jobs: %s", sqlite3_errmsg(cur->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Up to limit jobs older than the cursor (before_at, before_id), newest
+ * first; of one status, unless status is NULL. fn returns non-zero to stop.
+ */
+int
+store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
+    int limit, int (*fn)(const struct job *, void *), void *arg)
+{
+	sqlite3_stmt *s = stmt(status != NULL ? S_LIST_STATUS : S_LIST);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, before_at);
+	bind_text(s, 2, before_id);
+	sqlite3_bind_int(s, 3, limit);
+	if (status != NULL)
+		bind_text(s, 4, status);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct job j;
+		read_job(s, &j);
+		int stop = fn(&j, arg);
+		store_free(&j, NULL, 0);
+		if (stop)
+			break;
+	}
+	finish(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: list recent jobs: %s", sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;

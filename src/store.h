@@ -81,6 +81,8 @@ int  store_job_status(const char *case_id, char status[12]);
 int  store_load(const char *case_id, struct job *job, struct image **images, size_t *n);
 void store_free(struct job *job, struct image *images, size_t n);
 int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
+int  store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
+	int limit, int (*fn)(const struct job *, void *), void *arg);
 
 int  store_claim(const char *case_id, long pid, int64_t now);
 int  store_heartbeat(const char *case_id, long pid, int64_t now);

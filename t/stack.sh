@@ -116,6 +116,7 @@ start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$T/fcgiwrap.sock|" \
 	    -e "s|/usr/local/bin/imagegen|$IMAGEGEN|" \
 	    -e "s|/var/lib/imagegen/media/|$T/media/|" \
+	    -e "s|/usr/local/share/imagegen/www|$top_srcdir/www|" \
 	    -e "s|/usr/local/etc/imagegen.conf|$T/imagegen.conf|" \
 	    "$top_srcdir/nginx/$conf" > "$T/server.conf"
 	cat > "$T/nginx.conf" <<-NGINX
