@@ -128,7 +128,8 @@ main(int argc, char **argv)
 	int c, rc;
 
 	ensure_std_fds();
-	while ((c = getopt(argc, argv, "c:h")) != -1) {
+	/* "+": options end at the command, so a case id such as "-cfile" is never one. */
+	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
