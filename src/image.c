@@ -151,6 +151,31 @@ too_large(const char *format, const unsigned char *in, size_t len, char *err, si
 	return 1;
 }
 
+/*
+ * A PNG, JPEG or WebP picture's size, from its header alone: what a
+ * progress update's data: URL holds is checked before it is decoded.
+ */
+int
+image_dimensions(const unsigned char *in, size_t len, size_t *width, size_t *height)
+{
+	const char *format = sniff(in, len);
+	*width = *height = 0;
+	if (format == NULL)
+		return -1;
+	if (strcmp(format, "PNG") == 0)
+		return png_declared(in, len, width, height);
+	MagickWand *p = NewMagickWand();
+	int rc = p != NULL && MagickSetFormat(p, format) == MagickTrue &&
+	    MagickPingImageBlob(p, in, len) == MagickTrue ? 0 : -1;
+	if (rc == 0) {
+		*width = MagickGetImageWidth(p);
+		*height = MagickGetImageHeight(p);
+	}
+	if (p != NULL)
+		DestroyMagickWand(p);
+	return rc;
+}
+
 /* 1: read, already shrunk; 0: left to MagickWand's own reader; -1: failed. */
 static int
 read_png_shrunk(MagickWand *w, const unsigned char *in, size_t len, long size, char *err,

@@ -6,6 +6,7 @@
 
 int  image_init(void);
 void image_done(void);
+int  image_dimensions(const unsigned char *in, size_t len, size_t *width, size_t *height);
 int  image_compress(const unsigned char *in, size_t len, long size, long quality,
 	unsigned char **out, size_t *outlen, char *err, size_t errlen);
 int  image_write(const char *dir, const char *name, const unsigned char *data,

@@ -83,6 +83,12 @@ serve(struct config *cfg, const char *path)
 	}
 	if (tokens == 0 && !cgi)
 		log_warn("auth: no api_tokens: generate, retry and cancel refuse every request");
+	if (cfg->webhook_verify == 0 && !cgi)
+		log_warn("webhook: webhook_verify = off: anyone who can reach "
+		    "/api/webhook/image-progress can rewrite any job not running here");
+	else if (*cfg->webhook_verify_secrets == '\0' && *cfg->webhook_secret == '\0' && !cgi)
+		log_warn("webhook: no webhook_verify_secrets or webhook_secret: "
+		    "/api/webhook/image-progress refuses every update");
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 

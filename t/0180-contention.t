@@ -7,7 +7,8 @@
 
 start_mock --latency 0.1 --size 512
 write_config "rate_limit = 1000000" "max_inflight = 64" \
-    "reap_interval = 3600" "stale_after = 3600" "heartbeat_interval = 1"
+    "reap_interval = 3600" "stale_after = 3600" "heartbeat_interval = 1" \
+    "webhook_verify = off" "image_url_allow = https://cdn.example/"
 start_imagegen_pool 4
 start_nginx
 
