@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/*
+ * What the pictures a process decodes at once may take together (image.c):
+ * imagegen(8) documents it, with the worker's cap.
+ */
+#define IMAGE_DECODE_BUDGET ((size_t)96 << 20)
+
 int  image_init(void);
 void image_done(void);
 int  image_dimensions(const unsigned char *in, size_t len, size_t *width, size_t *height);
