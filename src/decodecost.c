@@ -80,8 +80,10 @@ decodecost_jpeg(const unsigned char *in, size_t len, struct decode_header *h)
 	if (len < 4 || in[0] != 0xFF || in[1] != 0xD8)
 		return -1;
 	for (size_t i = 2; i + 4 <= len;) {
-		if (in[i] != 0xFF)
-			return -1;
+		if (in[i] != 0xFF) {
+			i++;	/* stray bytes before a marker: libjpeg skips them too */
+			continue;
+		}
 		unsigned m = in[i + 1];
 		if (m == 0xFF || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
 			i += m == 0xFF ? 1 : 2;	/* fill byte, or a marker without a segment */

@@ -110,7 +110,7 @@ check "the counters agree with the rows" counters_match case-c
 
 # 5. A job its own worker holds is that worker's: 409, and the worker
 # claims it, runs it and finishes it with its own images.
-make_case case-own 2 1 "" ev-0=delay=2 ev-1=delay=2 loc-0=delay=2
+make_case case-own 2 1 "" ev-0=delay=8 ev-1=delay=8 loc-0=delay=8
 update case-own completed 3 '{"ev-0":"https://cdn.example/own0.jpg","ev-1":"https://cdn.example/own1.jpg"}' \
     '{"loc-0":"https://cdn.example/own2.jpg"}'
 post_json /api/generate-case-images "$T/case-own.json"
