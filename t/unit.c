@@ -1329,7 +1329,7 @@ jpeg_header(unsigned char *p, unsigned sof, unsigned side, unsigned char samplin
 	n += put_segment(p + n, 0xE0, app, sizeof(app));
 	p[n++] = 0x42;	/* a stray byte, which libjpeg skips */
 	n += put_segment(p + n, sof, frame, sizeof(frame));
-	n += put_segment(p + n, 0xDA, scan, 2 + 2 * (size_t)ns + 3);
+	n += put_segment(p + n, 0xDA, scan, 1 + 2 * (size_t)ns + 3);
 	return n;
 }
 
