@@ -1,8 +1,8 @@
 #!/bin/sh
 # nginx's own errors are JSON too, for both shipped server blocks: a
 # lower-case method, %00 in a path, a 10 KB header, a URI too long, a
-# directory or a missing file under /media/, a method nginx refuses, a
-# body too large and a responder that is gone; and /media/ sends one
+# directory or a missing file under /media/, one nginx cannot open, a
+# method nginx refuses, a body too large and a responder that is gone; and /media/ sends one
 # Cache-Control header.
 . "$(dirname "$0")/lib.sh"
 
@@ -35,6 +35,11 @@ probes() {
 	probe "a case's media directory" 403 "$BASE/media/case-x/"
 	probe "a missing media file" 404 "$BASE/media/case-x/nope.jpg"
 	probe "a worker's temporary file" 404 "$BASE/media/case-x/.ev-1.jpg.1.tmp"
+	# open(2) of a socket fails with ENXIO, which nginx answers 500.
+	rm -f "$T/media/case-x/sock.jpg"
+	"$PYTHON3" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+	    "$T/media/case-x/sock.jpg"
+	probe "a media file nginx cannot open" 500 "$BASE/media/case-x/sock.jpg"
 	probe "POST to a media file" 405 -X POST -d x "$BASE/media/case-x/ev-0.jpg"
 	probe "TRACE" 405 -X TRACE "$BASE/api/case-images/case-x"
 	head -c 300000 /dev/zero > "$T/big.json"
