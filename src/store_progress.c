@@ -239,7 +239,7 @@ first_sighting(const char *webhook_id, int64_t now)
  */
 int
 store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
-    char status[12], long *total)
+    char status[12], long *total, long *pid)
 {
 	sqlite3_stmt *s = query(Q_OWNER);
 	if (s == NULL)
@@ -248,10 +248,10 @@ store_progress_owner(const char *case_id, int (*alive)(long pid, const char *cas
 	int rc = sqlite3_step(s), owner = rc == SQLITE_DONE ? 0 : -1;
 	if (rc == SQLITE_ROW) {
 		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
-		long pid = sqlite3_column_int64(s, 1);
+		*pid = sqlite3_column_int64(s, 1);
 		*total = sqlite3_column_int64(s, 2);
 		owner = strcmp(status, "pending") == 0 ||
-		    (strcmp(status, "generating") == 0 && pid > 0 && alive(pid, case_id)) ? 3 : 1;
+		    (strcmp(status, "generating") == 0 && *pid > 0 && alive(*pid, case_id)) ? 3 : 1;
 	} else if (rc != SQLITE_DONE) {
 		log_error("store: case %s: read the job: %s", case_id,
 		    sqlite3_errmsg(store_handle()));
@@ -271,10 +271,10 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
     int (*alive)(long pid, const char *case_id))
 {
 	char status[12];
-	long total;
+	long total, pid;
 	if (exec(Q_BEGIN) != 0)
 		return -1;
-	int found = store_progress_owner(p->case_id, alive, status, &total);
+	int found = store_progress_owner(p->case_id, alive, status, &total, &pid);
 	if (found == 0 || found == 3) {
 		(void)exec(Q_ROLLBACK);
 		return found;

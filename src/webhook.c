@@ -78,12 +78,15 @@ static int
 job_open(struct request *r, const struct progress *p)
 {
 	char status[12];
-	long total = 0;
-	int owner = store_progress_owner(p->case_id, worker_alive, status, &total);
-	if (owner == 0)
+	long total = 0, pid = 0;
+	int owner = store_progress_owner(p->case_id, worker_alive, status, &total, &pid);
+	if (owner == 0) {
 		reply_error(r, 404, "Job not found", NULL);
-	else if (owner == 3)
+	} else if (owner == 3) {
+		log_info("case %s: refused an update: the job is %s, its worker %ld here", p->case_id,
+		    status, pid);
 		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
+	}
 	else if (owner < 0)
 		reply_error(r, 500, "internal error", NULL);
 	else if (p->total != total)

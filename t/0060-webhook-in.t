@@ -10,7 +10,7 @@ submit_orphan() {
 	make_case "$1" 2 1
 	post_json /api/generate-case-images "$T/$1.json"
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
-	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1'")"
+	kill_worker "$1"
 }
 # While one runs: the worker is detached from the responder that forked it.
 make_case case-probe 1 1

@@ -58,7 +58,7 @@ make_case -run 1 1 "" ev-0=hang=30 loc-0=hang=30
 post_json /api/generate-case-images "$T/-run.json"
 gen() { [ "$(job_status -run)" = generating ]; }
 check "-run is generating" wait_for 10 gen
-kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '-run'")"
+kill_worker -run
 sqlite3 "$T/imagegen.db" "UPDATE images SET description = 'no fault' WHERE case_id = '-run'"
 "$IMAGEGEN" run -- -run > "$T/run.out" 2>&1
 is "$?/$(job_status -run)" 0/completed "imagegen run -- -run takes over and finishes the job"

@@ -10,7 +10,7 @@ orphan() {	# orphan CASEID: a job whose local worker is killed at once
 	post_json /api/generate-case-images "$T/$1.json"
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]" ||
 	    bail "$1 did not start"
-	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1'")"
+	kill_worker "$1"
 }
 update() {	# update CASEID STATUS COMPLETED EVIDENCE-MAP [LOCATION-MAP]: in $T/u.json
 	printf '{"caseId":"%s","status":"%s","completedImages":%s,"totalImages":3,"evidenceImages":%s,"locationImages":%s,"failedIds":[]}' \

@@ -276,3 +276,12 @@ post_progress() {
 	    -H "webhook-timestamp: $pts" \
 	    -H "webhook-signature: v1,$(sign_body "$HOOK_SECRET" "$pid_" "$pts" "$pf")" "$@"
 }
+
+# kill_worker CASEID: kills the job's worker and waits until it is gone.
+# The read waits for SQLite's lock: an empty pid would leave it running.
+kill_worker() {
+	kw=$(sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" \
+	    "SELECT worker_pid FROM jobs WHERE case_id = '$1'")
+	[ -n "$kw" ] && kill -9 "$kw" || bail "cannot kill the worker of $1 (pid '$kw')"
+	wait_for 10 exited "$kw" || bail "the worker of $1 (pid $kw) did not die"
+}
