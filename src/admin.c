@@ -146,6 +146,12 @@ admin_command(const struct config *cfg, int argc, char **argv)
 		const struct command *c = &commands[i];
 		if (strcmp(argv[0], c->name) != 0)
 			continue;
+		/* "imagegen show -- -rf", as the responder spawns its workers. */
+		if (argc > 1 && strcmp(argv[1], "--") == 0) {
+			argv[1] = argv[0];
+			argv++;
+			argc--;
+		}
 		if (argc - 1 != c->nargs) {
 			fprintf(stderr, "usage: imagegen %s%s\n", c->name, c->nargs ? " CASEID" : "");
 			return 2;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "imageurl.h"
 #include "log.h"
 #include "sign.h"
 
@@ -32,6 +33,7 @@ static const char *const urls_words[] = { "path", "data", NULL };
 static const char *const status_auth_words[] = { "public", "token", NULL };
 static const char *const yesno_words[] = { "no", "yes", NULL };
 static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
+static const char *const onoff_words[] = { "off", "on", NULL };
 
 #define S(f) offsetof(struct config, f)
 /* Alphabetical, as imagegen.conf(5) lists them. */
@@ -53,6 +55,7 @@ static const struct key keys[] = {
 	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5" },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80" },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512" },
+	{ "image_url_allow", K_STR, S(image_url_allow), 0, 0, NULL, "" },
 	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path" },
 	{ "imagen_endpoint", K_OPTURL, S(imagen_endpoint), 0, 0, NULL, "" },
 	{ "imagen_model", K_STR, S(imagen_model), 0, 0, NULL, "imagen-3.0-generate-002" },
@@ -103,6 +106,7 @@ static const struct key keys[] = {
 	{ "webhook_retries", K_INT, S(webhook_retries), 0, 10, NULL, "3" },
 	{ "webhook_secret", K_SECRET, S(webhook_secret), 0, 0, NULL, "" },
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },
+	{ "webhook_verify", K_ENUM, S(webhook_verify), 0, 0, onoff_words, "on" },
 	{ "webhook_verify_secrets", K_SECRET, S(webhook_verify_secrets), 0, 0, NULL, "" },
 };
 #undef S
@@ -399,6 +403,11 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (check_verify_secrets(cfg->webhook_verify_secrets) != 0) {
 		snprintf(err, errlen, "%s: webhook_verify_secrets: not whsec_ secrets of 16 to 64 "
 		    "bytes, separated by spaces", path);
+		return -1;
+	}
+	if (!imageurl_allow_valid(cfg->image_url_allow)) {
+		snprintf(err, errlen, "%s: image_url_allow: each prefix must be an http or https "
+		    "URL with a path that ends in /, such as https://cdn.example/images/", path);
 		return -1;
 	}
 	size_t n = strlen(cfg->media_url);

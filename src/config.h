@@ -75,6 +75,8 @@ struct config {
 	long  webhook_private;	/* 1: private destinations allowed */
 	char *webhook_secret;	/* whsec_...: signs outbound webhooks */
 	char *webhook_verify_secrets;	/* whsec_... ...: inbound updates must be signed */
+	long  webhook_verify;	/* 1 (on): unsigned progress updates are refused */
+	char *image_url_allow;	/* http(s) URL prefixes an update's image URL may start with */
 	long  webhook_timeout;
 };
 

@@ -1,6 +1,7 @@
 /* image.c: MagickWand turns a provider's picture into the JPEG players get. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <wand/MagickWand.h>
 
+#include "decodecost.h"
 #include "image.h"
 #include "shrink.h"
 
@@ -22,8 +24,8 @@ static const struct { ResourceType type; MagickSizeType limit; } limits[] = {
 	{ WidthResource, MAX_SIDE },
 	{ HeightResource, MAX_SIDE },
 	{ AreaResource, (MagickSizeType)4096 * 4096 },	/* pixels held in memory */
-	{ MemoryResource, (MagickSizeType)256 << 20 },
-	{ MapResource, (MagickSizeType)512 << 20 },
+	{ MemoryResource, IMAGE_DECODE_BUDGET },
+	{ MapResource, IMAGE_DECODE_BUDGET },
 	{ DiskResource, 0 },				/* no pixel cache on disk */
 	/* The worker's compressor runs one image per thread: OpenMP on top would oversubscribe. */
 	{ ThreadResource, 1 },
@@ -32,6 +34,35 @@ static const struct { ResourceType type; MagickSizeType limit; } limits[] = {
 	 * not of an image, and a worker waiting on the rate limit outlives it.
 	 */
 };
+
+/*
+ * The decode budget: what the pictures being decoded at once may take
+ * together, whatever the number of threads. A picture is decoded only
+ * once its cost (decodecost.c) fits what is left; one that could never
+ * fit is refused. ImageMagick's own limits above are the second line.
+ */
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t budget_cv = PTHREAD_COND_INITIALIZER;
+static size_t budget_used;
+
+static void
+budget_take(size_t cost)
+{
+	pthread_mutex_lock(&budget_mu);
+	while (budget_used + cost > IMAGE_DECODE_BUDGET)
+		pthread_cond_wait(&budget_cv, &budget_mu);
+	budget_used += cost;
+	pthread_mutex_unlock(&budget_mu);
+}
+
+static void
+budget_give(size_t cost)
+{
+	pthread_mutex_lock(&budget_mu);
+	budget_used -= cost;
+	pthread_cond_broadcast(&budget_cv);
+	pthread_mutex_unlock(&budget_mu);
+}
 
 int
 image_init(void)
@@ -151,6 +182,31 @@ too_large(const char *format, const unsigned char *in, size_t len, char *err, si
 	return 1;
 }
 
+/*
+ * A PNG, JPEG or WebP picture's size, from its header alone: what a
+ * progress update's data: URL holds is checked before it is decoded.
+ */
+int
+image_dimensions(const unsigned char *in, size_t len, size_t *width, size_t *height)
+{
+	const char *format = sniff(in, len);
+	*width = *height = 0;
+	if (format == NULL)
+		return -1;
+	if (strcmp(format, "PNG") == 0)
+		return png_declared(in, len, width, height);
+	MagickWand *p = NewMagickWand();
+	int rc = p != NULL && MagickSetFormat(p, format) == MagickTrue &&
+	    MagickPingImageBlob(p, in, len) == MagickTrue ? 0 : -1;
+	if (rc == 0) {
+		*width = MagickGetImageWidth(p);
+		*height = MagickGetImageHeight(p);
+	}
+	if (p != NULL)
+		DestroyMagickWand(p);
+	return rc;
+}
+
 /* 1: read, already shrunk; 0: left to MagickWand's own reader; -1: failed. */
 static int
 read_png_shrunk(MagickWand *w, const unsigned char *in, size_t len, long size, char *err,
@@ -230,6 +286,44 @@ encode(MagickWand *w, long quality, unsigned char **out, size_t *outlen, char *e
 	return 0;
 }
 
+static int compress_within(const char *format, const unsigned char *in, size_t len,
+    long size, long quality, unsigned char **out, size_t *outlen, char *err, size_t errlen);
+
+/* What decoding this picture will take, or 0 with err set if it is refused. */
+static size_t
+decode_cost(const char *format, const unsigned char *in, size_t len, long size, char *err,
+    size_t errlen)
+{
+	struct decode_header h = { 0 };
+	int shrunk = 0;
+	if (strcmp(format, "JPEG") == 0) {
+		if (decodecost_jpeg(in, len, &h) != 0) {
+			snprintf(err, errlen, "decode: a JPEG without a readable frame header");
+			return 0;
+		}
+	} else if (image_dimensions(in, len, &h.width, &h.height) != 0) {
+		snprintf(err, errlen, "decode: a %s whose size cannot be read", format);
+		return 0;
+	} else if (strcmp(format, "PNG") == 0) {
+		size_t side = h.width < h.height ? h.width : h.height;
+		shrunk = len > 28 && in[28] == 0 && size > 0 && side >= (size_t)size &&
+		    side % (size_t)size == 0;
+	}
+	if (h.width > MAX_SIDE || h.height > MAX_SIDE) {
+		snprintf(err, errlen, "image too large: %zux%zu, over the %dx%d limit", h.width,
+		    h.height, MAX_SIDE, MAX_SIDE);
+		return 0;
+	}
+	size_t cost = decodecost_bytes(format, &h, size, shrunk);
+	if (cost > IMAGE_DECODE_BUDGET) {
+		snprintf(err, errlen, "image too large to decode: a %zux%zu %s%s needs %zu MiB,"
+		    " over the %d MiB budget", h.width, h.height, h.multiscan ? "multi-scan " : "",
+		    format, cost >> 20, (int)(IMAGE_DECODE_BUDGET >> 20));
+		return 0;
+	}
+	return cost;
+}
+
 int
 image_compress(const unsigned char *in, size_t len, long size, long quality,
     unsigned char **out, size_t *outlen, char *err, size_t errlen)
@@ -239,6 +333,19 @@ image_compress(const unsigned char *in, size_t len, long size, long quality,
 		snprintf(err, errlen, "not a PNG, JPEG or WebP image (%zu bytes)", len);
 		return -1;
 	}
+	size_t cost = decode_cost(format, in, len, size, err, errlen);
+	if (cost == 0)
+		return -1;
+	budget_take(cost);
+	int rc = compress_within(format, in, len, size, quality, out, outlen, err, errlen);
+	budget_give(cost);
+	return rc;
+}
+
+static int
+compress_within(const char *format, const unsigned char *in, size_t len, long size,
+    long quality, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
 	MagickWand *w = NewMagickWand();
 	if (w == NULL) {
 		snprintf(err, errlen, "out of memory");

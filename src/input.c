@@ -2,9 +2,11 @@
  * input.c: every body is hostile until shown otherwise. Before a JSON body
  * is parsed it must be valid UTF-8 (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF; RFC 8259 8.1) and nest objects and
- * arrays no deeper than max_depth, which keeps the parser's recursion small.
+ * arrays no deeper than max_depth, which keeps the parser's recursion small,
+ * and hold no NUL, raw or escaped as \u0000, which C strings cannot carry.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "input.h"
 
@@ -37,6 +39,12 @@ input_check(const char *body, size_t len, long max_depth, char *err, size_t errl
 		size_t n = utf8_len(p + i, len - i);
 		if (n == 0) {
 			snprintf(err, errlen, "the body is not valid UTF-8 (byte %zu)", i);
+			return -1;
+		}
+		if (p[i] == '\0' || (escaped && p[i] == 'u' && len - i > 4 &&
+		    memcmp(p + i + 1, "0000", 4) == 0)) {
+			/* cJSON's strings end at a NUL: "a\u0000../x" would become "a". */
+			snprintf(err, errlen, "the body holds a NUL character (byte %zu)", i);
 			return -1;
 		}
 		if (n == 1 && in_string) {

@@ -86,6 +86,12 @@ serve(struct config *cfg, const char *path)
 		log_warn("auth: no api_tokens: generate, retry and cancel refuse every request");
 	if (!cgi)
 		check_warn(cfg);
+	if (cfg->webhook_verify == 0 && !cgi)
+		log_warn("webhook: webhook_verify = off: anyone who can reach "
+		    "/api/webhook/image-progress can rewrite any job not running here");
+	else if (*cfg->webhook_verify_secrets == '\0' && *cfg->webhook_secret == '\0' && !cgi)
+		log_warn("webhook: no webhook_verify_secrets or webhook_secret: "
+		    "/api/webhook/image-progress refuses every update");
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 
@@ -131,6 +137,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	ensure_std_fds();
+	/* "+": options end at the command, so a case id such as "-cfile" is never one. */
 	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		switch (c) {
 		case 'c':

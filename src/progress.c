@@ -109,6 +109,11 @@ parse_root(const cJSON *root, struct progress *p, char *err, size_t errlen)
 	if (get_count(root, "completedImages", &p->completed, err, errlen) != 0 ||
 	    get_count(root, "totalImages", &p->total, err, errlen) != 0)
 		return -1;
+	/* Only checked: the counts stored are those of the rows (store_progress.c). */
+	if (p->completed > p->total) {
+		snprintf(err, errlen, "completedImages is more than totalImages");
+		return -1;
+	}
 	if (get_images(root, "evidenceImages", &p->images[0], &p->n_images[0], err, errlen) ||
 	    get_images(root, "locationImages", &p->images[1], &p->n_images[1], err, errlen))
 		return -1;
@@ -135,6 +140,11 @@ progress_parse(const char *body, size_t len, struct progress *p, char *err, size
 void
 progress_free(struct progress *p)
 {
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++) {
+			free(p->images[k][i].stored);
+			free(p->images[k][i].path);
+		}
 	cJSON_Delete(p->json);
 	free(p->images[0]);
 	free(p->images[1]);

@@ -8,7 +8,9 @@ struct casereq_error;
 
 struct progress_image {
 	const char *id;
-	const char *url;
+	const char *url;	/* as sent, or *stored */
+	char *stored;		/* a data: URL's picture, as a file of ours: its URL */
+	char *path;		/* ... and its path under media_dir */
 };
 
 struct progress {

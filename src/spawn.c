@@ -89,10 +89,11 @@ spawn_detached(char *const argv[], const char *case_id)
 	return 0;
 }
 
+/* "--": a case id such as "-rf" is an operand, never an option (t/0340). */
 int
 spawn_worker(const char *case_id)
 {
-	char *const argv[] = { "imagegen", "worker", (char *)case_id, NULL };
+	char *const argv[] = { "imagegen", "worker", "--", (char *)case_id, NULL };
 	return spawn_detached(argv, case_id);
 }
 

@@ -17,7 +17,7 @@
 
 enum query {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-	Q_ROWS, Q_IMAGE, Q_FAIL, Q_JOB, Q_COUNTS, Q_SEEN_PRUNE, Q_SEEN_ADD,
+	Q_OWNER, Q_ROWS, Q_IMAGE, Q_FAIL, Q_JOB, Q_COUNTS, Q_SEEN_PRUNE, Q_SEEN_ADD,
 	Q_COUNT
 };
 
@@ -25,9 +25,10 @@ static const char *const sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_OWNER] = "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = ?1",
 	[Q_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
 	[Q_IMAGE] =
-	    "UPDATE images SET status = 'completed', url = ?4, last_error = NULL,"
+	    "UPDATE images SET status = 'completed', url = ?4, path = ?6, last_error = NULL,"
 	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
 	    " AND status <> 'completed'",
 	[Q_FAIL] =
@@ -35,18 +36,21 @@ static const char *const sql[Q_COUNT] = {
 	    " last_error = coalesce(last_error, 'reported failed by the worker'),"
 	    " finished_at = ?3 WHERE case_id = ?1 AND item_id = ?2"
 	    " AND status NOT IN ('completed', 'failed')",
+	/*
+	 * The counts are the rows', never the update's; a final status is the
+	 * rows' too, as a local worker's would be (store.c, S_FINISH).
+	 */
 	[Q_JOB] =
-	    "UPDATE jobs SET status = ?2,"
-	    " completed_images = max(completed_images, ?3, ?6),"
-	    " failed_images = max(failed_images, ?7),"
+	    "UPDATE jobs SET status = CASE WHEN NOT ?5 THEN ?2"
+	    "   WHEN ?6 = total_images THEN 'completed' WHEN ?6 = 0 THEN 'failed'"
+	    "   ELSE 'partial' END,"
+	    " completed_images = ?6, failed_images = ?7,"
 	    " started_at = coalesce(started_at, ?4),"
 	    " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END,"
 	    " updated_at = ?4 WHERE case_id = ?1",
 	/* The same without the status: writing it, even unchanged, costs a third more. */
 	[Q_COUNTS] =
-	    "UPDATE jobs SET"
-	    " completed_images = max(completed_images, ?3, ?6),"
-	    " failed_images = max(failed_images, ?7),"
+	    "UPDATE jobs SET completed_images = ?6, failed_images = ?7,"
 	    " started_at = coalesce(started_at, ?4),"
 	    " updated_at = ?4 WHERE case_id = ?1",
 	[Q_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
@@ -140,8 +144,9 @@ complete_row(sqlite3_stmt *s, const struct progress *p, int k, size_t i, struct 
 	bind_text(s, 1, p->case_id);
 	bind_text(s, 2, p->images[k][i].id);
 	bind_text(s, 3, kinds[k]);
-	bind_text(s, 4, p->images[k][i].url);
+	bind_text(s, 4, p->images[k][i].stored ? p->images[k][i].stored : p->images[k][i].url);
 	sqlite3_bind_int64(s, 5, now);
+	bind_text(s, 6, p->images[k][i].path);
 	if (store_step(s, "progress image") != 0)
 		return -1;
 	rows->failed -= r->status == 'f';
@@ -199,7 +204,6 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 	bind_text(s, 1, p->case_id);
 	if (forward)
 		bind_text(s, 2, p->status);
-	sqlite3_bind_int64(s, 3, p->completed);
 	sqlite3_bind_int64(s, 4, now);
 	if (forward)
 		sqlite3_bind_int(s, 5, progress_status_rank(p->status) == 2);
@@ -228,19 +232,52 @@ first_sighting(const char *webhook_id, int64_t now)
 }
 
 /*
- * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
- * webhook_id (NULL when updates are not signed), -1 on error.
+ * Whose the job is: 1 the update's to apply, 0 no such job, 3 its own
+ * local worker's (pending, about to be claimed, or generating by a live
+ * worker: that worker wins, imagegen(8) says why), -1 on error. status
+ * and *total: the job's.
  */
 int
-store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now)
+store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
+    char status[12], long *total, long *pid)
+{
+	sqlite3_stmt *s = query(Q_OWNER);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	int rc = sqlite3_step(s), owner = rc == SQLITE_DONE ? 0 : -1;
+	if (rc == SQLITE_ROW) {
+		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
+		*pid = sqlite3_column_int64(s, 1);
+		*total = sqlite3_column_int64(s, 2);
+		owner = strcmp(status, "pending") == 0 ||
+		    (strcmp(status, "generating") == 0 && *pid > 0 && alive(*pid, case_id)) ? 3 : 1;
+	} else if (rc != SQLITE_DONE) {
+		log_error("store: case %s: read the job: %s", case_id,
+		    sqlite3_errmsg(store_handle()));
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return owner;
+}
+
+/*
+ * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
+ * webhook_id (NULL when updates are not signed), 3 for a job its own
+ * local worker holds, -1 on error.
+ */
+int
+store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
+    int (*alive)(long pid, const char *case_id))
 {
 	char status[12];
+	long total, pid;
 	if (exec(Q_BEGIN) != 0)
 		return -1;
-	int found = store_job_status(p->case_id, status);
-	if (found == 0) {
+	int found = store_progress_owner(p->case_id, alive, status, &total, &pid);
+	if (found == 0 || found == 3) {
 		(void)exec(Q_ROLLBACK);
-		return 0;
+		return found;
 	}
 	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
 	if (fresh == 0) {

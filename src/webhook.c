@@ -4,37 +4,134 @@
 
 #include "codec.h"
 #include "config.h"
+#include "dataimage.h"
+#include "imageurl.h"
 #include "log.h"
 #include "progress.h"
 #include "request.h"
 #include "sign.h"
 #include "store_progress.h"
 #include "webhook.h"
+#include "worker.h"
 
-#define MAX_SECRETS 8
+#define MAX_SECRETS 9
+
+static const char challenge[] =
+    "WWW-Authenticate: Webhook realm=\"imagegen\", scheme=\"standard-webhooks-v1\"\r\n";
+
+static void
+refuse(struct request *r, const char *why)
+{
+	log_warn("webhook: refused an update: %s", why);
+	reply_error_headers(r, 401, challenge, why, NULL);
+}
 
 /*
- * With webhook_verify_secrets set, the raw body must be signed by one of
- * them (Standard Webhooks 1.0), checked before a byte of it is parsed.
+ * With webhook_verify = on (the default) the raw body must be signed by
+ * one of webhook_verify_secrets or by webhook_secret (Standard Webhooks
+ * 1.0), checked before a byte of it is parsed; with no secret at all,
+ * every update is refused.
  */
 static int
 verified(struct request *r)
 {
-	char list[4096], *secrets[MAX_SECRETS], *save = NULL;
+	char list[8192], *secrets[MAX_SECRETS], *save = NULL;
 	size_t n = 0;
 	const char *why = "";
-	snprintf(list, sizeof(list), "%s", r->cfg->webhook_verify_secrets);
+	snprintf(list, sizeof(list), "%s %s", r->cfg->webhook_verify_secrets,
+	    r->cfg->webhook_secret);
 	for (char *t = strtok_r(list, " ", &save); t != NULL && n < MAX_SECRETS;
 	    t = strtok_r(NULL, " ", &save))
 		secrets[n++] = t;
-	int ok = sign_verify(secrets, n, r->webhook_id, r->webhook_timestamp,
+	int ok = n > 0 && sign_verify(secrets, n, r->webhook_id, r->webhook_timestamp,
 	    r->webhook_signature, r->body, r->body_len, (long long)(codec_now_ms() / 1000), &why);
 	explicit_bzero(list, sizeof(list));
-	if (!ok) {
-		log_warn("webhook: refused an update: %s", why);
-		reply_error(r, 401, why, NULL);
-	}
+	if (n == 0)
+		refuse(r, "progress updates must be signed, and no webhook_verify_secrets or "
+		    "webhook_secret is configured to check them");
+	else if (!ok)
+		refuse(r, why);
 	return ok;
+}
+
+/* Every image URL is one this host may serve as its own (imageurl.c), or 400 naming it. */
+static int
+urls_valid(struct request *r, const struct progress *p)
+{
+	static const char *const maps[2] = { "evidenceImages", "locationImages" };
+	char field[128], why[256], msg[400];
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++) {
+			if (imageurl_check(r->cfg, p->case_id, p->images[k][i].url, why,
+			    sizeof(why)) != IMAGEURL_BAD)
+				continue;
+			snprintf(field, sizeof(field), "%s.%s", maps[k], p->images[k][i].id);
+			snprintf(msg, sizeof(msg), "%s %s", field, why);
+			reply_error(r, 400, msg, field);
+			return 0;
+		}
+	return 1;
+}
+
+/* The job is there, not its own local worker's, and of the size the update says. */
+static int
+job_open(struct request *r, const struct progress *p)
+{
+	char status[12];
+	long total = 0, pid = 0;
+	int owner = store_progress_owner(p->case_id, worker_alive, status, &total, &pid);
+	if (owner == 0) {
+		reply_error(r, 404, "Job not found", NULL);
+	} else if (owner == 3) {
+		log_info("case %s: refused an update: the job is %s, its worker %ld here", p->case_id,
+		    status, pid);
+		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
+	}
+	else if (owner < 0)
+		reply_error(r, 500, "internal error", NULL);
+	else if (p->total != total)
+		reply_error(r, 400, "totalImages is not the job's number of images",
+		    "totalImages");
+	return owner == 1 && p->total == total;
+}
+
+static int
+data_stored(struct request *r, struct progress *p)
+{
+	char field[128], err[512];
+	int rc = dataimage_store(r->cfg, p, field, sizeof(field), err, sizeof(err));
+	if (rc > 0)
+		reply_error(r, 400, err, field);
+	else if (rc < 0)
+		reply_error(r, 500, "cannot store the images", NULL);
+	return rc == 0;
+}
+
+static void
+apply(struct request *r, const struct progress *p, int signing)
+{
+	switch (store_apply_progress(p, signing ? r->webhook_id : NULL, codec_now_ms(),
+	    worker_alive)) {
+	case 1:
+		log_info("case %s: progress %s %ld/%ld", p->case_id, p->status, p->completed,
+		    p->total);
+		static const char ok[] = "{\"success\":true}\n";
+		reply(r, 200, NULL, ok, sizeof(ok) - 1);
+		break;
+	case 0:
+		reply_error(r, 404, "Job not found", NULL);
+		break;
+	case 2:
+		log_warn("case %s: refused a replayed webhook-id", p->case_id);
+		reply_error_headers(r, 401, challenge, "this webhook-id was accepted already",
+		    NULL);
+		break;
+	case 3:
+		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
+		break;
+	default:
+		reply_error(r, 500, "internal error", NULL);
+	}
 }
 
 void
@@ -42,7 +139,7 @@ webhook_handle(struct request *r, const char *rest)
 {
 	struct progress p;
 	char err[256];
-	int signing = *r->cfg->webhook_verify_secrets != '\0';
+	int signing = r->cfg->webhook_verify != 0;
 	(void)rest;
 
 	if (request_read_json(r, r->cfg->max_webhook_body) != 0)
@@ -53,22 +150,7 @@ webhook_handle(struct request *r, const char *rest)
 		reply_error(r, 400, err, NULL);
 		return;
 	}
-	switch (store_apply_progress(&p, signing ? r->webhook_id : NULL, codec_now_ms())) {
-	case 1:
-		log_info("case %s: progress %s %ld/%ld", p.case_id, p.status, p.completed,
-		    p.total);
-		static const char ok[] = "{\"success\":true}\n";
-		reply(r, 200, NULL, ok, sizeof(ok) - 1);
-		break;
-	case 0:
-		reply_error(r, 404, "Job not found", NULL);
-		break;
-	case 2:
-		log_warn("case %s: refused a replayed webhook-id", p.case_id);
-		reply_error(r, 401, "this webhook-id was accepted already", NULL);
-		break;
-	default:
-		reply_error(r, 500, "internal error", NULL);
-	}
+	if (urls_valid(r, &p) && job_open(r, &p) && data_stored(r, &p))
+		apply(r, &p, signing);
 	progress_free(&p);
 }

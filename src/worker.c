@@ -754,9 +754,11 @@ worker_alive(long pid, const char *case_id)
 	size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
 	fclose(f);
 	cmd[n] = '\0';
-	/* argv is NUL-separated: "imagegen", "worker" or "run", the case id. */
+	/* argv is NUL-separated: "imagegen", "worker" or "run", "--" (spawn.c), the case id. */
 	const char *verb = cmd + strlen(cmd) + 1;
 	const char *id = verb < cmd + n ? verb + strlen(verb) + 1 : cmd + n;
+	if (id < cmd + n && strcmp(id, "--") == 0)
+		id += 3;
 	return id < cmd + n && strcmp(id, case_id) == 0 &&
 	    (strcmp(verb, "worker") == 0 || strcmp(verb, "run") == 0);
 }

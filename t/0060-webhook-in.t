@@ -3,13 +3,14 @@
 # reference's TypeScript worker or another imagegen) updates this host's rows.
 . "$(dirname "$0")/lib.sh"
 
-MOCK_ARGS="--latency 60" start_stack
+MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $HOOK_SECRET" \
+    "image_url_allow = https://cdn.example/"
 # Jobs whose local workers are stopped at once: only the webhook moves them.
 submit_orphan() {
 	make_case "$1" 2 1
 	post_json /api/generate-case-images "$T/$1.json"
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
-	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1'")"
+	kill_worker "$1"
 }
 # While one runs: the worker is detached from the responder that forked it.
 make_case case-probe 1 1
@@ -33,7 +34,7 @@ submit_orphan case-done
 
 hook() {	# hook JSON
 	printf '%s' "$1" > "$T/hook.json"
-	post_json /api/webhook/image-progress "$T/hook.json"
+	post_progress "$T/hook.json"
 }
 
 hook '{"caseId":"case-remote","status":"generating","completedImages":1,"totalImages":3,
@@ -67,14 +68,22 @@ is "$(json .status)" partial "... but does not move the job back to generating"
 is "$(json .completedImages)" 2 "... nor lower completedImages"
 is "$(json .completedAt)" "$done_at" "... nor touch completedAt"
 
-# The reference's worker sends the images inline, as data: URLs.
-img="data:image/jpeg;base64,$(head -c 3000 /dev/urandom | base64 -w0)"
+# The reference's worker sends the images inline, as data: URLs: each is
+# stored as a file of ours, served by nginx, not kept in the database.
+convert -size 512x512 gradient:red-blue "$T/in.jpg"
+img="data:image/jpeg;base64,$(base64 -w0 "$T/in.jpg")"
 hook "{\"caseId\":\"case-done\",\"status\":\"completed\",\"completedImages\":3,\"totalImages\":3,
   \"evidenceImages\":{\"ev-0\":\"$img\",\"ev-1\":\"$img\"},\"locationImages\":{\"loc-0\":\"$img\"},\"failedIds\":[]}"
 is "$CODE" 200 "an update with data: URLs is accepted"
 http GET /api/case-images/case-done
 is "$(json .status)" completed "the job is completed"
-is "$(json '.locationImages["loc-0"]')" "$img" "the data: URL is kept as sent"
+url=$(json '.locationImages["loc-0"]')
+check "the data: URL is served as a file of ours ($url)" \
+    sh -c "echo '$url' | grep -Eq '^/media/case-done/loc-0-[0-9a-f]{10}[.]jpg$'"
+curl -s -o "$T/loc0.jpg" "$BASE$url"
+is "$(identify -format '%m %w %h' "$T/loc0.jpg")" "JPEG 512 512" "... which nginx serves"
+check "the database holds no data: URL" \
+    test "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images WHERE url LIKE 'data:%'")" = 0
 is "$(sqlite3 "$T/imagegen.db" "SELECT status FROM case_image_status WHERE case_id = 'case-done'")" \
     ready "the legacy per-case status says ready"
 

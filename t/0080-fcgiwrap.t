@@ -6,7 +6,7 @@
 
 start_mock --latency 2
 # fcgiwrap hands a CGI only the request's parameters, so the key is in the file.
-write_config "api_key = $API_KEY"
+write_config "api_key = $API_KEY" "webhook_verify_secrets = $HOOK_SECRET"
 start_fcgiwrap
 start_nginx imagegen-cgi.conf
 
@@ -38,8 +38,8 @@ http GET /api/case-images/case-cgi -H "If-None-Match: $etag"
 is "$CODE" 304 "ETag works through CGI too"
 
 printf '{"caseId":"case-cgi","status":"completed","completedImages":14,"totalImages":14}' > "$T/hook.json"
-post_json /api/webhook/image-progress "$T/hook.json"
-is "$CODE" 200 "the webhook route answers through CGI"
+post_progress "$T/hook.json"
+is "$CODE" 200 "the webhook route answers a signed update through CGI"
 http GET /api/generate-case-images
 is "$CODE" 405 "405 through CGI"
 

@@ -7,7 +7,8 @@
 
 start_mock --latency 0.1 --size 512
 write_config "rate_limit = 1000000" "max_inflight = 64" \
-    "reap_interval = 3600" "stale_after = 3600" "heartbeat_interval = 1"
+    "reap_interval = 3600" "stale_after = 3600" "heartbeat_interval = 1" \
+    "webhook_verify = off" "image_url_allow = https://cdn.example/"
 start_imagegen_pool 4
 start_nginx
 
@@ -20,7 +21,7 @@ for id in case-orph-1 case-orph-2; do
 	post_json /api/generate-case-images "$T/$id.json"
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$id'\")\" = generating ]" ||
 	    bail "$id did not start"
-	kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$id'")"
+	kill_worker "$id"
 done
 # Eight updates, each naming 0-2 of the 3 images: the highest count is 2.
 for i in 0 1 2 3 4 5 6 7; do

@@ -7,11 +7,12 @@
 
 OLD=whsec_$(head -c 32 /dev/urandom | base64 -w0)
 NEW=whsec_$(head -c 32 /dev/urandom | base64 -w0)
-MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $NEW $OLD"
+MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $NEW $OLD" \
+    "image_url_allow = https://cdn.example/"
 make_case case-sig 1 1
 post_json /api/generate-case-images "$T/case-sig.json"
 wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'case-sig'\")\" = generating ]"
-kill -9 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-sig'")"
+kill_worker case-sig
 
 BODY='{"caseId":"case-sig","status":"generating","completedImages":1,"totalImages":2,"evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":[]}'
 printf '%s' "$BODY" > "$T/hook.json"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_mock
-write_config "threads = 2"
+write_config "threads = 2" "webhook_verify = off"
 start_imagegen
 start_nginx
 check "the responder starts 2 threads" \
@@ -67,6 +67,7 @@ db.execute("COMMIT")
 PY
 locker=$!
 wait_for 5 test -f "$T/lock.held" || bail "could not take the write lock"
+wait_final case-params 20 || bail "case-params did not finish"
 printf '{"caseId":"case-params","status":"generating","completedImages":0,"totalImages":3,"evidenceImages":{},"locationImages":{},"failedIds":[]}' \
     > "$T/update.json"
 curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \

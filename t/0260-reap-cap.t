@@ -29,7 +29,7 @@ workers() {
 	echo $n
 }
 # [i]: pgrep must not count a shell whose own command line holds the pattern.
-no_workers() { [ "$(pgrep -fc "[i]magegen worker case-cap-")" -eq 0 ]; }
+no_workers() { [ "$(pgrep -fc "[i]magegen worker -- case-cap-")" -eq 0 ]; }
 reap() { "$IMAGEGEN" reap 2>/dev/null | sed -n 's/^\([0-9]*\) jobs\{0,1\} resumed.*/\1/p'; }
 all_final() { for i in $(seq "$1" "$2"); do is_final case-cap-$i || return 1; done; }
 # watch FIRST LAST: waits (60 s at most) for those cases to end, counting

@@ -253,3 +253,36 @@ fcgi_request_bg() {
 	fcgi_request "$@" &
 	FCGI_PID=$!
 }
+
+# Progress updates are refused unless signed (webhook_verify = on, the
+# default). HOOK_SECRET is a test's own; give it to the responder with
+# "webhook_verify_secrets = $HOOK_SECRET".
+HOOK_SECRET=whsec_$(head -c 32 /dev/urandom | base64 -w0)
+
+sign_body() {	# sign_body SECRET ID TIMESTAMP FILE: the v1 signature of FILE
+	"$PYTHON3" - "$1" "$2" "$3" "$4" <<-'PY'
+	import base64, hashlib, hmac, sys
+	key = base64.b64decode(sys.argv[1][len("whsec_"):])
+	msg = ("%s.%s." % (sys.argv[2], sys.argv[3])).encode() + open(sys.argv[4], "rb").read()
+	print(base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode())
+	PY
+}
+
+# post_progress FILE [curl options...]: FILE to the progress route, signed
+# with HOOK_SECRET under a fresh webhook-id.
+post_progress() {
+	pf=$1; shift
+	pid_=msg-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n') pts=$(date +%s)
+	post_json /api/webhook/image-progress "$pf" -H "webhook-id: $pid_" \
+	    -H "webhook-timestamp: $pts" \
+	    -H "webhook-signature: v1,$(sign_body "$HOOK_SECRET" "$pid_" "$pts" "$pf")" "$@"
+}
+
+# kill_worker CASEID: kills the job's worker and waits until it is gone.
+# The read waits for SQLite's lock: an empty pid would leave it running.
+kill_worker() {
+	kw=$(sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" \
+	    "SELECT worker_pid FROM jobs WHERE case_id = '$1'")
+	[ -n "$kw" ] && kill -9 "$kw" || bail "cannot kill the worker of $1 (pid '$kw')"
+	wait_for 10 exited "$kw" || bail "the worker of $1 (pid $kw) did not die"
+}

@@ -17,8 +17,10 @@
 
 #include "casereq.h"
 #include "codec.h"
+#include "decodecost.h"
 #include "config.h"
 #include "image.h"
+#include "imageurl.h"
 #include "input.h"
 #include "jobjson.h"
 #include "progress.h"
@@ -1433,11 +1435,108 @@ test_input(void)
 		{ "[[[[[[[[[1]]]]]]]]]", 0, "depth 9" },
 		{ "{\"a\":\"[[[[[[[[[[[[\"}", 1, "brackets inside a string do not nest" },
 		{ "{\"a\":\"\\\"[[[[[[[[[[\"}", 1, "nor after an escaped quote" },
+		{ "{\"a\":\"x\\u0000y\"}", 0, "an escaped NUL" },
+		{ "{\"a\":\"x\\\\u0000y\"}", 1, "an escaped backslash, then u0000" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ok((input_check(cases[i].body, strlen(cases[i].body), 8, err, sizeof(err)) == 0) ==
 		    cases[i].ok, "input_check: %s %s", cases[i].what,
 		    cases[i].ok ? "passes" : "is refused");
+	static const char raw[] = "{\"a\":\"x\0y\"}";
+	ok(input_check(raw, sizeof(raw) - 1, 8, err, sizeof(err)) != 0,
+	    "input_check: a raw NUL is refused");
+}
+
+static size_t
+put_segment(unsigned char *p, unsigned m, const unsigned char *body, size_t n)
+{
+	p[0] = 0xFF;
+	p[1] = (unsigned char)m;
+	p[2] = (unsigned char)((n + 2) >> 8);
+	p[3] = (unsigned char)(n + 2);
+	memcpy(p + 4, body, n);
+	return n + 4;
+}
+
+/* A JPEG's header up to its first scan: SOF marker sof, 3 components, ns in the scan. */
+static size_t
+jpeg_header(unsigned char *p, unsigned sof, unsigned side, unsigned char sampling, int ns)
+{
+	unsigned char frame[] = { 8, side >> 8, side & 255, side >> 8, side & 255, 3,
+		1, sampling, 0, 2, 0x11, 0, 3, 0x11, 0 };
+	unsigned char scan[] = { (unsigned char)ns, 1, 0, 2, 0, 3, 0, 0, 63, 0 };
+	static const unsigned char app[] = { 'J', 'F', 'I', 'F', 0 };
+	size_t n = 2;
+	p[0] = 0xFF;
+	p[1] = 0xD8;
+	n += put_segment(p + n, 0xE0, app, sizeof(app));
+	p[n++] = 0x42;	/* a stray byte, which libjpeg skips */
+	n += put_segment(p + n, sof, frame, sizeof(frame));
+	n += put_segment(p + n, 0xDA, scan, 1 + 2 * (size_t)ns + 3);
+	return n;
+}
+
+static void
+test_decodecost(void)
+{
+	unsigned char buf[256];
+	struct decode_header h;
+	size_t n = jpeg_header(buf, 0xC2, 8192, 0x11, 3);
+	ok(decodecost_jpeg(buf, n, &h) == 0 && h.width == 8192 && h.multiscan &&
+	    h.coefficients == (size_t)8192 * 8192 * 3 * 2,
+	    "decodecost: a progressive 8192x8192 4:4:4 JPEG holds 384 MiB of coefficients (%zu)",
+	    h.coefficients);
+	ok(decodecost_bytes("JPEG", &h, 512, 0) > IMAGE_DECODE_BUDGET,
+	    "decodecost: ... over the decode budget");
+	n = jpeg_header(buf, 0xC0, 8192, 0x22, 3);
+	ok(decodecost_jpeg(buf, n, &h) == 0 && !h.multiscan && h.coefficients == 0,
+	    "decodecost: a baseline interleaved JPEG keeps no coefficients");
+	ok(decodecost_bytes("JPEG", &h, 512, 0) < 16u << 20,
+	    "decodecost: ... and an 8192x8192 one, shrunk on load, costs under 16 MiB (%zu)",
+	    decodecost_bytes("JPEG", &h, 512, 0));
+	n = jpeg_header(buf, 0xC0, 2048, 0x11, 1);
+	ok(decodecost_jpeg(buf, n, &h) == 0 && h.multiscan &&
+	    h.coefficients == (size_t)2048 * 2048 * 3 * 2,
+	    "decodecost: a sequential JPEG whose first scan has one component is multi-scan");
+	ok(decodecost_jpeg(buf, 20, &h) != 0, "decodecost: a JPEG cut before its scan is refused");
+	struct decode_header png = { .width = 2048, .height = 2048 };
+	ok(decodecost_bytes("PNG", &png, 512, 1) < 8u << 20 &&
+	    decodecost_bytes("PNG", &png, 512, 0) < IMAGE_DECODE_BUDGET,
+	    "decodecost: Imagen's 2048 PNG fits, shrunk or interlaced");
+}
+
+static void
+test_imageurl(void)
+{
+	struct config cfg;
+	char err[256];
+	config_defaults(&cfg);
+	free(cfg.image_url_allow);
+	cfg.image_url_allow = strdup("https://cdn.example/img/");
+	static const struct { const char *url; enum imageurl want; } cases[] = {
+		{ "/media/c-1/ev-0.jpg", IMAGEURL_MEDIA },
+		{ "/media/c-1/ev-0-0123abcdef.jpg", IMAGEURL_MEDIA },
+		{ "/media/c-2/ev-0.jpg", IMAGEURL_BAD },
+		{ "/media/c-1/../c-2/ev-0.jpg", IMAGEURL_BAD },
+		{ "/media/c-1/ev-0.png", IMAGEURL_BAD },
+		{ "https://cdn.example/img/x.jpg", IMAGEURL_REMOTE },
+		{ "https://cdn.example/imgx/x.jpg", IMAGEURL_BAD },
+		{ "https://cdn.example.evil/img/x.jpg", IMAGEURL_BAD },
+		{ "https://cdn.example/img/x y.jpg", IMAGEURL_BAD },
+		{ "javascript:alert(1)//https://cdn.example/img/", IMAGEURL_BAD },
+		{ "data:image/png;base64,AAAA", IMAGEURL_DATA },
+		{ "data:image/png;base64,AAA", IMAGEURL_BAD },
+		{ "data:image/svg+xml;base64,AAAA", IMAGEURL_BAD },
+		{ "data:image/png;base64,AA=A", IMAGEURL_BAD },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(imageurl_check(&cfg, "c-1", cases[i].url, err, sizeof(err)) == cases[i].want,
+		    "imageurl: %s is %s", cases[i].url, cases[i].want == IMAGEURL_BAD ? "refused"
+		    : "taken");
+	ok(imageurl_allow_valid("https://a.example/ http://b.example/x/") &&
+	    !imageurl_allow_valid("https://a.example") && !imageurl_allow_valid("https:///") &&
+	    !imageurl_allow_valid("ftp://a.example/"), "imageurl: image_url_allow's prefixes");
+	config_free(&cfg);
 }
 
 int
@@ -1462,5 +1561,7 @@ main(void)
 	test_image();
 	test_sign();
 	test_input();
+	test_decodecost();
+	test_imageurl();
 	return done_testing();
 }
