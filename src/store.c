@@ -9,6 +9,7 @@
 #include "migrations.h"
 #include "store.h"
 #include "store_metrics.h"
+#include "store_outbox.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define RATE_WINDOW_MS 61000
@@ -21,7 +22,7 @@ enum stmt_id {
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
 	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
-	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
+	S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_COUNT
 };
 
@@ -109,17 +110,17 @@ static const char *const sql[S_COUNT] = {
 	    " WHERE case_id = ?1 AND status IN ('pending', 'generating')",
 	[S_CANCEL_ASKED] =
 	    "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE case_id = ?1",
-	[S_DELIVERY_ADD] =
-	    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
-	    " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
 	[S_DELIVERY_RESULT] =
-	    "UPDATE webhook_deliveries SET status = ?2, attempts = ?3,"
+	    "UPDATE webhook_deliveries SET attempts = ?3,"
+	    " status = CASE WHEN status = 'superseded' AND ?2 <> 'delivered' THEN status"
+	    "   ELSE ?2 END,"
 	    " response_code = ?4, last_error = ?5, latency_ms = ?6,"
 	    " next_attempt_at = ?7,"
 	    " delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 END WHERE id = ?1",
 	[S_DELIVERY_PENDING] =
 	    "SELECT d.id, d.case_id, d.event, d.url, d.payload, d.attempts,"
-	    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status"
+	    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status,"
+	    " coalesce(d.webhook_id, d.case_id || '-' || d.id)"
 	    " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
 	    " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
 	    " ORDER BY d.case_id, d.id LIMIT ?1",
@@ -358,6 +359,7 @@ void
 store_close(void)
 {
 	store_metrics_close();
+	store_outbox_close();
 	close_conn(&reader);
 	close_conn(&writer);
 }
@@ -524,20 +526,16 @@ load_images(const char *case_id, int total, struct image **out, size_t *n)
 	return 0;
 }
 
-/*
- * Reads the job and its images in one read transaction, so the two agree;
- * with images NULL, the job's row only. Returns 1 when found, 0 for an
- * unknown case, -1 on error.
- */
+/* store_load inside the caller's transaction: the outbox builds its rows so. */
 int
-store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
+store_load_current(const char *case_id, struct job *job, struct image **images, size_t *n)
 {
 	sqlite3_stmt *s = stmt(S_JOB_SELECT);
 	if (images != NULL) {
 		*images = NULL;
 		*n = 0;
 	}
-	if (s == NULL || exec_pragma("BEGIN") != 0)
+	if (s == NULL)
 		return -1;
 	bind_text(s, 1, case_id);
 	int rc = sqlite3_step(s), found = -1;
@@ -556,6 +554,20 @@ store_load(const char *case_id, struct job *job, struct image **images, size_t *
 		*n = 0;
 		found = -1;
 	}
+	return found;
+}
+
+/*
+ * Reads the job and its images in one read transaction, so the two agree;
+ * with images NULL, the job's row only. Returns 1 when found, 0 for an
+ * unknown case, -1 on error.
+ */
+int
+store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
+{
+	if (exec_pragma("BEGIN") != 0)
+		return -1;
+	int found = store_load_current(case_id, job, images, n);
 	exec_pragma("COMMIT");
 	return found;
 }
@@ -601,19 +613,28 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 	return 0;
 }
 
-/* Returns 1 if this process now owns the job, 0 if another has it or it is done. */
+/*
+ * Returns 1 if this process now owns the job, 0 if another has it or it is
+ * done. The claim and its start update (the outbox's row) commit together.
+ */
 int
 store_claim(const char *case_id, long pid, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_CLAIM);
-	if (s == NULL)
+	if (s == NULL || begin() != 0)
 		return -1;
 	bind_text(s, 1, case_id);
 	sqlite3_bind_int64(s, 2, pid);
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(s, "claim job") != 0)
-		return -1;
-	return sqlite3_changes(cur->db) == 1;
+		goto fail;
+	int claimed = sqlite3_changes(cur->db) == 1;
+	if ((claimed && store_outbox_add(case_id, "start", now) < 0) || commit() != 0)
+		goto fail;
+	return claimed;
+fail:
+	rollback();
+	return -1;
 }
 
 /* Returns 1 while pid still owns the job, 0 once it has been taken from it. */
@@ -714,11 +735,15 @@ update_counters(const char *case_id, int64_t now)
 	return step_done(s, "update counters");
 }
 
-/* An image row and the job's counters change in one transaction, so they always agree. */
+/*
+ * An image row, the job's counters and the progress update that reports
+ * them change in one transaction, so they always agree.
+ */
 static int
 image_txn(sqlite3_stmt *s, const char *case_id, int64_t now, const char *what)
 {
-	if (step_done(s, what) != 0 || update_counters(case_id, now) != 0 || commit() != 0) {
+	if (step_done(s, what) != 0 || update_counters(case_id, now) != 0 ||
+	    store_outbox_add(case_id, "progress", now) < 0 || commit() != 0) {
 		rollback();
 		return -1;
 	}
@@ -792,7 +817,8 @@ store_finish(const char *case_id, int64_t now, char status[12])
 	if (rc == SQLITE_ROW)
 		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
 	finish(s);
-	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 || commit() != 0) {
+	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 ||
+	    store_outbox_add(case_id, "final", now) < 0 || commit() != 0) {
 		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(cur->db));
 		rollback();
 		return -1;
@@ -896,23 +922,6 @@ store_cancel_requested(const char *case_id)
 	return asked;
 }
 
-int64_t
-store_delivery_add(const char *case_id, const char *event, const char *url,
-    const char *payload, int64_t now)
-{
-	sqlite3_stmt *s = stmt(S_DELIVERY_ADD);
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, case_id);
-	bind_text(s, 2, event);
-	bind_text(s, 3, url);
-	bind_text(s, 4, payload);
-	sqlite3_bind_int64(s, 5, now);
-	if (step_done(s, "add delivery") != 0)
-		return -1;
-	return sqlite3_last_insert_rowid(cur->db);
-}
-
 /* Deliveries still pending of jobs that have ended, in order within each case. */
 int
 store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
@@ -934,6 +943,7 @@ store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
 		r->next_attempt_at = sqlite3_column_int64(s, 6);
 		r->worker_pid = (long)sqlite3_column_int64(s, 7);
 		snprintf(r->job_status, sizeof(r->job_status), "%s", sqlite3_column_text(s, 8));
+		snprintf(r->webhook_id, sizeof(r->webhook_id), "%s", sqlite3_column_text(s, 9));
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {

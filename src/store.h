@@ -53,6 +53,7 @@ struct delivery_row {
 	int64_t next_attempt_at;
 	long worker_pid;
 	char job_status[12];
+	char webhook_id[100];	/* the webhook-id header: the case id and 64 random bits */
 };
 
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
@@ -77,6 +78,8 @@ int  store_create(const struct case_req *req, int64_t now, char status[12]);
 int  store_version(const char *case_id, int64_t *version, int64_t *created_at);
 int  store_job_status(const char *case_id, char status[12]);
 int  store_load(const char *case_id, struct job *job, struct image **images, size_t *n);
+int  store_load_current(const char *case_id, struct job *job, struct image **images,
+	size_t *n);
 void store_free(struct job *job, struct image *images, size_t n);
 int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
 
@@ -97,8 +100,6 @@ enum store_retry store_retry(const char *case_id, int64_t now, int *n);
 enum store_cancel store_cancel(const char *case_id, int64_t now);
 int  store_cancel_requested(const char *case_id);
 
-int64_t store_delivery_add(const char *case_id, const char *event, const char *url,
-	const char *payload, int64_t now);
 int  store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max);
 void store_free_deliveries(struct delivery_row *rows, size_t n);
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,

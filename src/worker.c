@@ -28,6 +28,7 @@
 #include "notify.h"
 #include "placeholder.h"
 #include "store.h"
+#include "store_outbox.h"
 #include "worker.h"
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
@@ -112,20 +113,17 @@ unfinished(const struct worker *w)
 	    w->compressing > 0;
 }
 
+/*
+ * The store wrote the update with the change it reports (store_outbox.c);
+ * here it is only sent, the newest first.
+ */
 static void
 progress(struct worker *w, const char *event, int64_t now)
 {
+	(void)event;
 	/* Marked sent even with no webhook: pump would otherwise wake at once, forever. */
 	w->last_progress = now;
 	w->progress_dirty = 0;
-	if (w->notify == NULL)
-		return;
-	char *payload = jobjson_progress(w->cfg, &w->job, w->images, w->n);
-	if (payload == NULL) {
-		log_error("case %s: cannot build the %s webhook", w->job.case_id, event);
-		return;
-	}
-	notify_post(w->notify, event, payload, now);
 	notify_tick(w->notify, now);
 }
 
@@ -702,6 +700,7 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 	 */
 	if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) != 1 || mallopt(M_ARENA_MAX, 1) != 1)
 		log_warn("case %s: mallopt failed; the heap may cost more CPU", case_id);
+	store_outbox_use(cfg);
 	if (claim(&w, case_id, take_over) != 0) {
 		store_free(&w.job, w.images, w.n);
 		return 1;
