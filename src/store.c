@@ -21,7 +21,7 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
+	S_IMAGE_INTERRUPTED, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_COUNT
 };
@@ -45,7 +45,7 @@ static const char *const sql[S_COUNT] = {
 	    " FROM jobs WHERE case_id = ?1",
 	[S_IMAGES_SELECT] =
 	    "SELECT item_id, kind, position, name, description, status, attempts,"
-	    " last_error, path, url FROM images WHERE case_id = ?1 ORDER BY position",
+	    " last_error, path, url, interrupted FROM images WHERE case_id = ?1 ORDER BY position",
 	[S_JOBS_ALL] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
@@ -98,6 +98,10 @@ static const char *const sql[S_COUNT] = {
 	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
+	/* Only while it is 'generating': a second worker reading it refunds nothing. */
+	[S_IMAGE_INTERRUPTED] =
+	    "UPDATE images SET attempts = max(attempts - 1, 0), interrupted = interrupted + 1"
+	    " WHERE case_id = ?1 AND item_id = ?2 AND status = 'generating'",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
 	    " api_ms = NULL, finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
@@ -503,6 +507,7 @@ read_image(sqlite3_stmt *s, struct image *im)
 	im->error = column_strdup(s, 7);
 	im->path = column_strdup(s, 8);
 	im->url = column_strdup(s, 9);
+	im->interrupted = sqlite3_column_int(s, 10);
 }
 
 static int
@@ -775,6 +780,24 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	sqlite3_bind_int64(s, 6, now);
 	bind_ms(s, 7, api_ms);
 	return image_txn(s, case_id, now, "image completed");
+}
+
+/*
+ * An attempt a dead worker left 'generating' got no answer: it is taken
+ * back from attempts, which retry_attempts limits, and counted apart.
+ * Returns 1 when refunded, 0 when the image was not generating.
+ */
+int
+store_image_interrupted(const char *case_id, const char *item_id)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_INTERRUPTED);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	if (step_done(s, "image interrupted") != 0)
+		return -1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 /* Back to pending with the reason, until the backoff is over. */

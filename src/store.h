@@ -26,7 +26,8 @@ struct image {
 	char *name;
 	char *description;
 	char status[12];
-	int attempts;
+	int attempts;		/* answered or under way; retry_attempts limits them */
+	int interrupted;	/* attempts a dead worker left without an answer */
 	char *error;
 	char *path;
 	char *url;
@@ -92,6 +93,7 @@ int  store_image_started(const char *case_id, const char *item_id, int64_t now);
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
 	const char *url, long bytes, long api_ms, int64_t now);
 int  store_image_retry(const char *case_id, const char *item_id, const char *error);
+int  store_image_interrupted(const char *case_id, const char *item_id);
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
 	long api_ms, int64_t now);
 int  store_finish(const char *case_id, int64_t now, char status[12]);

@@ -55,10 +55,10 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	 * and latency with it; a report leaves them on the image.
 	 */
 	[Q_IMAGES] = { "images by result",
-	    "SELECT sum(c), sum(f), sum(r) FROM ("
+	    "SELECT sum(c), sum(f), sum(r), sum(i) FROM ("
 	    " SELECT status = 'completed' AS c, status = 'failed' AS f,"
-	    "  max(attempts - 1, 0) AS r FROM images"
-	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0)"
+	    "  max(attempts - 1, 0) AS r, interrupted AS i FROM images"
+	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0), 0"
 	    "  FROM past_failures)" },
 	[Q_DELIVERIES] = { "webhook deliveries by status",
 	    "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" },
@@ -138,6 +138,7 @@ images_row(sqlite3_stmt *s, void *arg)
 	m->images_completed = sqlite3_column_int64(s, 0);
 	m->images_failed = sqlite3_column_int64(s, 1);
 	m->retries = sqlite3_column_int64(s, 2);
+	m->interrupted = sqlite3_column_int64(s, 3);
 }
 
 static void

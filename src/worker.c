@@ -585,6 +585,18 @@ adopt(struct worker *w, size_t idx)
 	return 1;
 }
 
+/* Its worker died with the request out: no answer, so no attempt spent. */
+static void
+interrupted(struct worker *w, struct image *im)
+{
+	if (store_image_interrupted(w->job.case_id, im->item_id) == 1 && im->attempts > 0) {
+		im->attempts--;
+		im->interrupted++;
+		log_info("case %s: image %s: attempt interrupted by the worker's death;"
+		    " not counted against retry_attempts", w->job.case_id, im->item_id);
+	}
+}
+
 static int
 plan(struct worker *w)
 {
@@ -597,6 +609,8 @@ plan(struct worker *w)
 		const char *st = w->images[i].status;
 		if (strcmp(st, "generating") == 0 && adopt(w, i))
 			continue;
+		if (strcmp(st, "generating") == 0)
+			interrupted(w, &w->images[i]);
 		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
 			w->todo[w->n_todo++] = i;
 	}
