@@ -75,9 +75,11 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE images SET status = 'completed', path = ?3, url = ?4, bytes = ?5,"
 	    " last_error = NULL, finished_at = ?6, api_ms = coalesce(?7, api_ms)"
 	    " WHERE case_id = ?1 AND item_id = ?2",
+	/* An image a webhook report completed stays so: counts never go down. */
 	[S_IMAGE_FAIL] =
 	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4,"
-	    " api_ms = coalesce(?5, api_ms) WHERE case_id = ?1 AND item_id = ?2",
+	    " api_ms = coalesce(?5, api_ms) WHERE case_id = ?1 AND item_id = ?2"
+	    " AND status <> 'completed'",
 	[S_IMAGE_RETRY] =
 	    "UPDATE images SET status = 'pending', last_error = ?3"
 	    " WHERE case_id = ?1 AND item_id = ?2",
