@@ -55,6 +55,7 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 static void
 dispatch(struct request *r, int begun)
 {
+	store_busy_reset();
 	if (begun != 0) {
 		reply_error(r, 500, "internal error", NULL);
 		return;
@@ -75,7 +76,7 @@ serve_cgi(const struct config *cfg)
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
 	int fd = open("/dev/null", O_WRONLY);
-	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0)
+	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && !store_busy())
 		reap_maybe(cfg);
 	if (fd > STDOUT_FILENO)
 		close(fd);
@@ -200,7 +201,7 @@ serve_poll(struct request *r, const struct config *cfg)
 	dispatch(r, 0);
 	store_use_reader(0);
 	pthread_mutex_unlock(&read_lock);
-	if (pthread_mutex_trylock(&serve_lock) == 0) {
+	if (!store_busy() && pthread_mutex_trylock(&serve_lock) == 0) {
 		reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}
@@ -221,8 +222,10 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 		 * The answer waits in libfcgi's buffer meanwhile: a clock check,
 		 * and once per reap_interval a one-row update and a fork. After
 		 * FCGX_Finish_r it would take the lock a second time, every request.
+		 * Not after a request that met a held lock: it would wait again.
 		 */
-		reap_maybe(cfg);
+		if (!store_busy())
+			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}
 	request_free(&r);

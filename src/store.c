@@ -148,6 +148,29 @@ struct conn {
 };
 static struct conn writer, reader;
 static _Thread_local struct conn *cur = &writer;
+static _Thread_local int busy_seen;	/* this request met a lock held past the timeout */
+
+/* A failed call: was it a lock that outlasted the busy timeout? */
+void
+store_note_error(sqlite3 *db)
+{
+	int e = sqlite3_extended_errcode(db) & 0xff;
+	if (e == SQLITE_BUSY || e == SQLITE_LOCKED)
+		busy_seen = 1;
+}
+
+/* 1 when a call of this thread's request failed on a lock: the answer is 503. */
+int
+store_busy(void)
+{
+	return busy_seen;
+}
+
+void
+store_busy_reset(void)
+{
+	busy_seen = 0;
+}
 
 static sqlite3_stmt *
 stmt(enum stmt_id id)
@@ -169,6 +192,7 @@ step_done(sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_note_error(cur->db);
 		log_error("store: %s: %s", what, sqlite3_errmsg(cur->db));
 		return -1;
 	}
@@ -237,6 +261,7 @@ exec_sql(const char *text, const char *what)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(cur->db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		store_note_error(cur->db);
 		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
 		sqlite3_free(msg);
 		return -1;
@@ -294,6 +319,33 @@ void
 store_use_reader(int on)
 {
 	cur = on && reader.db != NULL ? &reader : &writer;
+}
+
+/* 1 while this thread uses the reader: store_metrics.c keeps statements for each. */
+int
+store_on_reader(void)
+{
+	return cur == &reader;
+}
+
+/*
+ * As store_statement, on this thread's connection; slots[0] is the
+ * writer's, slots[1] the reader's.
+ */
+sqlite3_stmt *
+store_statement_here(sqlite3_stmt **slots, const char *text, const char *what)
+{
+	sqlite3_stmt **slot = &slots[cur == &reader];
+	if (cur->db == NULL) {
+		log_error("store: %s: the store is not open", what);
+		return NULL;
+	}
+	if (*slot == NULL && sqlite3_prepare_v3(cur->db, text, -1, SQLITE_PREPARE_PERSISTENT,
+	    slot, NULL) != SQLITE_OK) {
+		log_error("store: prepare %s: %s", what, sqlite3_errmsg(cur->db));
+		return NULL;
+	}
+	return *slot;
 }
 
 static int

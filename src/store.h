@@ -68,6 +68,12 @@ struct sqlite3_stmt;
 int  store_open(const char *path);
 int  store_open_reader(const char *path);
 void store_use_reader(int on);
+int  store_on_reader(void);
+struct sqlite3_stmt *store_statement_here(struct sqlite3_stmt **slots, const char *text,
+	const char *what);
+void store_note_error(struct sqlite3 *db);
+int  store_busy(void);
+void store_busy_reset(void);
 struct sqlite3 *store_handle(void);
 struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
 	const char *what);

@@ -81,7 +81,8 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    " WHERE status = 'delivered' AND latency_ms IS NOT NULL") },
 };
 
-static sqlite3_stmt *stmts[Q_COUNT];
+/* Each kept on the writer ([0]) and the reader ([1]): the route runs on either. */
+static sqlite3_stmt *stmts[Q_COUNT][2];
 
 typedef void row_fn(sqlite3_stmt *s, void *arg);
 
@@ -89,7 +90,7 @@ typedef void row_fn(sqlite3_stmt *s, void *arg);
 static sqlite3_stmt *
 prepare(enum query id)
 {
-	return store_statement(&stmts[id], queries[id].sql, queries[id].what);
+	return store_statement_here(stmts[id], queries[id].sql, queries[id].what);
 }
 
 /* Binds params to ?1.., hands each row to fn, and leaves the statement reset. */
@@ -106,9 +107,11 @@ run(enum query id, const int64_t *params, size_t n, row_fn *fn, void *arg)
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			if (fn != NULL)
 				fn(s, arg);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		store_note_error(sqlite3_db_handle(s));
 		log_error("store_metrics: %s: %s", queries[id].what,
-		    sqlite3_errmsg(store_handle()));
+		    sqlite3_errmsg(sqlite3_db_handle(s)));
+	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -198,7 +201,7 @@ store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s)
 	if (read_all(m, now_ms - (int64_t)stuck_after_s * 1000) != 0 ||
 	    run(Q_COMMIT, NULL, 0, NULL, NULL) != 0) {
 		/* SQLite may have ended the transaction itself; a second error would mislead. */
-		if (!sqlite3_get_autocommit(store_handle()))
+		if (!sqlite3_get_autocommit(sqlite3_db_handle(prepare(Q_BEGIN))))
 			(void)run(Q_ROLLBACK, NULL, 0, NULL, NULL);
 		return -1;
 	}
@@ -209,7 +212,8 @@ void
 store_metrics_close(void)
 {
 	for (int i = 0; i < Q_COUNT; i++) {
-		sqlite3_finalize(stmts[i]);
-		stmts[i] = NULL;
+		sqlite3_finalize(stmts[i][0]);
+		sqlite3_finalize(stmts[i][1]);
+		stmts[i][0] = stmts[i][1] = NULL;
 	}
 }
