@@ -4,11 +4,13 @@
 #include <time.h>
 
 #include "admin.h"
+#include "backup.h"
 #include "casereq.h"
 #include "config.h"
 #include "log.h"
 #include "reap.h"
 #include "store.h"
+#include "store_health.h"
 #include "worker.h"
 
 struct command {
@@ -17,12 +19,23 @@ struct command {
 	int (*fn)(const struct config *cfg, const char *arg);
 };
 
+/* initdb and reap must write: a read-only file is a failure, not a quiet success. */
+static int
+writable(const struct config *cfg)
+{
+	if (!store_read_only())
+		return 1;
+	fprintf(stderr, "imagegen: %s is read-only: make it writable by the user imagegen"
+	    " runs as\n", cfg->database);
+	return 0;
+}
+
 static int
 cmd_initdb(const struct config *cfg, const char *arg)
 {
 	int from, to;
 	(void)arg;
-	if (store_migrate(&from, &to) != 0)
+	if (!writable(cfg) || store_migrate(&from, &to) != 0)
 		return 1;
 	printf("%s: schema version %d%s\n", cfg->database, to,
 	    from == to ? " (up to date)" : "");
@@ -34,6 +47,8 @@ cmd_reap(const struct config *cfg, const char *arg)
 {
 	int sent;
 	(void)arg;
+	if (!writable(cfg))
+		return 1;
 	int n = reap_run(cfg, &sent);
 	if (n < 0 || sent < 0)
 		return 1;
@@ -127,7 +142,14 @@ cmd_show(const struct config *cfg, const char *case_id)
 	return 0;
 }
 
+static int
+cmd_backup(const struct config *cfg, const char *file)
+{
+	return backup_run(cfg, file) == 0 ? 0 : 1;
+}
+
 static const struct command commands[] = {
+	{ "backup", 1, cmd_backup },
 	{ "initdb", 0, cmd_initdb },
 	{ "jobs", 0, cmd_jobs },
 	{ "reap", 0, cmd_reap },
@@ -145,10 +167,11 @@ admin_command(const struct config *cfg, int argc, char **argv)
 		if (strcmp(argv[0], c->name) != 0)
 			continue;
 		if (argc - 1 != c->nargs) {
-			fprintf(stderr, "usage: imagegen %s%s\n", c->name, c->nargs ? " CASEID" : "");
+			fprintf(stderr, "usage: imagegen %s%s\n", c->name, !c->nargs ? "" :
+			    c->fn == cmd_backup ? " FILE" : " CASEID");
 			return 2;
 		}
-		if (c->nargs && !casereq_valid_id(argv[1])) {
+		if (c->nargs && c->fn != cmd_backup && !casereq_valid_id(argv[1])) {
 			fprintf(stderr, "imagegen: %s: not a valid case id\n", argv[1]);
 			return 2;
 		}

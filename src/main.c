@@ -14,6 +14,7 @@
 #include "log.h"
 #include "serve.h"
 #include "store.h"
+#include "store_health.h"
 
 static void
 usage(void)
@@ -21,6 +22,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
 	    "       imagegen [-c file] initdb | jobs | reap | run CASEID | show CASEID\n"
+	    "       imagegen [-c file] backup FILE\n"
 	    "       imagegen [-c file] config\n"
 	    "       imagegen version\n");
 }
@@ -72,7 +74,9 @@ serve(struct config *cfg, const char *path)
 		return 2;
 	}
 	char err[512];
-	if (start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0)
+	/* A damaged file is served, each request answered 503; a CGI start runs no quick_check. */
+	if ((start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0 ||
+	    (!cgi && store_check() != 0)) && !store_damaged())
 		return serve_failed(cgi);
 	int tokens = auth_load(cfg, err, sizeof(err));
 	if (tokens < 0) {
@@ -104,8 +108,15 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 		config_print(cfg, stdout);
 		return 0;
 	}
-	if (start(cfg, path, worker) != 0)
+	int admin = !worker && strcmp(argv[0], "run") != 0;
+	if (start(cfg, path, worker) != 0 || (admin && store_check() != 0)) {
+		if (store_damaged())
+			fprintf(stderr, "imagegen: %s is damaged (%s): restore it from a backup\n",
+			    cfg->database, store_health_reason());
+		else if (store_read_only())
+			fprintf(stderr, "imagegen: %s is read-only\n", cfg->database);
 		return 1;
+	}
 	int rc = 0;
 	if (worker || strcmp(argv[0], "run") == 0) {
 		if (image_init() != 0) {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "request.h"
 #include "store.h"
+#include "store_health.h"
 
 #define BUSY_RETRY_AFTER "2"	/* seconds: an operator's lock is short, or it is a mistake */
 
@@ -278,6 +279,11 @@ reply_error_headers(struct request *r, int status, const char *headers,
 		status = 503;
 		headers = "Retry-After: " BUSY_RETRY_AFTER "\r\n";
 		message = "busy";
+		field = NULL;
+	}
+	if (status == 500 && store_damaged()) {
+		status = 503;
+		message = "the database is damaged";
 		field = NULL;
 	}
 	cJSON *o = cJSON_CreateObject();

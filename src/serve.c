@@ -19,6 +19,7 @@
 #include "router.h"
 #include "serve.h"
 #include "store.h"
+#include "store_health.h"
 
 extern char **environ;
 
@@ -52,12 +53,24 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	return request_read_ahead(r, max) == 0 ? 0 : -2;
 }
 
+/* Not after a request that met a held lock (it would wait again), nor on a damaged file. */
+static int
+may_reap(void)
+{
+	return !store_busy() && !store_damaged();
+}
+
 static void
 dispatch(struct request *r, int begun)
 {
 	store_busy_reset();
 	if (begun != 0) {
 		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	/* Every route, status too: what a damaged file answers cannot be trusted. */
+	if (store_damaged()) {
+		reply_error(r, 503, "the database is damaged", NULL);
 		return;
 	}
 	router_dispatch(r);
@@ -76,7 +89,7 @@ serve_cgi(const struct config *cfg)
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
 	int fd = open("/dev/null", O_WRONLY);
-	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && !store_busy())
+	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && may_reap())
 		reap_maybe(cfg);
 	if (fd > STDOUT_FILENO)
 		close(fd);
@@ -201,7 +214,7 @@ serve_poll(struct request *r, const struct config *cfg)
 	dispatch(r, 0);
 	store_use_reader(0);
 	pthread_mutex_unlock(&read_lock);
-	if (!store_busy() && pthread_mutex_trylock(&serve_lock) == 0) {
+	if (may_reap() && pthread_mutex_trylock(&serve_lock) == 0) {
 		reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}
@@ -224,7 +237,7 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 		 * FCGX_Finish_r it would take the lock a second time, every request.
 		 * Not after a request that met a held lock: it would wait again.
 		 */
-		if (!store_busy())
+		if (may_reap())
 			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}

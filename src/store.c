@@ -9,6 +9,7 @@
 #include "migrations.h"
 #include "store.h"
 #include "store_metrics.h"
+#include "store_health.h"
 #include "store_outbox.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -157,6 +158,7 @@ store_note_error(sqlite3 *db)
 	int e = sqlite3_extended_errcode(db) & 0xff;
 	if (e == SQLITE_BUSY || e == SQLITE_LOCKED)
 		busy_seen = 1;
+	store_health_note(e);
 }
 
 /* 1 when a call of this thread's request failed on a lock: the answer is 503. */
@@ -251,6 +253,14 @@ close_conn(struct conn *c)
 		sqlite3_finalize(c->stmts[i]);
 		c->stmts[i] = NULL;
 	}
+	/*
+	 * The other store files' statements too: with one left, the close
+	 * fails, and the last connection to close would not checkpoint the
+	 * -wal into the .db file.
+	 */
+	sqlite3_stmt *s;
+	while (c->db != NULL && (s = sqlite3_next_stmt(c->db, NULL)) != NULL)
+		sqlite3_finalize(s);
 	sqlite3_close(c->db);
 	c->db = NULL;
 }
@@ -282,6 +292,8 @@ open_conn(struct conn *c, const char *path, int flags, const char *const *pragma
 	struct conn *saved = cur;
 	int rc = 0;
 	cur = c;
+	if (c == &writer)
+		store_health_preflight(path);
 	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("store: open %s: %s", path, c->db ? sqlite3_errmsg(c->db) :
 		    "out of memory");
@@ -289,6 +301,8 @@ open_conn(struct conn *c, const char *path, int flags, const char *const *pragma
 	} else if (sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		rc = -1;
 	}
+	if (rc == 0 && c == &writer)
+		store_health_opened(c->db, path);
 	for (; rc == 0 && *pragmas != NULL; pragmas++)
 		rc = exec_pragma(*pragmas);
 	if (rc != 0)
@@ -303,7 +317,10 @@ store_open(const char *path)
 {
 	static const char *const pragmas[] = { "PRAGMA journal_mode = WAL",
 	    "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", NULL };
-	return open_conn(&writer, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas);
+	int rc = open_conn(&writer, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas);
+	if (rc != 0 && store_damaged())
+		store_health_damaged(path, sqlite3_errstr(SQLITE_CORRUPT));
+	return rc;
 }
 
 /* The status route's connection; query_only, so that no bug can write through it. */
@@ -404,6 +421,15 @@ store_migrate(int *from, int *to)
 	} while (v < N_MIGRATIONS);
 	*to = v;
 	return 0;
+}
+
+/* PRAGMA quick_check of the writer's file: 0 when sound, -1 (and a log line) if not. */
+int
+store_check(void)
+{
+	if (writer.db == NULL)
+		return store_damaged() ? -1 : 0;
+	return store_health_check(writer.db, sqlite3_db_filename(writer.db, "main"));
 }
 
 /* For the store's other files: the writer, which their statements are on. */
