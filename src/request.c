@@ -230,7 +230,7 @@ reply_typed(struct request *r, int status, const char *content_type,
 	int n;
 	if (r->replied)
 		return;
-	r->replied = 1;
+	r->replied = status;	/* nonzero: the status, for the request's last log line */
 	if (status == 304)
 		n = snprintf(head, sizeof(head), "Status: 304 Not Modified\r\n%s\r\n",
 		    headers ? headers : "");

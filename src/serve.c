@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "codec.h"
 #include "config.h"
 #include "log.h"
 #include "reap.h"
@@ -61,9 +62,8 @@ may_reap(void)
 }
 
 static void
-dispatch(struct request *r, int begun)
+route(struct request *r, int begun)
 {
-	store_busy_reset();
 	if (begun != 0) {
 		reply_error(r, 500, "internal error", NULL);
 		return;
@@ -78,6 +78,18 @@ dispatch(struct request *r, int begun)
 		log_error("serve: %s %s: no reply", r->method, r->path);
 		reply_error(r, 500, "internal error", NULL);
 	}
+}
+
+static void
+dispatch(struct request *r, int begun)
+{
+	int64_t t0 = codec_now_ms();
+	const char *m = r->method ? r->method : "-", *p = r->path ? r->path : "-";
+	store_busy_reset();
+	log_debug("serve: %s %s: start", m, p);
+	route(r, begun);
+	log_debug("serve: %s %s: %d in %lld ms", m, p, r->replied,
+	    (long long)(codec_now_ms() - t0));
 }
 
 int

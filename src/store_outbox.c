@@ -88,14 +88,19 @@ insert(const char *case_id, const char *event, const char *url, const char *payl
 int64_t
 store_outbox_add(const char *case_id, const char *event, int64_t now)
 {
-	struct job job;
+	struct job job = { 0 };
 	struct image *images;
 	size_t n;
 	if (outbox_cfg == NULL)
 		return 0;
-	int found = store_load_current(case_id, &job, &images, &n);
-	if (found <= 0)
-		return found;
+	/* The job's row first: without a webhookUrl, the images need not be read. */
+	int found = store_load_current(case_id, &job, NULL, NULL);
+	int hook = found == 1 && job.webhook_url != NULL;
+	store_free(&job, NULL, 0);
+	if (found <= 0 || !hook)
+		return found < 0 ? -1 : 0;
+	if ((found = store_load_current(case_id, &job, &images, &n)) <= 0)
+		return found < 0 ? -1 : 0;
 	int64_t id = 0;
 	if (job.webhook_url != NULL) {
 		char *payload = jobjson_progress(outbox_cfg, &job, images, n);

@@ -68,6 +68,7 @@ struct worker {
 	int finished;		/* the job's final status is recorded: no more heartbeats */
 	int64_t last_cancel_check;
 	char disk_error[512];	/* media_dir cannot take files: no more paid requests */
+	int disk_errno;		/* of the image that found it so, 0 for the probe */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -196,12 +197,15 @@ image_saved(struct worker *w, struct compress_task *t)
 	struct image *im = &w->images[t->idx];
 	w->compressing--;
 	if (t->rc != 0) {
-		if (t->err_no != 0 && disk_is_broken(t->err_no))
+		if (t->err_no != 0 && disk_is_broken(t->err_no)) {
 			snprintf(w->disk_error, sizeof(w->disk_error), "%s", t->err);
+			w->disk_errno = t->err_no;
+		}
 		image_failed(w, t->idx, t->err, t->api_ms);
 	} else if (record_image(w, im, &t->mp, (long)t->out_len, t->api_ms) != 0) {
 		image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
 	} else {
+		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
 		    t->out_len);
 	}
@@ -362,6 +366,8 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	size_t idx = s->idx;
 	enum imagen_result res = imagen_finish(&s->call, rc, &bytes, &len, &retry_after, err,
 	    sizeof(err));
+	log_debug("case %s: image %s: the image API answered in %ld ms: %s", w->job.case_id,
+	    w->images[idx].item_id, api_ms, res == IMAGEN_OK ? "a picture" : err);
 	release(w, s);
 	if (res == IMAGEN_OK) {
 		image_ready(w, idx, bytes, len, api_ms);
@@ -518,6 +524,10 @@ stop_reason(struct worker *w, int64_t now)
 	if (w->disk_error[0] != '\0') {
 		log_error("case %s: the media directory takes no files (%s); stopping",
 		    w->job.case_id, w->disk_error);
+		/* The images never written must not name the file that was. */
+		if (w->disk_errno != 0)
+			snprintf(w->disk_error, sizeof(w->disk_error), "not written: the media"
+			    " directory takes no files (%s)", strerror(w->disk_errno));
 		return w->disk_error;
 	}
 	return NULL;
