@@ -88,8 +88,13 @@ backup_run(const struct config *cfg, const char *file)
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", file, (long)getpid()) >= (int)sizeof(tmp))
 		return fail(file, "name", "too long");
 	unlink(tmp);
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	/* The copy holds what the database does: readable by its owner only. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(file, "create", strerror(errno));
+	close(fd);
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		unlink(tmp);
 		fail(file, "create", dst ? sqlite3_errmsg(dst) : "out of memory");
 		sqlite3_close(dst);
 		return -1;

@@ -21,8 +21,10 @@
 enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_COUNT };
 
 static const char *const sql[Q_COUNT] = {
+	/* Kept for the operator, but not a payload of data URLs (image_urls = data) each. */
 	[Q_SUPERSEDE] =
-	    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL"
+	    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL,"
+	    " payload = iif(length(payload) > 65536, '', payload)"
 	    " WHERE case_id = ?1 AND status = 'pending'",
 	/* 64 random bits: ids never repeat, whatever rows a deleted case took with it. */
 	[Q_ADD] =

@@ -45,5 +45,6 @@ check "... which names FILE" grep -q 'usage: imagegen backup FILE' "$T/err"
 is "$?" 1 "backup into a missing directory exits 1"
 check "... with the reason" grep -q "imagegen: backup $T/no/such/dir/x.db: create:" "$T/err"
 is "$(ls "$T" | grep -c 'tmp-')" 0 "no temporary copy is left"
+is "$(stat -c %a "$T/last.db")" 600 "a backup is readable by its owner only"
 
 done_testing
