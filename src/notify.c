@@ -11,7 +11,6 @@
  * of one row carries the row's webhook-id, so that a receiver can drop
  * what it has already seen.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +41,11 @@ struct notify {
 	int64_t started;
 };
 
+/* The rows carry the URL: one written before a change of it still goes where it said. */
 struct notify *
-notify_new(const struct config *cfg, CURLM *multi, const char *case_id, const char *url)
+notify_new(const struct config *cfg, CURLM *multi, const char *case_id)
 {
 	struct notify *n = calloc(1, sizeof(*n));
-	(void)url;
 	if (n == NULL)
 		return NULL;
 	n->cfg = cfg;
@@ -88,8 +87,9 @@ static int64_t
 row_due(const struct notify *n)
 {
 	int64_t due = n->row.next_attempt_at;
-	if (strcmp(n->row.event, "progress") == 0 && n->last_progress + n->cfg->webhook_interval > due)
-		due = n->last_progress + n->cfg->webhook_interval;
+	int64_t paced = n->last_progress + n->cfg->webhook_interval;
+	if (strcmp(n->row.event, "progress") == 0 && paced > due)
+		due = paced;
 	return due;
 }
 

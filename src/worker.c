@@ -21,7 +21,6 @@
 #include "config.h"
 #include "image.h"
 #include "imagen.h"
-#include "jobjson.h"
 #include "throttle.h"
 #include "log.h"
 #include "media.h"
@@ -688,7 +687,7 @@ prepare(struct worker *w)
 		log_error("case %s: host-wide limits unavailable; only concurrency applies",
 		    w->job.case_id);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
-	    w->job.case_id, w->job.webhook_url)) == NULL)
+	    w->job.case_id)) == NULL)
 		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
 	w->deadline = codec_now_ms() + w->cfg->job_deadline * 1000;
 	return 0;
