@@ -19,6 +19,12 @@ ALTER TABLE webhook_deliveries ADD COLUMN webhook_id TEXT;
 UPDATE webhook_deliveries SET webhook_id = case_id || '-' || id;
 CREATE UNIQUE INDEX webhook_deliveries_by_webhook_id ON webhook_deliveries (webhook_id);
 
+-- The rows still to send, found without reading a case's delivered ones:
+-- each new row supersedes these, the worker sends the newest, the reaper
+-- sends what workers left.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (case_id, id)
+ WHERE status = 'pending';
+
 -- Of what earlier versions left pending, only each case's newest is sent.
 UPDATE webhook_deliveries SET status = 'superseded'
  WHERE status = 'pending'
