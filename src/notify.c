@@ -194,6 +194,32 @@ start_attempt(struct notify *n, int64_t now)
 	return 0;
 }
 
+/*
+ * Just before an attempt: is the row still the case's newest pending one?
+ * A worker thought dead, and replaced, must not send what its successor
+ * has superseded. Returns 1 to go on; 0 when the row changed or went, to
+ * look again. A failed read lets the attempt go: the row was pending.
+ */
+static int
+still_newest(struct notify *n)
+{
+	struct delivery_row r;
+	int found = store_outbox_next(n->case_id, &r);
+	if (found < 0 || (found == 1 && r.id == n->row.id)) {
+		if (found == 1) {
+			free(r.url);
+			free(r.payload);
+		}
+		return 1;
+	}
+	drop_row(n);
+	if (found == 1) {
+		n->row = r;
+		n->have_row = 1;
+	}
+	return 0;
+}
+
 void
 notify_tick(struct notify *n, int64_t now)
 {
@@ -201,6 +227,8 @@ notify_tick(struct notify *n, int64_t now)
 		return;
 	take_news(n);
 	if (!n->have_row || row_due(n) > now)
+		return;
+	if (!still_newest(n) && (!n->have_row || row_due(n) > now))
 		return;
 	if (start_attempt(n, now) != 0) {
 		log_error("case %s: webhook %s: cannot start a transfer", n->case_id, n->row.event);
