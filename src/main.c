@@ -74,9 +74,13 @@ serve(struct config *cfg, const char *path)
 		return 2;
 	}
 	char err[512];
-	/* A damaged file is served, each request answered 503; a CGI start runs no quick_check. */
+	/*
+	 * A damaged or read-only file is served, each request answered 503
+	 * (a read-only one reads still, when it opened); a CGI start runs no
+	 * quick_check.
+	 */
 	if ((start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0 ||
-	    (!cgi && store_check() != 0)) && !store_damaged())
+	    (!cgi && store_check() != 0)) && !store_damaged() && !store_read_only())
 		return serve_failed(cgi);
 	int tokens = auth_load(cfg, err, sizeof(err));
 	if (tokens < 0) {

@@ -281,9 +281,9 @@ reply_error_headers(struct request *r, int status, const char *headers,
 		message = "busy";
 		field = NULL;
 	}
-	if (status == 500 && store_damaged()) {
+	if (status == 500 && (store_damaged() || store_read_only())) {
 		status = 503;
-		message = "the database is damaged";
+		message = store_damaged() ? "the database is damaged" : "the database is read-only";
 		field = NULL;
 	}
 	cJSON *o = cJSON_CreateObject();

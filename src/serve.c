@@ -58,7 +58,7 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 static int
 may_reap(void)
 {
-	return !store_busy() && !store_damaged();
+	return !store_busy() && !store_damaged() && !store_read_only();
 }
 
 static void
@@ -69,8 +69,10 @@ route(struct request *r, int begun)
 		return;
 	}
 	/* Every route, status too: what a damaged file answers cannot be trusted. */
-	if (store_damaged()) {
-		reply_error(r, 503, "the database is damaged", NULL);
+	if (store_damaged() || !store_is_open()) {
+		reply_error(r, 503, store_damaged() ? "the database is damaged" :
+		    store_read_only() ? "the database is read-only" : "the database is unavailable",
+		    NULL);
 		return;
 	}
 	router_dispatch(r);

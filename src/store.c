@@ -423,6 +423,13 @@ store_migrate(int *from, int *to)
 	return 0;
 }
 
+/* 0 when the open failed: a responder on a damaged or read-only file serves 503s. */
+int
+store_is_open(void)
+{
+	return writer.db != NULL;
+}
+
 /* PRAGMA quick_check of the writer's file: 0 when sound, -1 (and a log line) if not. */
 int
 store_check(void)

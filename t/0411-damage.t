@@ -75,8 +75,19 @@ if mount -t tmpfs -o size=16m tmpfs "$T/ro" 2>/dev/null; then
 	IMAGEGEN_CONFIG=$T/ro.conf "$IMAGEGEN" reap > "$T/out" 2> "$T/err"
 	is "$?" 1 "reap on a read-only database exits 1"
 	check "... saying it is read-only" grep -q "read-only" "$T/err"
+	# The same file under CGI: no bare 500, and a line in the log.
+	: > "$T/imagegen.log"
+	env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api/generate-case-images \
+	    SCRIPT_NAME= CONTENT_TYPE=application/json CONTENT_LENGTH="$(wc -c < "$T/case-b.json")" \
+	    HTTP_AUTHORIZATION="Bearer $API_TOKEN" IMAGEGEN_CONFIG="$T/ro.conf" \
+	    "$IMAGEGEN" < "$T/case-b.json" > "$T/out" 2> "$T/err"
+	is "$(tr -d '\r' < "$T/out" | sed -n 's/^Status: //p')" "503 Service Unavailable" \
+	    "generate as CGI on a read-only database answers 503"
+	check '... {"error":"the database is read-only"}' grep -q '{"error":"the database is read-only"}' "$T/out"
+	check "... and the log names the file and what to do" \
+	    grep -q "store: $T/ro/imagegen.db is read-only: imagegen can record nothing; make the file" "$T/imagegen.log"
 else
-	skip 4 "cannot mount tmpfs"
+	skip 7 "cannot mount tmpfs"
 fi
 
 # 4. A corrupted page: quick_check at start-up, one line, 503 everywhere.
