@@ -101,9 +101,13 @@ static const char *const sql[S_COUNT] = {
 	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
-	/* Only while it is 'generating': a second worker reading it refunds nothing. */
+	/*
+	 * Back to pending at once: a worker killed before it asks again must
+	 * not have the same attempt refunded twice by the next.
+	 */
 	[S_IMAGE_INTERRUPTED] =
-	    "UPDATE images SET attempts = max(attempts - 1, 0), interrupted = interrupted + 1"
+	    "UPDATE images SET status = 'pending', attempts = max(attempts - 1, 0),"
+	    " interrupted = interrupted + 1"
 	    " WHERE case_id = ?1 AND item_id = ?2 AND status = 'generating'",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"

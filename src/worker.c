@@ -598,8 +598,9 @@ adopt(struct worker *w, size_t idx)
 static void
 interrupted(struct worker *w, struct image *im)
 {
-	if (store_image_interrupted(w->job.case_id, im->item_id) == 1 && im->attempts > 0) {
-		im->attempts--;
+	if (store_image_interrupted(w->job.case_id, im->item_id) == 1) {
+		snprintf(im->status, sizeof(im->status), "pending");
+		im->attempts -= im->attempts > 0;
 		im->interrupted++;
 		log_info("case %s: image %s: attempt interrupted by the worker's death;"
 		    " not counted against retry_attempts", w->job.case_id, im->item_id);
