@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -37,32 +38,49 @@ be32(const unsigned char *p)
 /*
  * A WAL is its 32-byte header and whole frames, each a 24-byte header and
  * a page. Any other size is a file cut short: SQLite drops the cut frame
- * and every commit after it, silently.
+ * and every commit after it, silently. Returns its size, or -1 if whole.
  */
-static void
-check_wal(const char *path)
+static off_t
+cut_size(const char *wal)
 {
-	char wal[4200];
 	unsigned char hdr[WAL_HEADER];
 	struct stat st;
-	snprintf(wal, sizeof(wal), "%s-wal", path);
 	int fd = open(wal, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
-	ssize_t n = fstat(fd, &st) == 0 && st.st_size > 0 ? read(fd, hdr, sizeof(hdr)) : 0;
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_size == 0) {
+		close(fd);
+		return -1;
+	}
+	ssize_t n = read(fd, hdr, sizeof(hdr));
 	close(fd);
-	if (st.st_size == 0)
-		return;
 	uint32_t page = n == WAL_HEADER ? be32(hdr + 8) : 0;
 	if (page == 1)
 		page = 65536;
 	int whole = page >= 512 && st.st_size >= WAL_HEADER &&
 	    (st.st_size - WAL_HEADER) % (page + WAL_FRAME_HEADER) == 0;
-	if (!whole)
+	return whole ? -1 : st.st_size;
+}
+
+/*
+ * A writer of another process may be half-way through a frame: the size
+ * must stay the same, and cut, a moment later to be a file cut short.
+ */
+static void
+check_wal(const char *path)
+{
+	char wal[4200];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	off_t size = cut_size(wal);
+	if (size < 0)
+		return;
+	struct timespec moment = { 0, 100 * 1000 * 1000 };
+	nanosleep(&moment, NULL);
+	if (cut_size(wal) == size)
 		log_error("store: %s is cut short (%lld bytes, not whole frames): what was"
 		    " committed after the cut is lost; if that matters, stop imagegen and"
 		    " restore the database from a backup (imagegen backup)", wal,
-		    (long long)st.st_size);
+		    (long long)size);
 }
 
 /* Before SQLite opens path: would it create it, and is its WAL whole? */
