@@ -84,8 +84,8 @@ insert(const char *case_id, const char *event, const char *url, const char *payl
 /*
  * Inside the caller's transaction: the case's update (event start,
  * progress or final) as the store has it now. Returns the row's id, 0 when
- * there is none to write (no webhookUrl, or not a worker), -1 on error:
- * the caller's transaction then fails with it.
+ * there is none to write (no webhookUrl, not a worker, or no payload), -1
+ * on a database error: the caller's transaction then fails with it.
  */
 int64_t
 store_outbox_add(const char *case_id, const char *event, int64_t now)
@@ -104,11 +104,16 @@ store_outbox_add(const char *case_id, const char *event, int64_t now)
 	if ((found = store_load_current(case_id, &job, &images, &n)) <= 0)
 		return found < 0 ? -1 : 0;
 	int64_t id = 0;
+	/*
+	 * An update that cannot be built (a data URL's file gone) is logged and
+	 * left out: the change it reports still commits, and the next carries it.
+	 */
 	if (job.webhook_url != NULL) {
 		char *payload = jobjson_progress(outbox_cfg, &job, images, n);
-		id = payload == NULL ? -1 : insert(case_id, event, job.webhook_url, payload, now);
 		if (payload == NULL)
-			log_error("case %s: cannot build the %s webhook", case_id, event);
+			log_error("case %s: cannot build the %s webhook; not sent", case_id, event);
+		else
+			id = insert(case_id, event, job.webhook_url, payload, now);
 		free(payload);
 	}
 	store_free(&job, images, n);
