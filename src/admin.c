@@ -4,12 +4,14 @@
 #include <time.h>
 
 #include "admin.h"
+#include "backup.h"
 #include "casereq.h"
 #include "check.h"
 #include "config.h"
 #include "log.h"
 #include "reap.h"
 #include "store.h"
+#include "store_health.h"
 #include "worker.h"
 
 struct command {
@@ -18,12 +20,23 @@ struct command {
 	int (*fn)(const struct config *cfg, const char *arg);
 };
 
+/* initdb and reap must write: a read-only file is a failure, not a quiet success. */
+static int
+writable(const struct config *cfg)
+{
+	if (!store_read_only())
+		return 1;
+	fprintf(stderr, "imagegen: %s is read-only: make it writable by the user imagegen"
+	    " runs as\n", cfg->database);
+	return 0;
+}
+
 static int
 cmd_initdb(const struct config *cfg, const char *arg)
 {
 	int from, to;
 	(void)arg;
-	if (store_migrate(&from, &to) != 0)
+	if (!writable(cfg) || store_migrate(&from, &to) != 0)
 		return 1;
 	printf("%s: schema version %d%s\n", cfg->database, to,
 	    from == to ? " (up to date)" : "");
@@ -35,6 +48,8 @@ cmd_reap(const struct config *cfg, const char *arg)
 {
 	int sent;
 	(void)arg;
+	if (!writable(cfg))
+		return 1;
 	int n = reap_run(cfg, &sent);
 	if (n < 0 || sent < 0)
 		return 1;
@@ -102,11 +117,12 @@ print_detail(const struct job *j, const struct image *im, size_t n)
 	    "webhook:   %s\nerror:     %s\n\n", j->case_id, j->status, j->completed, j->total,
 	    j->failed, j->retry_count, created, started, done, j->worker_pid,
 	    j->webhook_url ? j->webhook_url : "-", j->last_error ? j->last_error : "-");
-	printf("%-20s %-9s %-10s %8s  %s\n", "ITEM", "KIND", "STATUS", "ATTEMPTS", "URL/ERROR");
+	printf("%-20s %-9s %-10s %8s %11s  %s\n", "ITEM", "KIND", "STATUS", "ATTEMPTS",
+	    "INTERRUPTED", "URL/ERROR");
 	for (size_t i = 0; i < n; i++)
-		printf("%-20s %-9s %-10s %8d  %s\n", im[i].item_id,
+		printf("%-20s %-9s %-10s %8d %11d  %s\n", im[i].item_id,
 		    casereq_kind_name(im[i].kind), im[i].status, im[i].attempts,
-		    im[i].error ? im[i].error : im[i].url ? im[i].url : "");
+		    im[i].interrupted, im[i].error ? im[i].error : im[i].url ? im[i].url : "");
 }
 
 static int
@@ -127,7 +143,14 @@ cmd_show(const struct config *cfg, const char *case_id)
 	return 0;
 }
 
+static int
+cmd_backup(const struct config *cfg, const char *file)
+{
+	return backup_run(cfg, file) == 0 ? 0 : 1;
+}
+
 static const struct command commands[] = {
+	{ "backup", 1, cmd_backup },
 	{ "initdb", 0, cmd_initdb },
 	{ "jobs", 0, cmd_jobs },
 	{ "reap", 0, cmd_reap },
@@ -153,10 +176,11 @@ admin_command(const struct config *cfg, int argc, char **argv)
 			argc--;
 		}
 		if (argc - 1 != c->nargs) {
-			fprintf(stderr, "usage: imagegen %s%s\n", c->name, c->nargs ? " CASEID" : "");
+			fprintf(stderr, "usage: imagegen %s%s\n", c->name, !c->nargs ? "" :
+			    c->fn == cmd_backup ? " FILE" : " CASEID");
 			return 2;
 		}
-		if (c->nargs && !casereq_valid_id(argv[1])) {
+		if (c->nargs && c->fn != cmd_backup && !casereq_valid_id(argv[1])) {
 			fprintf(stderr, "imagegen: %s: not a valid case id\n", argv[1]);
 			return 2;
 		}

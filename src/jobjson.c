@@ -152,8 +152,9 @@ jobjson_status(const struct config *cfg, const struct job *job,
 	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
 	    cJSON_AddNumberToObject(o, "failedImages", job->failed) &&
 	    cJSON_AddNumberToObject(o, "retryCount", job->retry_count) &&
-	    (job->last_error ? cJSON_AddStringToObject(o, "lastError", job->last_error)
-	        : cJSON_AddNullToObject(o, "lastError")) &&
+	    /* lastError?: string, as the reference has it: absent when there is none. */
+	    (job->last_error == NULL ||
+	        cJSON_AddStringToObject(o, "lastError", job->last_error)) &&
 	    add_results(cfg, o, images, n) == 0 &&
 	    add_items(o, images, n) == 0;
 	if (!ok) {

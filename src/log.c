@@ -119,6 +119,10 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A client's path or a provider's error must not forge a line of its own. */
+	for (char *c = msg; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 
 	if (sink == SINK_SYSLOG) {
 		syslog(syslog_prio[lvl], "%s: %s", level_names[lvl], msg);

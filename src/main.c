@@ -15,6 +15,7 @@
 #include "log.h"
 #include "serve.h"
 #include "store.h"
+#include "store_health.h"
 
 static void
 usage(void)
@@ -22,6 +23,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
 	    "       imagegen [-c file] initdb | jobs | reap | run CASEID | show CASEID\n"
+	    "       imagegen [-c file] backup FILE\n"
 	    "       imagegen [-c file] config | check [--generate PATH]\n"
 	    "       imagegen version\n");
 }
@@ -73,7 +75,13 @@ serve(struct config *cfg, const char *path)
 		return 2;
 	}
 	char err[512];
-	if (start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0)
+	/*
+	 * A damaged or read-only file is served, each request answered 503
+	 * (a read-only one reads still, when it opened); a CGI start runs no
+	 * quick_check.
+	 */
+	if ((start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0 ||
+	    (!cgi && store_check() != 0)) && !store_damaged() && !store_read_only())
 		return serve_failed(cgi);
 	int tokens = auth_load(cfg, err, sizeof(err));
 	if (tokens < 0) {
@@ -113,8 +121,15 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 		config_print(cfg, stdout);
 		return 0;
 	}
-	if (start(cfg, path, worker) != 0)
+	int admin = !worker && strcmp(argv[0], "run") != 0;
+	if (start(cfg, path, worker) != 0 || (admin && store_check() != 0)) {
+		if (store_damaged())
+			fprintf(stderr, "imagegen: %s is damaged (%s): restore it from a backup\n",
+			    cfg->database, store_health_reason());
+		else if (store_read_only())
+			fprintf(stderr, "imagegen: %s is read-only\n", cfg->database);
 		return 1;
+	}
 	int rc = 0;
 	if (worker || strcmp(argv[0], "run") == 0) {
 		if (image_init() != 0) {

@@ -125,6 +125,9 @@ text_jobs_images(FILE *f, const struct metrics_data *m)
 	family(f, "imagegen_image_retries_total", "counter",
 	    "Image API requests beyond the first, over all images.");
 	fprintf(f, "imagegen_image_retries_total %" PRId64 "\n", m->retries);
+	family(f, "imagegen_image_attempts_interrupted_total", "counter",
+	    "Image API requests cut short by their worker's death; not retries.");
+	fprintf(f, "imagegen_image_attempts_interrupted_total %" PRId64 "\n", m->interrupted);
 }
 
 /*
@@ -277,7 +280,8 @@ json_images(cJSON *parent, const struct metrics_data *m)
 	    add_num(o, "failed", (double)m->images_failed) != 0 ||
 	    add_num(o, "successRatio", ratio(m->images_completed, done)) != 0 ||
 	    add_num(o, "failureRatio", ratio(m->images_failed, done)) != 0 ||
-	    add_num(o, "retries", (double)m->retries) != 0 ? -1 : 0;
+	    add_num(o, "retries", (double)m->retries) != 0 ||
+	    add_num(o, "interrupted", (double)m->interrupted) != 0 ? -1 : 0;
 }
 
 static int

@@ -1,13 +1,16 @@
 /*
- * notify.c: ImageProgressUpdate deliveries, one in flight at a time and in
- * order, each a row in webhook_deliveries. A failed attempt is retried with
- * exponential backoff (1 s, 2 s, 4 s, ...); none of it touches the job's
- * outcome. What is still undelivered when the worker ends stays pending in
- * the table, and `imagegen reap` goes on trying until the attempts run out.
- * Every attempt of one delivery carries the same webhook-id, so that a
- * receiver can drop what it has already seen.
+ * notify.c: sends a worker's ImageProgressUpdates, one in flight at a time.
+ * The updates are rows of the outbox (store_outbox.c), written by the store
+ * with the changes they report; here the case's newest pending row is
+ * sent, so an update that waits is replaced by a newer one, never sent
+ * after it. Progress rows go at most once per webhook_interval; start and
+ * final at once. A failed attempt is retried with exponential backoff (1 s,
+ * 2 s, 4 s, ...); none of it touches the job's outcome. What is still
+ * undelivered when the worker ends stays pending in the table, and
+ * `imagegen reap` goes on trying until the attempts run out. Every attempt
+ * of one row carries the row's webhook-id, so that a receiver can drop
+ * what it has already seen.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,31 +24,26 @@
 #include "sign.h"
 #include "ssrf.h"
 #include "store.h"
+#include "store_outbox.h"
 
 #define BACKOFF_BASE_MS 1000
-
-struct delivery {
-	struct delivery *next;
-	int64_t id;		/* row in webhook_deliveries, 0 until the first attempt */
-	char event[16];
-	char *payload;
-	int attempts;
-	int64_t due;
-};
 
 struct notify {
 	const struct config *cfg;
 	CURLM *multi;
 	char *case_id;
-	char *url;
-	struct delivery *head, *tail;	/* head is the one being sent or due next */
+	struct delivery_row row;	/* being sent or due next, when have_row */
+	int have_row;
+	int64_t seen;			/* the newest outbox row looked at */
+	int64_t last_progress;		/* when an update was last sent */
 	CURL *easy;			/* the attempt in flight, or NULL */
 	struct curl_slist *headers;	/* of the attempt in flight */
 	int64_t started;
 };
 
+/* The rows carry the URL: one written before a change of it still goes where it said. */
 struct notify *
-notify_new(const struct config *cfg, CURLM *multi, const char *case_id, const char *url)
+notify_new(const struct config *cfg, CURLM *multi, const char *case_id)
 {
 	struct notify *n = calloc(1, sizeof(*n));
 	if (n == NULL)
@@ -53,56 +51,52 @@ notify_new(const struct config *cfg, CURLM *multi, const char *case_id, const ch
 	n->cfg = cfg;
 	n->multi = multi;
 	n->case_id = strdup(case_id);
-	n->url = strdup(url);
-	if (n->case_id == NULL || n->url == NULL) {
+	if (n->case_id == NULL) {
 		notify_free(n);
 		return NULL;
 	}
 	return n;
 }
 
-/*
- * A progress update still waiting behind another is replaced by a newer
- * one: the receiver wants the latest state, not every step of it.
- */
-void
-notify_post(struct notify *n, const char *event, char *payload, int64_t now)
+static void
+drop_row(struct notify *n)
 {
-	struct delivery *t = n->tail;
-	if (t != NULL && t != n->head && t->attempts == 0 &&
-	    strcmp(t->event, "progress") == 0 && strcmp(event, "final") != 0) {
-		free(t->payload);
-		t->payload = payload;
-		snprintf(t->event, sizeof(t->event), "%s", event);
+	free(n->row.url);
+	free(n->row.payload);
+	memset(&n->row, 0, sizeof(n->row));
+	n->have_row = 0;
+}
+
+/* The store has written a newer row: it replaces the one that waited. */
+static void
+take_news(struct notify *n)
+{
+	int64_t last = store_outbox_last();
+	if (last <= n->seen)
 		return;
-	}
-	struct delivery *d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		log_error("case %s: webhook %s dropped: out of memory", n->case_id, event);
-		free(payload);
-		return;
-	}
-	snprintf(d->event, sizeof(d->event), "%s", event);
-	d->payload = payload;
-	d->due = now;
-	if (n->tail != NULL)
-		n->tail->next = d;
-	else
-		n->head = d;
-	n->tail = d;
+	drop_row(n);
+	int found = store_outbox_next(n->case_id, &n->row);
+	if (found < 0)
+		return;		/* tried again on the next tick */
+	n->have_row = found;
+	n->seen = last;
+}
+
+/* When the row may go: after its backoff, and a progress row after webhook_interval. */
+static int64_t
+row_due(const struct notify *n)
+{
+	int64_t due = n->row.next_attempt_at;
+	int64_t paced = n->last_progress + n->cfg->webhook_interval;
+	if (strcmp(n->row.event, "progress") == 0 && paced > due)
+		due = paced;
+	return due;
 }
 
 int
 notify_owns(const struct notify *n, CURL *easy)
 {
 	return n != NULL && easy != NULL && n->easy == easy;
-}
-
-/* The stable id of a delivery: the same for every attempt, from any process. */
-static void
-delivery_id(const char *case_id, int64_t id, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s-%" PRId64, case_id, id);
 }
 
 static struct curl_slist *
@@ -144,13 +138,20 @@ delivery_headers(const struct config *cfg, const char *wid, const char *payload)
 	return h ? append(h, line) : NULL;
 }
 
+/* The receiver's answer is not read: only its status counts. */
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
 /* One attempt's easy handle: shared by the worker's event loop and the reaper. */
 static CURL *
-delivery_easy(const struct config *cfg, const char *url, const char *case_id, int64_t id,
+delivery_easy(const struct config *cfg, const char *url, const char *wid,
     const char *payload, struct curl_slist **headers)
 {
-	char wid[100];
-	delivery_id(case_id, id, wid, sizeof(wid));
 	*headers = delivery_headers(cfg, wid, payload);
 	CURL *e = *headers ? curl_easy_init() : NULL;
 	if (e == NULL)
@@ -160,6 +161,7 @@ delivery_easy(const struct config *cfg, const char *url, const char *case_id, in
 	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers) ||
 	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) ||
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
@@ -172,9 +174,10 @@ delivery_easy(const struct config *cfg, const char *url, const char *case_id, in
 }
 
 static int
-start_attempt(struct notify *n, struct delivery *d, int64_t now)
+start_attempt(struct notify *n, int64_t now)
 {
-	CURL *e = delivery_easy(n->cfg, n->url, n->case_id, d->id, d->payload, &n->headers);
+	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
+	    &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
 		if (e != NULL)
 			curl_easy_cleanup(e);
@@ -184,33 +187,53 @@ start_attempt(struct notify *n, struct delivery *d, int64_t now)
 	}
 	n->easy = e;
 	n->started = now;
-	d->attempts++;
+	n->row.attempts++;
+	n->last_progress = now;
+	log_debug("case %s: webhook %s %s: attempt %d", n->case_id, n->row.event,
+	    n->row.webhook_id, n->row.attempts);
+	return 0;
+}
+
+/*
+ * Just before an attempt: is the row still the case's newest pending one?
+ * A worker thought dead, and replaced, must not send what its successor
+ * has superseded. Returns 1 to go on; 0 when the row changed or went, to
+ * look again. A failed read lets the attempt go: the row was pending.
+ */
+static int
+still_newest(struct notify *n)
+{
+	struct delivery_row r;
+	int found = store_outbox_next(n->case_id, &r);
+	if (found < 0 || (found == 1 && r.id == n->row.id)) {
+		if (found == 1) {
+			free(r.url);
+			free(r.payload);
+		}
+		return 1;
+	}
+	drop_row(n);
+	if (found == 1) {
+		n->row = r;
+		n->have_row = 1;
+	}
 	return 0;
 }
 
 void
 notify_tick(struct notify *n, int64_t now)
 {
-	struct delivery *d = n ? n->head : NULL;
-	if (d == NULL || n->easy != NULL || d->due > now)
+	if (n == NULL || n->easy != NULL)
 		return;
-	if (d->id == 0)
-		d->id = store_delivery_add(n->case_id, d->event, n->url, d->payload, now);
-	if (start_attempt(n, d, now) != 0) {
-		log_error("case %s: webhook %s: cannot start a transfer", n->case_id, d->event);
-		d->due = now + BACKOFF_BASE_MS;
+	take_news(n);
+	if (!n->have_row || row_due(n) > now)
+		return;
+	if (!still_newest(n) && (!n->have_row || row_due(n) > now))
+		return;
+	if (start_attempt(n, now) != 0) {
+		log_error("case %s: webhook %s: cannot start a transfer", n->case_id, n->row.event);
+		n->row.next_attempt_at = now + BACKOFF_BASE_MS;
 	}
-}
-
-static void
-pop(struct notify *n)
-{
-	struct delivery *d = n->head;
-	n->head = d->next;
-	if (n->head == NULL)
-		n->tail = NULL;
-	free(d->payload);
-	free(d);
 }
 
 /*
@@ -248,7 +271,6 @@ judge(const struct config *cfg, const char *case_id, const char *event, int atte
 void
 notify_done(struct notify *n, CURLcode rc, int64_t now)
 {
-	struct delivery *d = n->head;
 	long code = 0, latency = (long)(now - n->started);
 
 	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -257,12 +279,12 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 	curl_slist_free_all(n->headers);
 	n->easy = NULL;
 	n->headers = NULL;
-	if (judge(n->cfg, n->case_id, d->event, d->attempts, rc, code, latency, d->id, now) ||
-	    d->attempts > n->cfg->webhook_retries) {
-		pop(n);
+	if (judge(n->cfg, n->case_id, n->row.event, n->row.attempts, rc, code, latency,
+	    n->row.id, now) || n->row.attempts > n->cfg->webhook_retries) {
+		drop_row(n);
 		return;
 	}
-	d->due = now + ((int64_t)BACKOFF_BASE_MS << (d->attempts - 1));
+	n->row.next_attempt_at = now + ((int64_t)BACKOFF_BASE_MS << (n->row.attempts - 1));
 }
 
 /* Sends one pending delivery row now, for the reaper. Returns 1 when delivered. */
@@ -271,11 +293,13 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 {
 	struct curl_slist *headers = NULL;
 	long code = 0;
-	CURL *e = delivery_easy(cfg, r->url, r->case_id, r->id, r->payload, &headers);
+	CURL *e = delivery_easy(cfg, r->url, r->webhook_id, r->payload, &headers);
 	if (e == NULL) {
 		curl_slist_free_all(headers);
 		return 0;
 	}
+	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
+	    r->attempts + 1);
 	CURLcode rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
@@ -284,47 +308,36 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	    (long)(codec_now_ms() - now), r->id, codec_now_ms());
 }
 
-/* When the loop must wake for a delivery that waits on its backoff; -1 if none. */
+/* When the loop must wake for a delivery that waits; -1 if none. */
 int64_t
 notify_next_due(const struct notify *n)
 {
-	if (n == NULL || n->head == NULL || n->easy != NULL)
+	if (n == NULL || !n->have_row || n->easy != NULL)
 		return -1;
-	return n->head->due;
+	return row_due(n);
 }
 
 int
 notify_idle(const struct notify *n)
 {
-	return n == NULL || n->head == NULL;
+	return n == NULL || (!n->have_row && n->easy == NULL && store_outbox_last() <= n->seen);
 }
 
 /*
- * The worker is ending: what it could not deliver stays pending in the
- * table, each row with its attempts and next attempt time, for the reaper.
+ * The worker is ending: an attempt in flight is dropped; every row, sent
+ * or not, is in the table already with its attempts, for the reaper.
  */
 void
 notify_persist(struct notify *n, int64_t now)
 {
-	if (n == NULL)
+	(void)now;
+	if (n == NULL || n->easy == NULL)
 		return;
-	if (n->easy != NULL) {
-		curl_multi_remove_handle(n->multi, n->easy);
-		curl_easy_cleanup(n->easy);
-		curl_slist_free_all(n->headers);
-		n->easy = NULL;
-		n->headers = NULL;
-	}
-	while (n->head != NULL) {
-		struct delivery *d = n->head;
-		if (d->id == 0)
-			d->id = store_delivery_add(n->case_id, d->event, n->url, d->payload, now);
-		if (d->id > 0)
-			store_delivery_result(d->id, "pending", d->attempts, 0,
-			    d->attempts ? "left to imagegen reap" : NULL, 0,
-			    d->due > now ? d->due : now, now);
-		pop(n);
-	}
+	curl_multi_remove_handle(n->multi, n->easy);
+	curl_easy_cleanup(n->easy);
+	curl_slist_free_all(n->headers);
+	n->easy = NULL;
+	n->headers = NULL;
 }
 
 void
@@ -333,7 +346,7 @@ notify_free(struct notify *n)
 	if (n == NULL)
 		return;
 	notify_persist(n, codec_now_ms());
+	drop_row(n);
 	free(n->case_id);
-	free(n->url);
 	free(n);
 }

@@ -10,9 +10,7 @@ struct config;
 struct delivery_row;
 struct notify;
 
-struct notify *notify_new(const struct config *cfg, CURLM *multi, const char *case_id,
-	const char *url);
-void    notify_post(struct notify *n, const char *event, char *payload, int64_t now);
+struct notify *notify_new(const struct config *cfg, CURLM *multi, const char *case_id);
 int     notify_owns(const struct notify *n, CURL *easy);
 void    notify_done(struct notify *n, CURLcode rc, int64_t now);
 void    notify_tick(struct notify *n, int64_t now);

@@ -13,6 +13,10 @@
 #include "input.h"
 #include "log.h"
 #include "request.h"
+#include "store.h"
+#include "store_health.h"
+
+#define BUSY_RETRY_AFTER "2"	/* seconds: an operator's lock is short, or it is a mistake */
 
 static const struct { int code; const char *text; } reasons[] = {
 	{ 200, "OK" }, { 202, "Accepted" }, { 304, "Not Modified" },
@@ -228,7 +232,7 @@ reply_typed(struct request *r, int status, const char *content_type,
 	int n;
 	if (r->replied)
 		return;
-	r->replied = 1;
+	r->replied = status;	/* nonzero: the status, for the request's last log line */
 	if (status == 304)
 		n = snprintf(head, sizeof(head), "Status: 304 Not Modified\r\n%s\r\n",
 		    headers ? headers : "");
@@ -265,10 +269,25 @@ reply_error(struct request *r, int status, const char *message, const char *fiel
 	reply_error_headers(r, status, NULL, message, field);
 }
 
+/*
+ * A lock held past the busy timeout (an operator's sqlite3 shell, a long
+ * checkpoint) is no internal error: the client is told to come back.
+ */
 void
 reply_error_headers(struct request *r, int status, const char *headers,
     const char *message, const char *field)
 {
+	if (status == 500 && store_busy()) {
+		status = 503;
+		headers = "Retry-After: " BUSY_RETRY_AFTER "\r\n";
+		message = "busy";
+		field = NULL;
+	}
+	if (status == 500 && (store_damaged() || store_read_only())) {
+		status = 503;
+		message = store_damaged() ? "the database is damaged" : "the database is read-only";
+		field = NULL;
+	}
 	cJSON *o = cJSON_CreateObject();
 	if (o == NULL || cJSON_AddStringToObject(o, "error", message) == NULL ||
 	    (field != NULL && *field != '\0' &&

@@ -26,7 +26,7 @@ struct request {
 	size_t body_len;
 	int body_short;		/* read ahead, and shorter than content_length */
 	int head;		/* HEAD: headers only */
-	int replied;
+	int replied;		/* the status answered, 0 until then */
 };
 
 int  request_init(struct request *r, FCGX_Request *fcgi, char **envp,

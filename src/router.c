@@ -32,8 +32,8 @@ static const struct route routes[] = {
 	{ "/api/case-images/", 1, NULL, "GET", READ, 1, status_handle },
 	{ "/api/case-images", 0, NULL, "GET", READ, 1, list_handle },
 	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
-	/* Its statements are kept on the writer (store_metrics.c). */
-	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 0, metrics_handle },
+	/* Read on the reader, as status: a held write lock does not hold it up. */
+	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 1, metrics_handle },
 };
 
 static int

@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "codec.h"
 #include "config.h"
 #include "log.h"
 #include "reap.h"
@@ -19,6 +20,7 @@
 #include "router.h"
 #include "serve.h"
 #include "store.h"
+#include "store_health.h"
 
 extern char **environ;
 
@@ -52,11 +54,25 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	return request_read_ahead(r, max) == 0 ? 0 : -2;
 }
 
+/* Not after a request that met a held lock (it would wait again), nor on a damaged file. */
+static int
+may_reap(void)
+{
+	return !store_busy() && !store_damaged() && !store_read_only();
+}
+
 static void
-dispatch(struct request *r, int begun)
+route(struct request *r, int begun)
 {
 	if (begun != 0) {
 		reply_error(r, 500, "internal error", NULL);
+		return;
+	}
+	/* Every route, status too: what a damaged file answers cannot be trusted. */
+	if (store_damaged() || !store_is_open()) {
+		reply_error(r, 503, store_damaged() ? "the database is damaged" :
+		    store_read_only() ? "the database is read-only" : "the database is unavailable",
+		    NULL);
 		return;
 	}
 	router_dispatch(r);
@@ -64,6 +80,18 @@ dispatch(struct request *r, int begun)
 		log_error("serve: %s %s: no reply", r->method, r->path);
 		reply_error(r, 500, "internal error", NULL);
 	}
+}
+
+static void
+dispatch(struct request *r, int begun)
+{
+	int64_t t0 = codec_now_ms();
+	const char *m = r->method ? r->method : "-", *p = r->path ? r->path : "-";
+	store_busy_reset();
+	log_debug("serve: %s %s: start", m, p);
+	route(r, begun);
+	log_debug("serve: %s %s: %d in %lld ms", m, p, r->replied,
+	    (long long)(codec_now_ms() - t0));
 }
 
 int
@@ -75,7 +103,7 @@ serve_cgi(const struct config *cfg)
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
 	int fd = open("/dev/null", O_WRONLY);
-	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0)
+	if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && may_reap())
 		reap_maybe(cfg);
 	if (fd > STDOUT_FILENO)
 		close(fd);
@@ -200,7 +228,7 @@ serve_poll(struct request *r, const struct config *cfg)
 	dispatch(r, 0);
 	store_use_reader(0);
 	pthread_mutex_unlock(&read_lock);
-	if (pthread_mutex_trylock(&serve_lock) == 0) {
+	if (may_reap() && pthread_mutex_trylock(&serve_lock) == 0) {
 		reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}
@@ -221,8 +249,10 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 		 * The answer waits in libfcgi's buffer meanwhile: a clock check,
 		 * and once per reap_interval a one-row update and a fork. After
 		 * FCGX_Finish_r it would take the lock a second time, every request.
+		 * Not after a request that met a held lock: it would wait again.
 		 */
-		reap_maybe(cfg);
+		if (may_reap())
+			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 	}
 	request_free(&r);

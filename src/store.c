@@ -10,6 +10,8 @@
 #include "store.h"
 #include "store_metrics.h"
 #include "store_provider.h"
+#include "store_health.h"
+#include "store_outbox.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define RATE_WINDOW_MS 61000
@@ -21,8 +23,8 @@ enum stmt_id {
 	S_JOB_HASH, S_JOB_INSERT, S_IMAGE_INSERT, S_VERSION,
 	S_JOB_SELECT, S_IMAGES_SELECT, S_JOBS_ALL,
 	S_CLAIM, S_HEARTBEAT, S_RELEASE, S_LIVE_JOBS, S_MAINTENANCE, S_IMAGE_START, S_IMAGE_DONE, S_IMAGE_FAIL, S_IMAGE_RETRY, S_COUNTERS, S_FINISH,
-	S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
-	S_DELIVERY_ADD, S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
+	S_IMAGE_INTERRUPTED, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
+	S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_LIST, S_LIST_STATUS,
 	S_COUNT
 };
@@ -46,7 +48,7 @@ static const char *const sql[S_COUNT] = {
 	    " FROM jobs WHERE case_id = ?1",
 	[S_IMAGES_SELECT] =
 	    "SELECT item_id, kind, position, name, description, status, attempts,"
-	    " last_error, path, url, provider, model FROM images WHERE case_id = ?1"
+	    " last_error, path, url, provider, model, interrupted FROM images WHERE case_id = ?1"
 	    " ORDER BY position",
 	[S_JOBS_ALL] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
@@ -77,9 +79,11 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE images SET status = 'completed', path = ?3, url = ?4, bytes = ?5,"
 	    " last_error = NULL, finished_at = ?6, api_ms = coalesce(?7, api_ms)"
 	    " WHERE case_id = ?1 AND item_id = ?2",
+	/* An image a webhook report completed stays so: counts never go down. */
 	[S_IMAGE_FAIL] =
 	    "UPDATE images SET status = 'failed', last_error = ?3, finished_at = ?4,"
-	    " api_ms = coalesce(?5, api_ms) WHERE case_id = ?1 AND item_id = ?2",
+	    " api_ms = coalesce(?5, api_ms) WHERE case_id = ?1 AND item_id = ?2"
+	    " AND status <> 'completed'",
 	[S_IMAGE_RETRY] =
 	    "UPDATE images SET status = 'pending', last_error = ?3"
 	    " WHERE case_id = ?1 AND item_id = ?2",
@@ -100,6 +104,14 @@ static const char *const sql[S_COUNT] = {
 	    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
 	    " completed_at = ?2, updated_at = ?2 WHERE case_id = ?1"
 	    " RETURNING status",
+	/*
+	 * Back to pending at once: a worker killed before it asks again must
+	 * not have the same attempt refunded twice by the next.
+	 */
+	[S_IMAGE_INTERRUPTED] =
+	    "UPDATE images SET status = 'pending', attempts = max(attempts - 1, 0),"
+	    " interrupted = interrupted + 1"
+	    " WHERE case_id = ?1 AND item_id = ?2 AND status = 'generating'",
 	[S_RETRY_IMAGES] =
 	    "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
 	    " api_ms = NULL, finished_at = NULL WHERE case_id = ?1 AND status = 'failed'",
@@ -112,17 +124,17 @@ static const char *const sql[S_COUNT] = {
 	    " WHERE case_id = ?1 AND status IN ('pending', 'generating')",
 	[S_CANCEL_ASKED] =
 	    "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE case_id = ?1",
-	[S_DELIVERY_ADD] =
-	    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
-	    " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
 	[S_DELIVERY_RESULT] =
-	    "UPDATE webhook_deliveries SET status = ?2, attempts = ?3,"
+	    "UPDATE webhook_deliveries SET attempts = ?3,"
+	    " status = CASE WHEN status = 'superseded' AND ?2 <> 'delivered' THEN status"
+	    "   ELSE ?2 END,"
 	    " response_code = ?4, last_error = ?5, latency_ms = ?6,"
 	    " next_attempt_at = ?7,"
 	    " delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 END WHERE id = ?1",
 	[S_DELIVERY_PENDING] =
 	    "SELECT d.id, d.case_id, d.event, d.url, d.payload, d.attempts,"
-	    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status"
+	    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status,"
+	    " coalesce(d.webhook_id, d.case_id || '-' || d.id)"
 	    " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
 	    " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
 	    " ORDER BY d.case_id, d.id LIMIT ?1",
@@ -158,6 +170,30 @@ struct conn {
 };
 static struct conn writer, reader;
 static _Thread_local struct conn *cur = &writer;
+static _Thread_local int busy_seen;	/* this request met a lock held past the timeout */
+
+/* A failed call: was it a lock that outlasted the busy timeout? */
+void
+store_note_error(sqlite3 *db)
+{
+	int e = sqlite3_extended_errcode(db) & 0xff;
+	if (e == SQLITE_BUSY || e == SQLITE_LOCKED)
+		busy_seen = 1;
+	store_health_note(e);
+}
+
+/* 1 when a call of this thread's request failed on a lock: the answer is 503. */
+int
+store_busy(void)
+{
+	return busy_seen;
+}
+
+void
+store_busy_reset(void)
+{
+	busy_seen = 0;
+}
 
 static sqlite3_stmt *
 stmt(enum stmt_id id)
@@ -179,6 +215,7 @@ step_done(sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_note_error(cur->db);
 		log_error("store: %s: %s", what, sqlite3_errmsg(cur->db));
 		return -1;
 	}
@@ -237,6 +274,14 @@ close_conn(struct conn *c)
 		sqlite3_finalize(c->stmts[i]);
 		c->stmts[i] = NULL;
 	}
+	/*
+	 * The other store files' statements too: with one left, the close
+	 * fails, and the last connection to close would not checkpoint the
+	 * -wal into the .db file.
+	 */
+	sqlite3_stmt *s;
+	while (c->db != NULL && (s = sqlite3_next_stmt(c->db, NULL)) != NULL)
+		sqlite3_finalize(s);
 	sqlite3_close(c->db);
 	c->db = NULL;
 }
@@ -247,6 +292,7 @@ exec_sql(const char *text, const char *what)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(cur->db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		store_note_error(cur->db);
 		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
 		sqlite3_free(msg);
 		return -1;
@@ -267,6 +313,8 @@ open_conn(struct conn *c, const char *path, int flags, const char *const *pragma
 	struct conn *saved = cur;
 	int rc = 0;
 	cur = c;
+	if (c == &writer)
+		store_health_preflight(path);
 	if (sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("store: open %s: %s", path, c->db ? sqlite3_errmsg(c->db) :
 		    "out of memory");
@@ -274,6 +322,8 @@ open_conn(struct conn *c, const char *path, int flags, const char *const *pragma
 	} else if (sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		rc = -1;
 	}
+	if (rc == 0 && c == &writer)
+		store_health_opened(c->db, path);
 	for (; rc == 0 && *pragmas != NULL; pragmas++)
 		rc = exec_pragma(*pragmas);
 	if (rc != 0)
@@ -288,7 +338,10 @@ store_open(const char *path)
 {
 	static const char *const pragmas[] = { "PRAGMA journal_mode = WAL",
 	    "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON", NULL };
-	return open_conn(&writer, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas);
+	int rc = open_conn(&writer, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas);
+	if (rc != 0 && store_damaged())
+		store_health_damaged(path, sqlite3_errstr(SQLITE_CORRUPT));
+	return rc;
 }
 
 /* The status route's connection; query_only, so that no bug can write through it. */
@@ -304,6 +357,33 @@ void
 store_use_reader(int on)
 {
 	cur = on && reader.db != NULL ? &reader : &writer;
+}
+
+/* 1 while this thread uses the reader: store_metrics.c keeps statements for each. */
+int
+store_on_reader(void)
+{
+	return cur == &reader;
+}
+
+/*
+ * As store_statement, on this thread's connection; slots[0] is the
+ * writer's, slots[1] the reader's.
+ */
+sqlite3_stmt *
+store_statement_here(sqlite3_stmt **slots, const char *text, const char *what)
+{
+	sqlite3_stmt **slot = &slots[cur == &reader];
+	if (cur->db == NULL) {
+		log_error("store: %s: the store is not open", what);
+		return NULL;
+	}
+	if (*slot == NULL && sqlite3_prepare_v3(cur->db, text, -1, SQLITE_PREPARE_PERSISTENT,
+	    slot, NULL) != SQLITE_OK) {
+		log_error("store: prepare %s: %s", what, sqlite3_errmsg(cur->db));
+		return NULL;
+	}
+	return *slot;
 }
 
 static int
@@ -364,6 +444,22 @@ store_migrate(int *from, int *to)
 	return 0;
 }
 
+/* 0 when the open failed: a responder on a damaged or read-only file serves 503s. */
+int
+store_is_open(void)
+{
+	return writer.db != NULL;
+}
+
+/* PRAGMA quick_check of the writer's file: 0 when sound, -1 (and a log line) if not. */
+int
+store_check(void)
+{
+	if (writer.db == NULL)
+		return store_damaged() ? -1 : 0;
+	return store_health_check(writer.db, sqlite3_db_filename(writer.db, "main"));
+}
+
 /* For the store's other files: the writer, which their statements are on. */
 struct sqlite3 *
 store_handle(void)
@@ -376,6 +472,7 @@ store_close(void)
 {
 	store_metrics_close();
 	store_provider_close();
+	store_outbox_close();
 	close_conn(&reader);
 	close_conn(&writer);
 }
@@ -521,6 +618,7 @@ read_image(sqlite3_stmt *s, struct image *im)
 	im->url = column_strdup(s, 9);
 	im->provider = column_strdup(s, 10);
 	im->model = column_strdup(s, 11);
+	im->interrupted = sqlite3_column_int(s, 12);
 }
 
 static int
@@ -544,20 +642,16 @@ load_images(const char *case_id, int total, struct image **out, size_t *n)
 	return 0;
 }
 
-/*
- * Reads the job and its images in one read transaction, so the two agree;
- * with images NULL, the job's row only. Returns 1 when found, 0 for an
- * unknown case, -1 on error.
- */
+/* store_load inside the caller's transaction: the outbox builds its rows so. */
 int
-store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
+store_load_current(const char *case_id, struct job *job, struct image **images, size_t *n)
 {
 	sqlite3_stmt *s = stmt(S_JOB_SELECT);
 	if (images != NULL) {
 		*images = NULL;
 		*n = 0;
 	}
-	if (s == NULL || exec_pragma("BEGIN") != 0)
+	if (s == NULL)
 		return -1;
 	bind_text(s, 1, case_id);
 	int rc = sqlite3_step(s), found = -1;
@@ -576,6 +670,20 @@ store_load(const char *case_id, struct job *job, struct image **images, size_t *
 		*n = 0;
 		found = -1;
 	}
+	return found;
+}
+
+/*
+ * Reads the job and its images in one read transaction, so the two agree;
+ * with images NULL, the job's row only. Returns 1 when found, 0 for an
+ * unknown case, -1 on error.
+ */
+int
+store_load(const char *case_id, struct job *job, struct image **images, size_t *n)
+{
+	if (exec_pragma("BEGIN") != 0)
+		return -1;
+	int found = store_load_current(case_id, job, images, n);
 	exec_pragma("COMMIT");
 	return found;
 }
@@ -656,19 +764,28 @@ store_each_recent_job(const char *status, int64_t before_at, const char *before_
 	return 0;
 }
 
-/* Returns 1 if this process now owns the job, 0 if another has it or it is done. */
+/*
+ * Returns 1 if this process now owns the job, 0 if another has it or it is
+ * done. The claim and its start update (the outbox's row) commit together.
+ */
 int
 store_claim(const char *case_id, long pid, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_CLAIM);
-	if (s == NULL)
+	if (s == NULL || begin() != 0)
 		return -1;
 	bind_text(s, 1, case_id);
 	sqlite3_bind_int64(s, 2, pid);
 	sqlite3_bind_int64(s, 3, now);
 	if (step_done(s, "claim job") != 0)
-		return -1;
-	return sqlite3_changes(cur->db) == 1;
+		goto fail;
+	int claimed = sqlite3_changes(cur->db) == 1;
+	if ((claimed && store_outbox_add(case_id, "start", now) < 0) || commit() != 0)
+		goto fail;
+	return claimed;
+fail:
+	rollback();
+	return -1;
 }
 
 /* Returns 1 while pid still owns the job, 0 once it has been taken from it. */
@@ -772,11 +889,15 @@ update_counters(const char *case_id, int64_t now)
 	return step_done(s, "update counters");
 }
 
-/* An image row and the job's counters change in one transaction, so they always agree. */
+/*
+ * An image row, the job's counters and the progress update that reports
+ * them change in one transaction, so they always agree.
+ */
 static int
 image_txn(sqlite3_stmt *s, const char *case_id, int64_t now, const char *what)
 {
-	if (step_done(s, what) != 0 || update_counters(case_id, now) != 0 || commit() != 0) {
+	if (step_done(s, what) != 0 || update_counters(case_id, now) != 0 ||
+	    store_outbox_add(case_id, "progress", now) < 0 || commit() != 0) {
 		rollback();
 		return -1;
 	}
@@ -808,6 +929,24 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	sqlite3_bind_int64(s, 6, now);
 	bind_ms(s, 7, api_ms);
 	return image_txn(s, case_id, now, "image completed");
+}
+
+/*
+ * An attempt a dead worker left 'generating' got no answer: it is taken
+ * back from attempts, which retry_attempts limits, and counted apart.
+ * Returns 1 when refunded, 0 when the image was not generating.
+ */
+int
+store_image_interrupted(const char *case_id, const char *item_id)
+{
+	sqlite3_stmt *s = stmt(S_IMAGE_INTERRUPTED);
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, case_id);
+	bind_text(s, 2, item_id);
+	if (step_done(s, "image interrupted") != 0)
+		return -1;
+	return sqlite3_changes(cur->db) == 1;
 }
 
 /* Back to pending with the reason, until the backoff is over. */
@@ -850,7 +989,8 @@ store_finish(const char *case_id, int64_t now, char status[12])
 	if (rc == SQLITE_ROW)
 		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
 	finish(s);
-	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 || commit() != 0) {
+	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 ||
+	    store_outbox_add(case_id, "final", now) < 0 || commit() != 0) {
 		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(cur->db));
 		rollback();
 		return -1;
@@ -954,23 +1094,6 @@ store_cancel_requested(const char *case_id)
 	return asked;
 }
 
-int64_t
-store_delivery_add(const char *case_id, const char *event, const char *url,
-    const char *payload, int64_t now)
-{
-	sqlite3_stmt *s = stmt(S_DELIVERY_ADD);
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, case_id);
-	bind_text(s, 2, event);
-	bind_text(s, 3, url);
-	bind_text(s, 4, payload);
-	sqlite3_bind_int64(s, 5, now);
-	if (step_done(s, "add delivery") != 0)
-		return -1;
-	return sqlite3_last_insert_rowid(cur->db);
-}
-
 /* Deliveries still pending of jobs that have ended, in order within each case. */
 int
 store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
@@ -992,6 +1115,7 @@ store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
 		r->next_attempt_at = sqlite3_column_int64(s, 6);
 		r->worker_pid = (long)sqlite3_column_int64(s, 7);
 		snprintf(r->job_status, sizeof(r->job_status), "%s", sqlite3_column_text(s, 8));
+		snprintf(r->webhook_id, sizeof(r->webhook_id), "%s", sqlite3_column_text(s, 9));
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {

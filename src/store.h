@@ -26,7 +26,8 @@ struct image {
 	char *name;
 	char *description;
 	char status[12];
-	int attempts;
+	int attempts;		/* answered or under way; retry_attempts limits them */
+	int interrupted;	/* attempts a dead worker left without an answer */
 	char *error;
 	char *path;
 	char *url;
@@ -55,6 +56,7 @@ struct delivery_row {
 	int64_t next_attempt_at;
 	long worker_pid;
 	char job_status[12];
+	char webhook_id[100];	/* the webhook-id header: the case id and 64 random bits */
 };
 
 enum store_created { STORE_CREATED, STORE_EXISTS, STORE_CONFLICT };
@@ -68,17 +70,27 @@ struct sqlite3_stmt;
 int  store_open(const char *path);
 int  store_open_reader(const char *path);
 void store_use_reader(int on);
+int  store_on_reader(void);
+struct sqlite3_stmt *store_statement_here(struct sqlite3_stmt **slots, const char *text,
+	const char *what);
+void store_note_error(struct sqlite3 *db);
+int  store_busy(void);
+void store_busy_reset(void);
 struct sqlite3 *store_handle(void);
 struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
 	const char *what);
 int  store_step(struct sqlite3_stmt *s, const char *what);
 int  store_migrate(int *from, int *to);
+int  store_check(void);
+int  store_is_open(void);
 void store_close(void);
 
 int  store_create(const struct case_req *req, int64_t now, char status[12]);
 int  store_version(const char *case_id, int64_t *version, int64_t *created_at);
 int  store_job_status(const char *case_id, char status[12]);
 int  store_load(const char *case_id, struct job *job, struct image **images, size_t *n);
+int  store_load_current(const char *case_id, struct job *job, struct image **images,
+	size_t *n);
 void store_free(struct job *job, struct image *images, size_t n);
 int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
 int  store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
@@ -94,6 +106,7 @@ int  store_image_started(const char *case_id, const char *item_id, const char *p
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
 	const char *url, long bytes, long api_ms, int64_t now);
 int  store_image_retry(const char *case_id, const char *item_id, const char *error);
+int  store_image_interrupted(const char *case_id, const char *item_id);
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
 	long api_ms, int64_t now);
 int  store_finish(const char *case_id, int64_t now, char status[12]);
@@ -102,8 +115,6 @@ enum store_retry store_retry(const char *case_id, int64_t now, int *n);
 enum store_cancel store_cancel(const char *case_id, int64_t now);
 int  store_cancel_requested(const char *case_id);
 
-int64_t store_delivery_add(const char *case_id, const char *event, const char *url,
-	const char *payload, int64_t now);
 int  store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max);
 void store_free_deliveries(struct delivery_row *rows, size_t n);
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,

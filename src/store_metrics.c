@@ -55,10 +55,10 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	 * and latency with it; a report leaves them on the image.
 	 */
 	[Q_IMAGES] = { "images by result",
-	    "SELECT sum(c), sum(f), sum(r) FROM ("
+	    "SELECT sum(c), sum(f), sum(r), sum(i) FROM ("
 	    " SELECT status = 'completed' AS c, status = 'failed' AS f,"
-	    "  max(attempts - 1, 0) AS r FROM images"
-	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0)"
+	    "  max(attempts - 1, 0) AS r, interrupted AS i FROM images"
+	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0), 0"
 	    "  FROM past_failures)" },
 	[Q_DELIVERIES] = { "webhook deliveries by status",
 	    "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" },
@@ -88,7 +88,8 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    " WHERE provider IS NOT NULL GROUP BY provider ORDER BY provider" },
 };
 
-static sqlite3_stmt *stmts[Q_COUNT];
+/* Each kept on the writer ([0]) and the reader ([1]): the route runs on either. */
+static sqlite3_stmt *stmts[Q_COUNT][2];
 
 typedef void row_fn(sqlite3_stmt *s, void *arg);
 
@@ -96,7 +97,7 @@ typedef void row_fn(sqlite3_stmt *s, void *arg);
 static sqlite3_stmt *
 prepare(enum query id)
 {
-	return store_statement(&stmts[id], queries[id].sql, queries[id].what);
+	return store_statement_here(stmts[id], queries[id].sql, queries[id].what);
 }
 
 /* Binds params to ?1.., hands each row to fn, and leaves the statement reset. */
@@ -113,9 +114,11 @@ run(enum query id, const int64_t *params, size_t n, row_fn *fn, void *arg)
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			if (fn != NULL)
 				fn(s, arg);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		store_note_error(sqlite3_db_handle(s));
 		log_error("store_metrics: %s: %s", queries[id].what,
-		    sqlite3_errmsg(store_handle()));
+		    sqlite3_errmsg(sqlite3_db_handle(s)));
+	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -145,6 +148,7 @@ images_row(sqlite3_stmt *s, void *arg)
 	m->images_completed = sqlite3_column_int64(s, 0);
 	m->images_failed = sqlite3_column_int64(s, 1);
 	m->retries = sqlite3_column_int64(s, 2);
+	m->interrupted = sqlite3_column_int64(s, 3);
 }
 
 /* A name that is not a plain word (a hand-edited row) is left out of the labels. */
@@ -224,7 +228,7 @@ store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s)
 	if (read_all(m, now_ms - (int64_t)stuck_after_s * 1000) != 0 ||
 	    run(Q_COMMIT, NULL, 0, NULL, NULL) != 0) {
 		/* SQLite may have ended the transaction itself; a second error would mislead. */
-		if (!sqlite3_get_autocommit(store_handle()))
+		if (!sqlite3_get_autocommit(sqlite3_db_handle(prepare(Q_BEGIN))))
 			(void)run(Q_ROLLBACK, NULL, 0, NULL, NULL);
 		return -1;
 	}
@@ -235,7 +239,8 @@ void
 store_metrics_close(void)
 {
 	for (int i = 0; i < Q_COUNT; i++) {
-		sqlite3_finalize(stmts[i]);
-		stmts[i] = NULL;
+		sqlite3_finalize(stmts[i][0]);
+		sqlite3_finalize(stmts[i][1]);
+		stmts[i][0] = stmts[i][1] = NULL;
 	}
 }

@@ -39,6 +39,7 @@ struct metrics_data {
 	int64_t jobs[MJ_COUNT];
 	int64_t images_completed, images_failed;
 	int64_t retries;		/* sum of max(attempts - 1, 0) */
+	int64_t interrupted;		/* attempts a worker's death cut short */
 	struct metrics_histogram job_duration;	/* finished jobs */
 	struct metrics_histogram api_latency;	/* images.api_ms */
 	int64_t deliveries[MD_COUNT];

@@ -26,7 +26,41 @@ struct throttle {
 	const char *provider;	/* a provider table's name: static */
 	int fd;
 	unsigned char *held;	/* fcntl lets a process lock its own byte again: we must know */
+	int64_t waiting_since;	/* the first refusal of the wait under way, 0 if none */
+	int wait_logged;
 };
+
+/*
+ * A wait of over a second is logged at info, once when it is seen to be
+ * long and once when it ends: a minute without a request is no mystery.
+ */
+static void
+note_wait(struct throttle *l, const char *case_id, int64_t now, int64_t retry_at,
+    int rate)
+{
+	if (l->waiting_since == 0)
+		l->waiting_since = now;
+	if (l->wait_logged || retry_at - l->waiting_since <= 1000)
+		return;
+	l->wait_logged = 1;
+	if (rate)
+		log_info("case %s: throttle: rate_limit of %ld requests a minute reached;"
+		    " waiting %lld ms", case_id, l->cfg->rate_limit,
+		    (long long)(retry_at - now));
+	else
+		log_info("case %s: throttle: max_inflight of %ld requests in flight reached;"
+		    " waiting for a place", case_id, l->cfg->max_inflight);
+}
+
+static void
+end_wait(struct throttle *l, const char *case_id, int64_t now)
+{
+	if (l->wait_logged)
+		log_info("case %s: throttle: waited %lld ms for the image API", case_id,
+		    (long long)(now - l->waiting_since));
+	l->waiting_since = 0;
+	l->wait_logged = 0;
+}
 
 struct throttle *
 throttle_open(const struct config *cfg, const char *provider)
@@ -81,13 +115,16 @@ throttle_acquire(struct throttle *l, const char *case_id, int64_t now, int64_t *
 	int slot = take_slot(l);
 	if (slot < 0) {
 		*retry_at = now + SLOT_POLL_MS;
+		note_wait(l, case_id, now, *retry_at, 0);
 		return -1;
 	}
 	int rc = store_rate_take(case_id, l->provider, l->cfg->rate_limit, now, retry_at);
 	if (rc == 0) {
 		throttle_release(l, slot);
+		note_wait(l, case_id, now, *retry_at, 1);
 		return -1;
 	}
+	end_wait(l, case_id, now);
 	if (rc < 0)
 		log_error("case %s: throttle: the rate table cannot be read; not counted", case_id);
 	return slot;

@@ -28,6 +28,7 @@
 #include "provider.h"
 #include "store.h"
 #include "store_provider.h"
+#include "store_outbox.h"
 #include "worker.h"
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
@@ -72,6 +73,7 @@ struct worker {
 	int finished;		/* the job's final status is recorded: no more heartbeats */
 	int64_t last_cancel_check;
 	char disk_error[512];	/* media_dir cannot take files: no more paid requests */
+	int disk_errno;		/* of the image that found it so, 0 for the probe */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -117,20 +119,17 @@ unfinished(const struct worker *w)
 	    w->compressing > 0;
 }
 
+/*
+ * The store wrote the update with the change it reports (store_outbox.c);
+ * here it is only sent, the newest first.
+ */
 static void
 progress(struct worker *w, const char *event, int64_t now)
 {
+	(void)event;
 	/* Marked sent even with no webhook: pump would otherwise wake at once, forever. */
 	w->last_progress = now;
 	w->progress_dirty = 0;
-	if (w->notify == NULL)
-		return;
-	char *payload = jobjson_progress(w->cfg, &w->job, w->images, w->n);
-	if (payload == NULL) {
-		log_error("case %s: cannot build the %s webhook", w->job.case_id, event);
-		return;
-	}
-	notify_post(w->notify, event, payload, now);
 	notify_tick(w->notify, now);
 }
 
@@ -203,12 +202,15 @@ image_saved(struct worker *w, struct compress_task *t)
 	struct image *im = &w->images[t->idx];
 	w->compressing--;
 	if (t->rc != 0) {
-		if (t->err_no != 0 && disk_is_broken(t->err_no))
+		if (t->err_no != 0 && disk_is_broken(t->err_no)) {
 			snprintf(w->disk_error, sizeof(w->disk_error), "%s", t->err);
+			w->disk_errno = t->err_no;
+		}
 		image_failed(w, t->idx, t->err, t->api_ms);
 	} else if (record_image(w, im, &t->mp, (long)t->out_len, t->api_ms) != 0) {
 		image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
 	} else {
+		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
 		    t->out_len);
 	}
@@ -503,6 +505,9 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	size_t idx = s->idx;
 	int stage = s->stage;
 	provider_finish(&s->call, s->prov, w->cfg, rc, &a);
+	log_debug("case %s: image %s: %s answered in %ld ms: %s", w->job.case_id,
+	    w->images[idx].item_id, s->prov->name, api_ms,
+	    a.verdict == PV_OK ? "a picture" : a.err);
 	release(w, s);
 	outcome(w, idx, stage, &a, api_ms);
 }
@@ -654,6 +659,10 @@ stop_reason(struct worker *w, int64_t now)
 	if (w->disk_error[0] != '\0') {
 		log_error("case %s: the media directory takes no files (%s); stopping",
 		    w->job.case_id, w->disk_error);
+		/* The images never written must not name the file that was. */
+		if (w->disk_errno != 0)
+			snprintf(w->disk_error, sizeof(w->disk_error), "not written: the media"
+			    " directory takes no files (%s)", strerror(w->disk_errno));
 		return w->disk_error;
 	}
 	return NULL;
@@ -721,6 +730,19 @@ adopt(struct worker *w, size_t idx)
 	return 1;
 }
 
+/* Its worker died with the request out: no answer, so no attempt spent. */
+static void
+interrupted(struct worker *w, struct image *im)
+{
+	if (store_image_interrupted(w->job.case_id, im->item_id) == 1) {
+		snprintf(im->status, sizeof(im->status), "pending");
+		im->attempts -= im->attempts > 0;
+		im->interrupted++;
+		log_info("case %s: image %s: attempt interrupted by the worker's death;"
+		    " not counted against retry_attempts", w->job.case_id, im->item_id);
+	}
+}
+
 static int
 plan(struct worker *w)
 {
@@ -736,6 +758,8 @@ plan(struct worker *w)
 		const char *st = w->images[i].status;
 		if (strcmp(st, "generating") == 0 && adopt(w, i))
 			continue;
+		if (strcmp(st, "generating") == 0)
+			interrupted(w, &w->images[i]);
 		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
 			w->todo[w->n_todo++] = i;
 	}
@@ -813,7 +837,7 @@ prepare(struct worker *w)
 			    "applies", w->job.case_id, p->name);
 	}
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
-	    w->job.case_id, w->job.webhook_url)) == NULL)
+	    w->job.case_id)) == NULL)
 		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
 	w->deadline = codec_now_ms() + w->cfg->job_deadline * 1000;
 	return 0;
@@ -854,6 +878,7 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 	 */
 	if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) != 1 || mallopt(M_ARENA_MAX, 1) != 1)
 		log_warn("case %s: mallopt failed; the heap may cost more CPU", case_id);
+	store_outbox_use(cfg);
 	if (claim(&w, case_id, take_over) != 0) {
 		store_free(&w.job, w.images, w.n);
 		return 1;

@@ -59,11 +59,12 @@ is "$(sqlite3 "$T/imagegen.db" "SELECT event FROM webhook_deliveries ORDER BY id
     "the first row is the start event"
 
 # A receiver that fails its first two posts: the start event is retried
-# with backoff and lands on the third attempt; the job is unaffected.
+# with backoff and lands on the third attempt, the images being slow enough
+# that no newer update supersedes it meanwhile; the job is unaffected.
 kill "$HOOK_PID"
 rm -f "$T/hook.port" "$T/hook.log"
 start_receiver --fail-first 2 --status 503
-make_case case-retry 1 1 "$HOOK_URL"
+make_case case-retry 1 1 "$HOOK_URL" ev-0=delay=8 loc-0=delay=8
 post_json /api/generate-case-images "$T/case-retry.json"
 check "the second job finishes" wait_final case-retry 30
 final_done() {

@@ -107,11 +107,12 @@ for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
     "imagegen_webhook_delivery_latency_seconds histogram" "imagegen_stuck_jobs gauge" \
     "imagegen_queued_jobs gauge" "imagegen_provider_images_total counter" \
     "imagegen_provider_tokens_total counter" \
-    "imagegen_provider_estimated_cost_usd_total counter"; do
+    "imagegen_provider_estimated_cost_usd_total counter" \
+    "imagegen_image_attempts_interrupted_total counter"; do
 	check "# TYPE $f" grep -qxF "# TYPE $f" "$T/metrics.txt"
 done
-is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 15 "15 metric families, no more"
-is "$(grep -c '^# HELP ' "$T/metrics.txt")" 15 "each with a HELP line"
+is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 16 "16 metric families, no more"
+is "$(grep -c '^# HELP ' "$T/metrics.txt")" 16 "each with a HELP line"
 
 # Every line is a HELP or TYPE comment or "name{labels} value" / "name value",
 # and every sample belongs to a family typed before it.
@@ -157,7 +158,7 @@ esac
 is "$(jsonc .jobs)" '{"pending":0,"generating":0,"completed":1,"partial":1,"failed":0}' \
     "jobs by status, all five"
 is "$(jsonc .images)" \
-    '{"completed":7,"failed":1,"successRatio":0.875,"failureRatio":0.125,"retries":2}' \
+    '{"completed":7,"failed":1,"successRatio":0.875,"failureRatio":0.125,"retries":2,"interrupted":0}' \
     "images: counts, ratios, retries"
 jcheck "job durations: count 2, +Inf == count" \
     '.jobDurationSeconds.count == 2 and .jobDurationSeconds.buckets["+Inf"] == 2'

@@ -39,6 +39,9 @@ if mount_tmpfs "$T/media/case-full" size=64k; then
 	is "$(errors_of case-full | grep -c 'No space left on device')" "$failed_n" \
 	    "every failed image says: No space left on device"
 	is "$(json '.failedIds | length' "$T/case-full.status")" "$failed_n" "failedIds lists them"
+	is "$(json '[.images[] | select(.status == "failed") | select(.error | test("(ev|loc)-[0-9]+[.]jpg"))
+	    | select(.error | contains(.id + ".jpg") | not) | .id] | join(" ")' "$T/case-full.status")" "" \
+	    "no failed image names another image's file"
 	is "$(ls -A "$T/media/case-full" | grep -v '\.jpg$' | wc -l)" 0 "no temporary file is left"
 	is "$(ls "$T/media/case-full" | grep -c '\.jpg$')" "$done_n" "one file per completed image"
 	bad=0
@@ -50,7 +53,7 @@ if mount_tmpfs "$T/media/case-full" size=64k; then
 	url=$(json '[.evidenceImages[], .locationImages[]][0]' "$T/case-full.status")
 	is "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$url")" 200 "a completed image is served"
 else
-	skip 9 "cannot mount tmpfs"
+	skip 10 "cannot mount tmpfs"
 fi
 
 # 2. The case's directory is a regular file: nothing can be created in it.

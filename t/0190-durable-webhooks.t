@@ -5,7 +5,7 @@
 # the final update once per id however many attempts it took.
 . "$(dirname "$0")/lib.sh"
 
-start_receiver --fail-first 4 --status 503
+start_receiver --fail-final 4 --status 503
 start_stack "reap_interval = 86400" "webhook_retries = 5"
 make_case case-durable 1 1 "$HOOK_URL"
 post_json /api/generate-case-images "$T/case-durable.json"
@@ -14,13 +14,13 @@ worker_gone() { ! kill -0 "$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jo
 check "the worker ends without waiting out the long backoff" wait_for 15 worker_gone
 rows=$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
 check "it left $rows deliveries pending for the reaper" test "$rows" -ge 1
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE event = 'final' AND status = 'pending'")" \
-    1 "the final update is among them, not lost"
+is "$(sqlite3 "$T/imagegen.db" "SELECT event FROM webhook_deliveries WHERE status = 'pending'")" \
+    final "the final update is the one, not lost: it superseded what was older"
 
 # The reaper sends them once their backoff is over.
 reaped() {
 	"$IMAGEGEN" reap >/dev/null
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'")" = 0 ]
+	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")" = 0 ]
 }
 check "imagegen reap delivers everything left" wait_for 40 reaped
 is "$(sqlite3 "$T/imagegen.db" "SELECT status FROM webhook_deliveries WHERE event = 'final'")" delivered \
@@ -34,10 +34,12 @@ is "$(jq -r 'select(.status == 200 and .json.status == "completed") | .headers["
 ids=$(jq -r '.headers["webhook-id"]' "$H" | sort -u | wc -l)
 posts=$(wc -l < "$H")
 check "attempts of one delivery repeat its id ($posts posts, $ids ids)" test "$posts" -gt "$ids"
-first=$(jq -r '.headers["webhook-id"]' "$H" | head -1)
-is "$(jq -r --arg id "$first" 'select(.headers["webhook-id"] == $id) | .status' "$H" | tr '\n' ' ')" \
-    "503 503 503 503 200 " "the first delivery: refused four times, then accepted, one id throughout"
-is "$(sqlite3 "$T/imagegen.db" "SELECT attempts FROM webhook_deliveries ORDER BY id LIMIT 1")" 5 \
+final=$(sqlite3 "$T/imagegen.db" "SELECT webhook_id FROM webhook_deliveries WHERE event = 'final'")
+is "$(jq -r --arg id "$final" 'select(.headers["webhook-id"] == $id) | .status' "$H" | tr '\n' ' ')" \
+    "503 503 503 503 200 " "the final: refused four times, then accepted, one id throughout"
+is "$(sqlite3 "$T/imagegen.db" "SELECT attempts FROM webhook_deliveries WHERE event = 'final'")" 5 \
     "its row counts the 5 attempts, the worker's four and the reaper's"
+is "$(jq -r 'select(.status == 200) | .json.status' "$H" | tail -1)" completed \
+    "nothing arrived after the final"
 
 done_testing

@@ -1006,8 +1006,8 @@ test_jobjson(void)
 		    "jobjson_status: no startedAt when started_at is 0");
 		ok(cJSON_GetObjectItemCaseSensitive(s, "completedAt") == NULL,
 		    "jobjson_status: no completedAt when completed_at is 0");
-		ok(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(s, "lastError")),
-		    "jobjson_status: lastError is null when NULL");
+		ok(cJSON_GetObjectItemCaseSensitive(s, "lastError") == NULL,
+		    "jobjson_status: no lastError when there is none (lastError?: string)");
 		ok(has_number(s, "failedImages", 1) && has_number(s, "retryCount", 0),
 		    "jobjson_status: failedImages and retryCount");
 		const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(s, "images");

@@ -2,20 +2,25 @@
 """Webhook receiver for imagegen's tests.
 
 Usage: webhook-receiver.py --port-file FILE --log FILE [--fail-first N]
-           [--status CODE] [--delay SEC]
+           [--fail-final N] [--hold N] [--status CODE] [--delay SEC]
 
 Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file).
 Every POST (any path) is logged as one JSON line to --log and answered
 200 {"ok":true}, except the first N (--fail-first), which get --status
-(default 500) and {"ok":false}. GET /_count returns {"received": N}.
+(default 500) and {"ok":false}; so are the first N posts of a final update
+(--fail-final: status completed, partial or failed). GET /_count returns
+{"received": N}. --hold N: the N-th post is logged with status 0 and never
+answered; the connection is held until the sender hangs up (60 s at most),
+as a receiver too slow to answer before the sender died.
 """
-import argparse, json, os, sys, threading, time
+import argparse, json, os, select, socket, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import QuietHandler, serve  # noqa: E402
 
 LOCK = threading.Lock()
 RECEIVED = 0
+FINALS = 0
 ARGS = LOG = None
 
 
@@ -37,7 +42,7 @@ class Handler(QuietHandler):
         self.reply(404, {"ok": False, "error": "not found"})
 
     def do_POST(self):
-        global RECEIVED
+        global RECEIVED, FINALS
         t = time.time()
         try:
             raw = self.read_body()
@@ -47,12 +52,18 @@ class Handler(QuietHandler):
         with LOCK:
             RECEIVED += 1
             fail = RECEIVED <= ARGS.fail_first
-        status = ARGS.status if fail else 200
+            hold = RECEIVED == ARGS.hold
+        status = 0 if hold else ARGS.status if fail else 200
         text = raw.decode("utf-8", "replace")
         try:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
+        if isinstance(parsed, dict) and parsed.get("status") in ("completed", "partial", "failed"):
+            with LOCK:
+                FINALS += 1
+                if FINALS <= ARGS.fail_final and not hold:
+                    fail, status = True, ARGS.status
         headers = {}
         for k, v in self.headers.items():
             k = k.lower()
@@ -63,6 +74,14 @@ class Handler(QuietHandler):
         with LOCK:
             LOG.write(json.dumps(rec) + "\n")
             LOG.flush()
+        if hold:
+            end = time.time() + 60
+            while time.time() < end:
+                r, _, _ = select.select([self.connection], [], [], 0.5)
+                if r and not self.connection.recv(1, socket.MSG_PEEK):
+                    break
+            self.close_connection = True
+            return
         if ARGS.delay > 0:
             time.sleep(ARGS.delay)
         self.reply(status, {"ok": not fail})
@@ -75,6 +94,8 @@ def main():
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--fail-final", type=int, default=0)
+    p.add_argument("--hold", type=int, default=0)
     p.add_argument("--status", type=int, default=500)
     p.add_argument("--delay", type=float, default=0.0)
     ARGS = p.parse_args()

@@ -1,0 +1,84 @@
+/*
+ * bench/outbox.c: what the webhook outbox (src/store_outbox.c) adds to a
+ * worker's image transaction: store_image_completed() on a 14-image job
+ * with a webhookUrl, its progress row written (job and images read, the
+ * ImageProgressUpdate built, older pending rows superseded, the row
+ * inserted), against the same transaction without the row, on the same
+ * connection and job, in alternating blocks. Prints microseconds per
+ * transaction of each, the medians of the blocks, and their ratio.
+ *
+ * Usage: outbox DATABASE [BLOCKS]; DATABASE is created (it must not exist).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "store.h"
+#include "store_outbox.h"
+#include "timing.h"
+
+#define BLOCK 500
+
+static const char job_sql[] =
+    "INSERT INTO jobs (case_id, status, total_images, webhook_url, request_hash,"
+    " created_at, updated_at) VALUES ('case-bench', 'generating', 14,"
+    " 'https://game.example/hooks/images', 'h', 1, 1);"
+    "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 13)"
+    " INSERT INTO images (case_id, item_id, kind, position, name, description)"
+    " SELECT 'case-bench', 'ev-' || i, 'evidence', i, 'Evidence ' || i,"
+    " 'A torn train ticket, number ' || i || ', found under the victim''s desk' FROM k;";
+
+/* One block of image transactions; microseconds each, or -1. */
+static double
+block(int base)
+{
+	char item[16], path[64];
+	double t0 = now_ms();
+	for (int i = 0; i < BLOCK; i++) {
+		snprintf(item, sizeof(item), "ev-%d", (base + i) % 14);
+		snprintf(path, sizeof(path), "/var/lib/imagegen/media/case-bench/%s.jpg", item);
+		if (store_image_completed("case-bench", item, path, "/media/case-bench/x.jpg",
+		    12345, 800, base + i) != 0)
+			return -1;
+	}
+	return (now_ms() - t0) * 1e3 / BLOCK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	int from, to, blocks = argc > 2 ? atoi(argv[2]) : 10;
+	double *off = calloc((size_t)blocks + 1, sizeof(*off));
+	double *on = calloc((size_t)blocks + 1, sizeof(*on));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image_urls = URLS_PATH;
+	if (argc < 2 || blocks < 1 || off == NULL || on == NULL) {
+		fprintf(stderr, "usage: outbox DATABASE [BLOCKS]\n");
+		return 2;
+	}
+	if (store_open(argv[1]) != 0 || store_migrate(&from, &to) != 0 ||
+	    sqlite3_exec(store_handle(), job_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "outbox: cannot set up %s\n", argv[1]);
+		return 1;
+	}
+	for (int b = 0; b < blocks; b++) {
+		store_outbox_use(NULL);
+		off[b] = block(2 * b * BLOCK);
+		store_outbox_use(&cfg);
+		on[b] = block((2 * b + 1) * BLOCK);
+		if (off[b] < 0 || on[b] < 0)
+			return 1;
+	}
+	qsort(off, (size_t)blocks, sizeof(*off), cmp_double);
+	qsort(on, (size_t)blocks, sizeof(*on), cmp_double);
+	printf("image transaction: %.1f us without the outbox row, %.1f us with it: x%.2f\n",
+	    off[blocks / 2], on[blocks / 2], on[blocks / 2] / off[blocks / 2]);
+	store_close();
+	free(off);
+	free(on);
+	return 0;
+}

@@ -1,0 +1,60 @@
+#!/bin/sh
+# A write lock held by another connection (an operator's sqlite3 shell)
+# past the busy timeout (5 s) is no internal error: generate, cancel and
+# the progress webhook answer 503 {"error":"busy"} with Retry-After, within
+# the timeout, not 500 after it twice over. Status and metrics read on the
+# reader connection and answer 200 at once meanwhile.
+. "$(dirname "$0")/lib.sh"
+
+start_stack
+q() { sqlite3 "$T/imagegen.db" "$1"; }
+make_case case-before 1 1
+post_json /api/generate-case-images "$T/case-before.json"
+check "a job made before the lock finishes" wait_final case-before 30
+http GET /api/metrics/image-generation	# the metrics' statements are prepared
+
+# The operator's shell: it takes the write lock and keeps it until told.
+mkfifo "$T/shell.in"
+sqlite3 "$T/imagegen.db" < "$T/shell.in" > "$T/shell.out" 2>&1 &
+SHELL_PID=$!
+before_cleanup "kill $SHELL_PID 2>/dev/null"
+exec 3> "$T/shell.in"
+printf 'BEGIN IMMEDIATE;\nUPDATE maintenance SET last_run = last_run;\nSELECT %s;\n' "'locked'" >&3
+check "the shell holds the write lock" wait_for 10 grep -q locked "$T/shell.out"
+locked() { ! sqlite3 "$T/imagegen.db" ".timeout 0" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; }
+check "... which another writer cannot take" locked
+
+timed() {	# timed METHOD PATH [curl options]: sets CODE and MS
+	t0=$(date +%s%N)
+	http "$@"
+	MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+make_case case-locked 1 1
+timed POST /api/generate-case-images -H 'Content-Type: application/json' --data-binary "@$T/case-locked.json"
+is "$CODE" 503 "generate answers 503 (${MS} ms)"
+is "$(jsonc .)" '{"error":"busy"}' '... {"error":"busy"}'
+is "$(header Retry-After)" 2 "... with Retry-After: 2"
+check "... within the 5 s timeout and a margin, not twice it (${MS} ms)" test "$MS" -lt 8000
+printf '%s' '{"caseId":"case-before","status":"completed","completedImages":2,"totalImages":2,
+  "evidenceImages":{},"locationImages":{},"failedIds":[]}' > "$T/hook.json"
+timed POST /api/webhook/image-progress -H 'Content-Type: application/json' --data-binary "@$T/hook.json"
+is "$CODE" 503 "the progress webhook answers 503 (${MS} ms)"
+check "... within the timeout and a margin (${MS} ms)" test "$MS" -lt 8000
+is "$(header Retry-After)" 2 "... with Retry-After"
+timed GET /api/case-images/case-before
+is "$CODE" 200 "status answers 200 (${MS} ms)"
+check "... at once (${MS} ms)" test "$MS" -lt 2000
+timed GET /api/metrics/image-generation
+is "$CODE" 200 "metrics answers 200 (${MS} ms)"
+check "... at once, on the reader (${MS} ms)" test "$MS" -lt 2000
+check "the log says what was locked" grep -q 'database is locked' "$T/imagegen.log"
+
+printf 'COMMIT;\n' >&3
+exec 3>&-
+wait_exit "$SHELL_PID" 10
+is "$?" 0 "the shell lets go"
+post_json /api/generate-case-images "$T/case-locked.json"
+is "$CODE" 202 "generate answers 202 once the lock is gone"
+check "and the job finishes" wait_final case-locked 30
+
+done_testing
