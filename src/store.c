@@ -142,7 +142,7 @@ static const char *const sql[S_COUNT] = {
 	    "SELECT count(*), min(at) FROM api_calls WHERE provider = ?2 AND at > ?1",
 	[S_RATE_ADD] = "INSERT INTO api_calls (at, case_id, provider) VALUES (?1, ?2, ?3)",
 	[S_RATE_PRUNE] = "DELETE FROM api_calls WHERE at <= ?1",
-	/* Newest first, from a cursor: the indexes of migration 017 (sql/017-list.sql). */
+	/* Newest first, from a cursor: the indexes of migration 14 (sql/014-list.sql). */
 	[S_LIST] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"

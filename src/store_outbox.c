@@ -1,5 +1,5 @@
 /*
- * store_outbox.c: webhook_deliveries as an outbox (migration 14). A
+ * store_outbox.c: webhook_deliveries as an outbox (migration 12). A
  * worker's progress update is a row written inside the transaction of the
  * change it reports, on the store's connection, before anything is sent:
  * a worker killed after it recorded a job completed leaves the final

@@ -1,4 +1,4 @@
--- imagegen schema, version 14: webhook_deliveries is an outbox.
+-- imagegen schema, version 12: webhook_deliveries is an outbox.
 --
 -- A worker writes each progress update's row in the same transaction as
 -- the change it reports (its claim, an image done or failed, the final

@@ -1,4 +1,4 @@
--- imagegen schema: the list of jobs, newest first.
+-- imagegen schema, version 14: the list of jobs, newest first.
 --
 -- GET /api/case-images pages through the jobs by (created_at, case_id),
 -- newest first, all of them or those of one status; each page starts

@@ -1,4 +1,4 @@
--- imagegen schema, version 15: attempts a crash interrupted are counted apart.
+-- imagegen schema, version 13: attempts a crash interrupted are counted apart.
 --
 -- An image whose worker died while its request was out (SIGKILL, the OOM
 -- killer, a reboot) is found 'generating' by the next worker. That attempt
