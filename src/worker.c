@@ -505,7 +505,7 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	size_t idx = s->idx;
 	int stage = s->stage;
 	provider_finish(&s->call, s->prov, w->cfg, rc, &a);
-	log_debug("case %s: image %s: %s answered in %ld ms: %s", w->job.case_id,
+	log_debug("case %s: image %s: the image API (%s) answered in %ld ms: %s", w->job.case_id,
 	    w->images[idx].item_id, s->prov->name, api_ms,
 	    a.verdict == PV_OK ? "a picture" : a.err);
 	release(w, s);
