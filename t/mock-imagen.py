@@ -13,7 +13,9 @@ Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file)
 and serves POST /v1beta/models/{model}:predict, GET /_stats, POST /_reset.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
-[[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
+[[fault:hang=SEC]], [[fault:gate=N]] (wait, 120 s at most, until the file
+--gate's value followed by .N exists: a test holds requests until it says).
+Every request is logged as one JSON line to --log.
 """
 import argparse, base64, email.utils, hashlib, json, os, random, re, select
 import socket, struct, sys, threading, time, zlib
@@ -27,7 +29,7 @@ FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:=([0-9]+(?:\.[0-9]*)?))?"      # =SEC argument
                       r"(?:x([0-9]+))?\]\]")              # xN count
 FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
-          "hang", "delay", "badbase64",
+          "hang", "delay", "gate", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close", "bomb"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
@@ -295,6 +297,11 @@ class Handler(QuietHandler):
             secs = float(arg) if arg else (600.0 if fault == "hang" else 1.0)
             if not self.wait(secs):
                 return self.gone(rec)
+        if fault == "gate":
+            path, end = "%s.%d" % (ARGS.gate, int(float(arg or 0))), time.monotonic() + 120
+            while not os.path.exists(path) and time.monotonic() < end:
+                if not self.wait(0.05):
+                    return self.gone(rec)
         if fault == "badbase64":
             preds = [{"bytesBase64Encoded": "!!!not base64###", "mimeType": "image/png"}]
         elif fault == "bomb":
@@ -330,6 +337,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--image")
+    p.add_argument("--gate", default="/nonexistent/gate")
     ARGS = p.parse_args()
     if (ARGS.latency_min is None) != (ARGS.latency_max is None):
         p.error("--latency-min and --latency-max go together")
