@@ -199,8 +199,11 @@ trim(char *s)
 	return s;
 }
 
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* seen[i] is the line that set keys[i]: a key set twice is a mistake, not an override. */
 static int
-parse_line(struct config *cfg, char *line, char *err, size_t errlen)
+parse_line(struct config *cfg, char *line, int lineno, int *seen, char *err, size_t errlen)
 {
 	char *s = trim(line);
 	if (*s == '\0' || *s == '#')
@@ -211,7 +214,16 @@ parse_line(struct config *cfg, char *line, char *err, size_t errlen)
 		return -1;
 	}
 	*eq = '\0';
-	return config_parse(cfg, trim(s), trim(eq + 1), err, errlen);
+	const char *name = trim(s);
+	const struct key *k = find_key(name);
+	if (k != NULL && seen[k - keys] != 0) {
+		snprintf(err, errlen, "%s: set twice, on lines %d and %d: keep one", name,
+		    seen[k - keys], lineno);
+		return -1;
+	}
+	if (k != NULL)
+		seen[k - keys] = lineno;
+	return config_parse(cfg, name, trim(eq + 1), err, errlen);
 }
 
 /* A missing file at the default path is fine: the defaults stand. */
@@ -226,13 +238,13 @@ read_file(struct config *cfg, const char *path, int must_exist, char *err, size_
 		return -1;
 	}
 	char line[8192], why[512];
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, seen[N_KEYS] = { 0 };
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
 			rc = -1;
-		} else if (parse_line(cfg, line, why, sizeof(why)) != 0) {
+		} else if (parse_line(cfg, line, lineno, seen, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			rc = -1;
 		}

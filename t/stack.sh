@@ -83,11 +83,21 @@ write_config() {	# write_config [extra "key = value" lines...]
 		echo "webhook_private = yes"
 		echo "rate_limit = 1000000"
 		echo "max_inflight = 64"
-		for line in "$@"; do echo "$line"; done
 	} > "$T/imagegen.conf"
+	set_config "$@"
 	chmod 600 "$T/imagegen.conf"	# it holds the token
 	export IMAGEGEN_CONFIG=$T/imagegen.conf
 	"$IMAGEGEN" initdb >/dev/null || bail "imagegen initdb failed"
+}
+
+# set_config "key = value"...: sets keys in $T/imagegen.conf. A key set
+# twice is an error, so a line replaces the key's line, if it has one.
+set_config() {
+	for line in "$@"; do
+		key=$(echo "${line%%=*}" | tr -d ' ')
+		case $key in ''|\#*) ;; *) sed -i "/^$key *=/d" "$T/imagegen.conf" ;; esac
+		echo "$line" >> "$T/imagegen.conf"
+	done
 }
 
 start_imagegen() {	# the FastCGI responder on a unix socket, as spawn-fcgi runs it
