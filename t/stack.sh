@@ -113,18 +113,20 @@ start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
 	wait_for 10 test -S "$T/fcgiwrap.sock" || bail "fcgiwrap did not start"
 }
 
-# The shipped server block, with only its socket, paths and port replaced.
+# The shipped server block (its template in nginx/), with only its socket,
+# paths and port replaced; one listen, on loopback.
 start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	conf=${1:-imagegen.conf}
 	PORT=$(free_port)
 	cp /etc/nginx/fastcgi_params "$T/fastcgi_params"
 	sed -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
+	    -e "/listen \[::\]:80;/d" \
 	    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/imagegen.sock|" \
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$T/fcgiwrap.sock|" \
-	    -e "s|/usr/local/bin/imagegen|$IMAGEGEN|" \
+	    -e "s|@bindir@/imagegen|$IMAGEGEN|" \
 	    -e "s|/var/lib/imagegen/media/|$T/media/|" \
-	    -e "s|/usr/local/etc/imagegen.conf|$T/imagegen.conf|" \
-	    "$top_srcdir/nginx/$conf" > "$T/server.conf"
+	    -e "s|@sysconfdir@/imagegen.conf|$T/imagegen.conf|" \
+	    "$top_srcdir/nginx/$conf.in" > "$T/server.conf"
 	cat > "$T/nginx.conf" <<-NGINX
 	$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 	daemon off;
