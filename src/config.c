@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -276,14 +278,26 @@ check_verify_secrets(const char *list)
 	return 0;
 }
 
-/* Secrets in a file that others can read are secrets no more. */
+/*
+ * Secrets in a file that others can read are secrets no more. Its group
+ * may read it when that is the service's: the Debian package's config is
+ * 0640 root:imagegen.
+ */
+static int
+group_is_service(gid_t gid)
+{
+	struct group *g = getgrgid(gid);
+	return gid == getegid() || (g != NULL && strcmp(g->gr_name, "imagegen") == 0);
+}
+
 static void
 warn_if_readable(const struct config *cfg, const char *path)
 {
 	struct stat st;
 	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
 	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0') &&
-	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+	    stat(path, &st) == 0 && ((st.st_mode & 007) != 0 || ((st.st_mode & 070) != 0 &&
+	    ((st.st_mode & 020) != 0 || !group_is_service(st.st_gid)))))
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
 }
