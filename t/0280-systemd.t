@@ -43,7 +43,7 @@ is "$(key imagegen-reap.timer Unit)" imagegen.service \
     "the timer starts the responder, which sweeps, rather than a oneshot"
 # configure's bindir and sysconfdir, expanded as make expands them.
 set -- $(printf 'show-paths:\n\t@echo $(bindir) $(sysconfdir)\n' |
-    env -u MAKEFLAGS -u MFLAGS make -s -C "$top_builddir" -f Makefile -f - show-paths)
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top_builddir" -f Makefile -f - show-paths)
 is "$(sed -n 's/^\(ExecStart\|Environment\|EnvironmentFile\)=//p' "$B/imagegen.service" | tr '\n' ' ')" \
     "$1/imagegen IMAGEGEN_CONFIG=$2/imagegen.conf -$2/imagegen.env " \
     "the built unit names the binary and the config where configure put them"
