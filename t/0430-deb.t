@@ -109,6 +109,9 @@ is "$?/$out" "0/" "imagegen config accepts it, with no warning (the mode is righ
 
 # 3. Start the responder, as the socket unit would.
 if [ -d /run/systemd/system ]; then
+	# postinst started the units: the next connection starts a responder
+	# that reads the edited config.
+	systemctl stop imagegen.service
 	systemctl start imagegen.socket || bail "systemctl start imagegen.socket failed"
 	STARTED=systemd
 else
