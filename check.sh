@@ -27,7 +27,7 @@ elapsed() { s=$(($(date +%s) - $1)); echo "$((s / 60)) min $((s % 60)) s"; }
 suite() {	# suite DIR [CONFIGURE-OPTIONS...]
 	dir=$1; shift
 	t0=$(date +%s)
-	echo "$dir: configure $* and build"
+	echo "$dir: configure${*:+ $*} and build"
 	rm -rf "$dir" && mkdir "$dir"
 	if ! (cd "$dir" && ../configure --quiet "$@" && make -j2 >make.out 2>&1); then
 		echo "$dir: the build failed:"; tail -30 "$dir/make.out" 2>/dev/null
