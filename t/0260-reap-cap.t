@@ -91,6 +91,9 @@ check "... and the metrics count them while they wait ($queued)" test "$queued" 
 gate 1
 watch 1 6 "case-cap-3 case-cap-4 case-cap-5 case-cap-6"
 check "all six end" all_final 1 6
+# A worker that has ended its job may still be handing over: none may
+# linger into the next part, where it could take an orphan up.
+check "... and their workers have exited" wait_for 20 no_workers
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 6 \
     "... completed"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
@@ -117,6 +120,7 @@ is "$(reap)" 0 "a sweep while those 2 run resumes none"
 gate 2
 watch 7 12
 check "all six end, with no sweep after the first two" all_final 7 12
+check "... and their workers have exited" wait_for 20 no_workers
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 12 \
     "... completed"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
