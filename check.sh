@@ -2,9 +2,23 @@
 # check.sh: install what is missing, build from scratch, and run the whole
 # test suite twice: a plain build in build/, then one with AddressSanitizer
 # and UBSan in build-san/ (an error there aborts the process, and a test
-# fails).
+# fails). Each suite prints a line as it starts and one as it ends.
 set -eu
 cd "$(dirname "$0")"
+# build/ and build-san/ are VPATH builds: configure refuses them while an
+# in-tree build (./configure run here) is in the way.
+if [ -f config.status ]; then
+	echo "check.sh: ./configure was run in this directory; check.sh builds in build/" >&2
+	echo "  and build-san/, which it forbids: run 'make distclean' here first." >&2
+	exit 1
+fi
+last=.check-duration
+if [ -s "$last" ]; then
+	echo "check.sh: the last full run here took $(cat "$last"); deps, then two builds and suites"
+else
+	echo "check.sh: a full run takes about 10 minutes on 2 cores (2 builds, 2 suites of ~35 tests)"
+fi
+start=$(date +%s)
 sh ./deps.sh test
 # The browser tests' driver, at the version of t/browser/package-lock.json.
 (cd t/browser && npm ci --no-audit --no-fund >/dev/null) ||
@@ -12,10 +26,18 @@ sh ./deps.sh test
 autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; exit 1; }
 
 pass=0 fail=0 rc=0
+elapsed() { s=$(($(date +%s) - $1)); echo "$((s / 60)) min $((s % 60)) s"; }
 suite() {	# suite DIR [CONFIGURE-OPTIONS...]
 	dir=$1; shift
+	t0=$(date +%s)
+	echo "$dir: configure${*:+ $*} and build"
 	rm -rf "$dir" && mkdir "$dir"
-	(cd "$dir" && ../configure --quiet "$@" && make -j2 >/dev/null) || return 1
+	if ! (cd "$dir" && ../configure --quiet "$@" && make -j2 >make.out 2>&1); then
+		echo "$dir: the build failed:"; tail -30 "$dir/make.out" 2>/dev/null
+		fail=$((fail + 1))
+		return 1
+	fi
+	echo "$dir: running $(ls t/[0-9]*.t | wc -l) test scripts and the unit tests"
 	r=0
 	(cd "$dir" && make -j2 check >check.out 2>&1) || r=$?
 	grep -E '^(FAIL|ERROR):' "$dir/check.out" | sed "s|^|$dir: |" || true
@@ -27,11 +49,14 @@ suite() {	# suite DIR [CONFIGURE-OPTIONS...]
 	p=$(sed -n 's/^# PASS: *//p' "$dir/check.out")
 	f=$(sed -n 's/^# FAIL: *//p' "$dir/check.out")
 	e=$(sed -n 's/^# ERROR: *//p' "$dir/check.out")
-	echo "$dir: ${p:-0} passed, $(( ${f:-0} + ${e:-0} )) failed"
+	s=$(sed -n 's/^# SKIP: *//p' "$dir/check.out")
+	[ $r -ne 0 ] && [ -z "$p$f$e" ] && { echo "$dir: make check failed:"; tail -30 "$dir/check.out"; e=1; }
+	echo "$dir: ${p:-0} passed, $(( ${f:-0} + ${e:-0} )) failed, ${s:-0} skipped ($(elapsed "$t0"))"
 	pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0} + ${e:-0}))
 	return $r
 }
 suite build || rc=1
 suite build-san --enable-sanitizers || rc=1
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, in $(elapsed "$start")"
+[ $rc -eq 0 ] && elapsed "$start" > "$last"
 exit $rc

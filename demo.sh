@@ -6,7 +6,9 @@
 set -eu
 cd "$(dirname "$0")"
 top_srcdir=$(pwd)
-top_builddir=$top_srcdir/build
+# After an in-tree ./configure && make, the demo uses that build: a VPATH
+# build in build/ would be refused while it is there.
+if [ -f config.status ]; then top_builddir=$top_srcdir; else top_builddir=$top_srcdir/build; fi
 T=${IMAGEGEN_DEMO_DIR:-/tmp/imagegen-demo}
 
 if [ "${1:-}" = stop ]; then
@@ -16,12 +18,12 @@ if [ "${1:-}" = stop ]; then
 fi
 
 sh ./deps.sh
-echo "building imagegen..."
-if [ ! -f build/Makefile ]; then
+echo "building imagegen in $top_builddir..."
+if [ ! -f "$top_builddir/Makefile" ]; then
 	autoreconf -fi >/dev/null 2>&1
 	mkdir -p build && (cd build && ../configure --quiet)
 fi
-make -C build -j2 >/dev/null
+make -C "$top_builddir" -j2 >/dev/null
 [ -f "$T/pids" ] && "$0" stop
 rm -rf "$T" && mkdir -p "$T"
 . "$top_srcdir/t/stack.sh"
@@ -32,6 +34,8 @@ start_imagegen
 start_nginx
 echo "$PIDS" > "$T/pids"
 echo "nginx on $BASE, imagegen behind it; config $T/imagegen.conf"
+echo "The provider is the offline one (provider = local): the pictures are"
+echo "placeholders drawn from each prompt, not photos from the image API."
 
 python3 - > "$T/case.json" <<'PY'
 import json
@@ -78,7 +82,13 @@ echo "  ..."
 echo
 echo "See the case:     $BASE/cases/demo-case-1"
 echo "All the jobs:     $BASE/cases/"
-echo "Inspect the job:  build/src/imagegen -c $T/imagegen.conf show demo-case-1"
+echo "Try the API by hand, with the demo's token ($API_TOKEN):"
+echo "  curl -s -H 'Content-Type: application/json' -H 'Authorization: Bearer $API_TOKEN' \\"
+echo "    -d '{\"caseId\":\"my-case\",\"evidence\":[{\"id\":\"ev-1\",\"name\":\"Brass key\",\"description\":\"A small brass key\"}],\"locations\":[{\"id\":\"loc-1\",\"name\":\"Harbour\",\"description\":\"A dock at night\"}]}' \\"
+echo "    $BASE/api/generate-case-images"
+echo "  curl -s $BASE/api/case-images/my-case"
+echo
+echo "Inspect the job:  ${top_builddir#$top_srcdir/}/src/imagegen -c $T/imagegen.conf show demo-case-1"
 echo "           or:    sqlite3 $T/imagegen.db 'SELECT * FROM job_progress'"
 echo "Stop the demo:    ./demo.sh stop"
 [ "$status" = completed ]

@@ -1,12 +1,16 @@
 #!/bin/sh
 # deps.sh: install, from Debian's packages, what imagegen needs to build,
-# run and test and is not installed yet. Run as root on Debian 12.
+# run, test and package and is not installed yet. Run as root on Debian 12.
+# It waits (10 minutes at most) for another apt or dpkg to finish, shows
+# what apt does, and stops and disables the services Debian starts as it
+# installs nginx and prometheus: the demo and the tests run their own
+# nginx, and the package test (t/0430) Debian's, on port 80.
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libcurl4-openssl-dev libcjson-dev libmagickwand-dev
 	libsqlite3-dev libssl-dev libpng-dev
 	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc
-	systemd"
+	systemd procps debhelper dpkg-dev fakeroot lintian prometheus"
 # `deps.sh test`, as check.sh runs it: also what the browser tests drive
 # (t/047*.t to t/049*.t): chromium and firefox-esr, and node with npm for
 # puppeteer-core (any node 18 or later; NodeSource's carries its own npm).
@@ -23,6 +27,23 @@ done
 [ -z "$missing" ] && exit 0
 echo "deps.sh: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# Debian starts nginx on port 80 when it is installed; the demo and tests run their own.
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+LOCK="-o DPkg::Lock::Timeout=600"
+if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+	echo "deps.sh: another apt or dpkg is running; waiting for it (10 minutes at most)"
+fi
+apt-get $LOCK update -q
+apt-get $LOCK install -y -q --no-install-recommends $missing
+
+# Debian starts what it installs; on port 80 (nginx) and 9090 (prometheus)
+# they would answer in the demo's and the tests' place.
+for svc in nginx prometheus; do
+	case " $missing " in *" $svc"[-\ ]*) ;; *) continue ;; esac
+	echo "deps.sh: stopping and disabling the $svc service Debian started"
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now "$svc" 2>/dev/null || true
+	else
+		[ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+		systemctl disable "$svc" >/dev/null 2>&1 || true
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+	fi
+done

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "imageurl.h"
@@ -223,8 +225,11 @@ trim(char *s)
 	return s;
 }
 
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* seen[i] is the line that set keys[i]: a key set twice is a mistake, not an override. */
 static int
-parse_line(struct config *cfg, char *line, char *err, size_t errlen)
+parse_line(struct config *cfg, char *line, int lineno, int *seen, char *err, size_t errlen)
 {
 	char *s = trim(line);
 	if (*s == '\0' || *s == '#')
@@ -235,7 +240,16 @@ parse_line(struct config *cfg, char *line, char *err, size_t errlen)
 		return -1;
 	}
 	*eq = '\0';
-	return config_parse(cfg, trim(s), trim(eq + 1), err, errlen);
+	const char *name = trim(s);
+	const struct key *k = find_key(name);
+	if (k != NULL && seen[k - keys] != 0) {
+		snprintf(err, errlen, "%s: set twice, on lines %d and %d: keep one", name,
+		    seen[k - keys], lineno);
+		return -1;
+	}
+	if (k != NULL)
+		seen[k - keys] = lineno;
+	return config_parse(cfg, name, trim(eq + 1), err, errlen);
 }
 
 /* A missing file at the default path is fine: the defaults stand. */
@@ -250,13 +264,13 @@ read_file(struct config *cfg, const char *path, int must_exist, char *err, size_
 		return -1;
 	}
 	char line[8192], why[512];
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, seen[N_KEYS] = { 0 };
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
 			rc = -1;
-		} else if (parse_line(cfg, line, why, sizeof(why)) != 0) {
+		} else if (parse_line(cfg, line, lineno, seen, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			rc = -1;
 		}
@@ -343,7 +357,18 @@ config_price(const char *list, const char *provider)
 	return found;
 }
 
-/* Secrets in a file that others can read are secrets no more. */
+/*
+ * Secrets in a file that others can read are secrets no more. Its group
+ * may read it when that is the service's: the Debian package's config is
+ * 0640 root:imagegen.
+ */
+static int
+group_is_service(gid_t gid)
+{
+	struct group *g = getgrgid(gid);
+	return gid == getegid() || (g != NULL && strcmp(g->gr_name, "imagegen") == 0);
+}
+
 static void
 warn_if_readable(const struct config *cfg, const char *path)
 {
@@ -351,7 +376,8 @@ warn_if_readable(const struct config *cfg, const char *path)
 	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
 	    *cfg->openai_api_key != '\0' ||
 	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0') &&
-	    stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+	    stat(path, &st) == 0 && ((st.st_mode & 007) != 0 || ((st.st_mode & 070) != 0 &&
+	    ((st.st_mode & 020) != 0 || !group_is_service(st.st_gid)))))
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
 }

@@ -108,6 +108,15 @@ log_close(void)
 	log_fd = -1;
 }
 
+/* An operator at a terminal sees a command's errors whatever the sink. */
+static int echo_errors;
+
+void
+log_echo_errors(int on)
+{
+	echo_errors = on;
+}
+
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
@@ -124,6 +133,8 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
 
+	if (echo_errors && lvl == LOG_LVL_ERROR && sink != SINK_STDERR)
+		dprintf(STDERR_FILENO, "imagegen: %s\n", msg);
 	if (sink == SINK_SYSLOG) {
 		syslog(syslog_prio[lvl], "%s: %s", level_names[lvl], msg);
 		return;

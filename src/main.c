@@ -1,4 +1,5 @@
 /* main.c: decide what this process is: FastCGI responder, CGI program or admin tool. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +14,39 @@
 #include "config.h"
 #include "image.h"
 #include "log.h"
+#include "provider.h"
 #include "serve.h"
 #include "store.h"
 #include "store_health.h"
 
 static void
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 	    "usage: imagegen [-c file]                 (FastCGI on fd 0, or CGI)\n"
 	    "       imagegen [-c file] initdb | jobs | reap | run CASEID | show CASEID\n"
 	    "       imagegen [-c file] backup FILE\n"
 	    "       imagegen [-c file] config | check [--generate PATH]\n"
-	    "       imagegen version\n");
+	    "       imagegen help | --help | -h\n"
+	    "       imagegen version | --version | -V\n"
+	    "The config is -c file, else $IMAGEGEN_CONFIG, else %s.\n"
+	    "imagegen(8) has the details.\n", config_default_path());
+}
+
+/* Help and version need neither a config nor a database. */
+static int
+info_command(const char *arg)
+{
+	if (strcmp(arg, "help") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(arg, "version") == 0 || strcmp(arg, "--version") == 0 ||
+	    strcmp(arg, "-V") == 0) {
+		puts("imagegen " PACKAGE_VERSION);
+		return 0;
+	}
+	return -1;
 }
 
 /* Descriptors 0-2 must exist, or the first file we open would become one of them. */
@@ -42,8 +63,10 @@ start(struct config *cfg, const char *path, int detached)
 {
 	char err[1024];
 	if (config_load(cfg, path, err, sizeof(err)) != 0) {
-		log_error("config: %s", err);
-		if (!serve_is_cgi())
+		/* Once: a CGI program's stderr is the web server's log. */
+		if (serve_is_cgi())
+			log_error("config: %s", err);
+		else
 			fprintf(stderr, "imagegen: %s\n", err);
 		return -1;
 	}
@@ -71,7 +94,7 @@ serve(struct config *cfg, const char *path)
 {
 	int cgi = serve_is_cgi(), from, to;
 	if (!cgi && !serve_is_fastcgi()) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	char err[512];
@@ -103,26 +126,95 @@ serve(struct config *cfg, const char *path)
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 
+/*
+ * What the server checks as it starts, and not config_load alone: exit 0
+ * from `imagegen config` means the server will start.
+ */
+static int
+check_config(const struct config *cfg)
+{
+	char err[512];
+	int tokens = auth_load(cfg, err, sizeof(err));
+	auth_free();
+	if (tokens < 0) {
+		fprintf(stderr, "imagegen: %s: %s\n", cfg->path, err);
+		return -1;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", cfg->database);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (access(dir, F_OK) != 0) {
+		fprintf(stderr, "imagegen: %s: database %s: its directory %s: %s\n", cfg->path,
+		    cfg->database, dir, strerror(errno));
+		return -1;
+	}
+	if (tokens == 0)
+		fprintf(stderr, "imagegen: warning: no api_tokens: generate, retry and cancel "
+		    "refuse every request\n");
+	for (int i = 0; i < provider_count(cfg); i++) {
+		const struct provider *p = provider_at(cfg, i);
+		const char *key = provider_key(p, cfg);
+		if (key != NULL && *key == '\0')
+			fprintf(stderr, "imagegen: warning: provider %s has no key: set %s, or "
+			    "every image it is asked for fails\n", p->name, p->key_setting);
+	}
+	return 0;
+}
+
+static int
+config_command(struct config *cfg, const char *path)
+{
+	char err[1024];
+	if (config_load(cfg, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "imagegen: %s\n", err);
+		return 1;
+	}
+	if (check_config(cfg) != 0)
+		return 1;
+	printf("# %s\n", cfg->path);
+	config_print(cfg, stdout);
+	return 0;
+}
+
+/* Only initdb makes a database; the others say how to get one. */
+static int
+need_database(const struct config *cfg, const char *cmd)
+{
+	if (strcmp(cmd, "initdb") == 0)
+		return 0;
+	if (access(cfg->database, F_OK) != 0) {
+		fprintf(stderr, "imagegen: %s: %s: run imagegen initdb\n", cfg->database,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 command(struct config *cfg, const char *path, int argc, char **argv)
 {
 	int worker = strcmp(argv[0], "worker") == 0;
-	if (strcmp(argv[0], "version") == 0) {
-		puts("imagegen " PACKAGE_VERSION);
-		return 0;
+	int rc = info_command(argv[0]);
+	if (rc >= 0)
+		return rc;
+	if (strcmp(argv[0], "config") == 0)
+		return config_command(cfg, path);
+	char err[1024];
+	if (config_load(cfg, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "imagegen: %s\n", err);
+		return 1;
 	}
-	if (strcmp(argv[0], "config") == 0) {
-		char err[1024];
-		if (config_load(cfg, path, err, sizeof(err)) != 0) {
-			fprintf(stderr, "imagegen: %s\n", err);
-			return 1;
-		}
-		printf("# %s\n", cfg->path);
-		config_print(cfg, stdout);
-		return 0;
-	}
+	log_open(cfg->log, (enum log_level)cfg->log_level, worker);
+	/* A worker is detached: its errors have nowhere to go but the log. */
+	log_echo_errors(!worker);
+	if (need_database(cfg, argv[0]) != 0)
+		return 1;
 	int admin = !worker && strcmp(argv[0], "run") != 0;
-	if (start(cfg, path, worker) != 0 || (admin && store_check() != 0)) {
+	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    store_open(cfg->database) != 0 || (admin && store_check() != 0)) {
 		if (store_damaged())
 			fprintf(stderr, "imagegen: %s is damaged (%s): restore it from a backup\n",
 			    cfg->database, store_health_reason());
@@ -130,7 +222,8 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 			fprintf(stderr, "imagegen: %s is read-only\n", cfg->database);
 		return 1;
 	}
-	int rc = 0;
+	if (strcmp(argv[0], "initdb") != 0 && store_check_schema(cfg->database) != 0)
+		return 1;
 	if (worker || strcmp(argv[0], "run") == 0) {
 		if (image_init() != 0) {
 			log_error("image: cannot set ImageMagick's resource limits");
@@ -152,14 +245,21 @@ main(int argc, char **argv)
 	int c, rc;
 
 	ensure_std_fds();
+	if (argc > 1 && info_command(argv[1]) >= 0)
+		return 0;
 	/* "+": options end at the command, so a case id such as "-cfile" is never one. */
-	while ((c = getopt(argc, argv, "+c:h")) != -1) {
+	while ((c = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return info_command("-V");
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}

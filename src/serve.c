@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -303,6 +304,47 @@ start_threads(struct server *sv)
 	return started;
 }
 
+/*
+ * With no request coming, a responder still sweeps: when it starts (after
+ * a reboot, the timer starts it) and every reap_interval. The reaper it
+ * forks, and the workers that resumes, then belong to the responder's own
+ * systemd unit, which lives, not to a oneshot's that has ended.
+ */
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweep_wake = PTHREAD_COND_INITIALIZER;
+static int sweep_done;
+
+static void *
+sweep_thread(void *arg)
+{
+	const struct config *cfg = arg;
+	pthread_mutex_lock(&sweep_lock);
+	while (!sweep_done) {
+		pthread_mutex_unlock(&sweep_lock);
+		pthread_mutex_lock(&serve_lock);
+		reap_maybe(cfg);
+		pthread_mutex_unlock(&serve_lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += cfg->reap_interval;
+		pthread_mutex_lock(&sweep_lock);
+		while (!sweep_done && pthread_cond_timedwait(&sweep_wake, &sweep_lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&sweep_lock);
+	return NULL;
+}
+
+static void
+sweep_stop(pthread_t t)
+{
+	pthread_mutex_lock(&sweep_lock);
+	sweep_done = 1;
+	pthread_cond_signal(&sweep_wake);
+	pthread_mutex_unlock(&sweep_lock);
+	pthread_join(t, NULL);
+}
+
 int
 serve_fastcgi(const struct config *cfg)
 {
@@ -333,8 +375,14 @@ serve_fastcgi(const struct config *cfg)
 		return 1;
 	}
 	log_info("serve: FastCGI responder ready, %ld threads", sv.n);
+	pthread_t sweeper;
+	int sweeping = pthread_create(&sweeper, NULL, sweep_thread, (void *)cfg) == 0;
+	if (!sweeping)
+		log_warn("serve: no sweep thread; orphaned jobs resume on requests only");
 	for (long i = 0; i < sv.n; i++)
 		pthread_join(sv.threads[i], NULL);
+	if (sweeping)
+		sweep_stop(sweeper);
 	free(sv.threads);
 	int stop = atomic_load(&serve_stop);
 	if (stop > 0) {

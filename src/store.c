@@ -460,6 +460,24 @@ store_check(void)
 	return store_health_check(writer.db, sqlite3_db_filename(writer.db, "main"));
 }
 
+/* The admin commands but initdb need the schema, and never create a database. */
+int
+store_check_schema(const char *path)
+{
+	int v = 0;
+	if (user_version(&v) != 0) {
+		log_error("store: %s: %s: is it an imagegen database? run imagegen initdb",
+		    path, sqlite3_errmsg(cur->db));
+		return -1;
+	}
+	if (v == 0)
+		log_error("store: %s: no schema: run imagegen initdb", path);
+	else if (v < N_MIGRATIONS)
+		log_error("store: %s: schema version %d, this imagegen needs %d: run imagegen "
+		    "initdb", path, v, N_MIGRATIONS);
+	return v > 0 && v >= N_MIGRATIONS ? 0 : -1;
+}
+
 /* For the store's other files: the writer, which their statements are on. */
 struct sqlite3 *
 store_handle(void)

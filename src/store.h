@@ -83,6 +83,7 @@ int  store_step(struct sqlite3_stmt *s, const char *what);
 int  store_migrate(int *from, int *to);
 int  store_check(void);
 int  store_is_open(void);
+int  store_check_schema(const char *path);
 void store_close(void);
 
 int  store_create(const struct case_req *req, int64_t now, char status[12]);

@@ -31,7 +31,7 @@ check "nor in any status response" sh -c "curl -s '$BASE/api/case-images/case-wi
 
 # Custom prompt templates from the config.
 sed -i '/imagen_model/d' "$T/imagegen.conf"
-echo 'evidence_prompt = EV <{name}> <{description}> {other}' >> "$T/imagegen.conf"
+set_config 'evidence_prompt = EV <{name}> <{description}> {other}'
 make_case case-tmpl 1 1
 post_json /api/generate-case-images "$T/case-tmpl.json"
 check "the second job finishes" wait_final case-tmpl 30

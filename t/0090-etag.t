@@ -61,7 +61,7 @@ is "$CODE" 404 "an unknown case is 404, tag or no tag"
 is "$(json .error)" "Job not found" "... with a JSON error"
 
 # data: URLs as the reference returned them, under their own ETag.
-echo "image_urls = data" >> "$T/imagegen.conf"
+set_config "image_urls = data"
 kill "$IMAGEGEN_PID"; wait_for 5 sh -c "! kill -0 $IMAGEGEN_PID"; rm -f "$T/imagegen.sock"
 start_imagegen
 http GET /api/case-images/case-tag -H "If-None-Match: $etag"

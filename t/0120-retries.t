@@ -50,7 +50,7 @@ check "an HTTP-date Retry-After is honoured ($g ms)" test "$g" -ge 900
 
 # The job deadline still holds: a backoff that would end past it is not waited.
 sed -i 's/^retry_base = .*/retry_base = 60000/; s/^retry_cap = .*/retry_cap = 60000/' "$T/imagegen.conf"
-echo "job_deadline = 5" >> "$T/imagegen.conf"
+set_config "job_deadline = 5"
 make_case case-short 1 1 "" ev-0=503
 t0=$(date +%s)
 post_json /api/generate-case-images "$T/case-short.json"

@@ -259,7 +259,7 @@ is "$(metric imagegen_job_duration_seconds_count)" 3 \
     "... and its finished run, kept in past_runs, still counts"
 grep -v '^imagegen_stuck_jobs ' "$T/body" > "$T/before.txt"
 
-echo "stuck_after = 1000" >> "$T/imagegen.conf"
+set_config "stuck_after = 1000"
 kill "$IMAGEGEN_PID"; wait_for 5 sh -c "! kill -0 $IMAGEGEN_PID"; rm -f "$T/imagegen.sock"
 start_imagegen
 http GET $M

@@ -44,7 +44,7 @@ is "$CODE" 200 "status is public by default"
 NO_AUTH=1 http GET /api/metrics/image-generation
 is "$CODE" 200 "so are the metrics"
 
-echo "status_auth = token" >> "$T/imagegen.conf"
+set_config "status_auth = token"
 kill "$IMAGEGEN_PID"; wait_for 5 sh -c "! kill -0 $IMAGEGEN_PID"; rm -f "$T/imagegen.sock"
 start_imagegen
 NO_AUTH=1 http GET /api/case-images/case-auth

@@ -26,7 +26,7 @@ refused "https://localhost/hook" "webhookUrl points to a private address"
 is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
 
 # An allowlist: only URLs under its prefixes.
-echo "webhook_allow = https://game.example/api/ http://localhost:" >> "$T/imagegen.conf"
+set_config "webhook_allow = https://game.example/api/ http://localhost:"
 restart
 refused "https://evil.example/api/hook" "webhookUrl is not on the allowlist"
 refused "https://game.example.evil/api/hook" "webhookUrl is not on the allowlist"
@@ -37,7 +37,7 @@ name=$(hostname)
 addr=$(getent hosts "$name" | awk '{print $1; exit}')
 case $addr in
 127.*|::1)
-	echo "webhook_allow = http://$name:" >> "$T/imagegen.conf"
+	set_config "webhook_allow = http://$name:"
 	restart
 	port=$(cat "$T/hook.port")
 	make_case case-dns 1 1 "http://$name:$port/hook"

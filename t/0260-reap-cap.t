@@ -12,7 +12,10 @@
 
 conf() { write_config "max_inflight = $1" "heartbeat_interval = 1" "stale_after = 2" \
     "reap_interval = 3600"; }
-start_mock --latency 1
+# Requests for items marked gate=N wait until the test creates $T/gate.N:
+# the workers hold their places for as long as a check needs, under load too.
+start_mock --latency 1 --gate "$T/gate"
+gate() { touch "$T/gate.$1"; }
 conf 2
 start_imagegen
 start_nginx
@@ -29,24 +32,37 @@ workers() {
 	echo $n
 }
 # [i]: pgrep must not count a shell whose own command line holds the pattern.
-no_workers() { [ "$(pgrep -fc "[i]magegen worker -- case-cap-")" -eq 0 ]; }
+no_workers() { [ "$(pgrep -fc "[i]magegen worker case-cap-")" -eq 0 ]; }
 reap() { "$IMAGEGEN" reap 2>/dev/null | sed -n 's/^\([0-9]*\) jobs\{0,1\} resumed.*/\1/p'; }
 all_final() { for i in $(seq "$1" "$2"); do is_final case-cap-$i || return 1; done; }
-# watch FIRST LAST: waits (60 s at most) for those cases to end, counting
-# the workers at work every 0.2 s; sets MOST.
+# The jobs still queued, oldest first.
+queued() { db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM jobs
+    WHERE queued_at IS NOT NULL ORDER BY queued_at, case_id)"; }
+# watch FIRST LAST [QUEUE]: waits (60 s at most) for those cases to end,
+# counting the workers at work every 0.2 s; sets MOST. With QUEUE, the
+# jobs queued at the start, oldest first: each look checks that those
+# still queued are its tail, i.e. that none was taken before an older
+# one; sets ORDER to "ok" or to the first queue seen out of order. (When
+# each queued worker started is no proof: under load, the worker of an
+# older job may claim it after a newer one's has.)
 watch() {
-	MOST=0 end=$(($(date +%s) + 60))
+	MOST=0 ORDER=ok end=$(($(date +%s) + 60))
 	while ! all_final "$1" "$2" && [ "$(date +%s)" -lt "$end" ]; do
 		n=$(workers)
 		[ "$n" -gt "$MOST" ] && MOST=$n
+		if [ -n "${3:-}" ] && [ "$ORDER" = ok ]; then
+			q=$(queued)
+			case " $3" in *" $q") ;; *) [ -n "$q" ] && ORDER="queued: $q" ;; esac
+		fi
 		sleep 0.2
 	done
 }
 
-# orphan N...: submits case-cap-N, waits for its worker and kills it.
+# orphan N...: submits case-cap-N, waits for its worker and kills it; its
+# requests, and those of the worker that resumes it, wait for gate $GATE.
 orphan() {
 	for i in "$@"; do
-		make_case case-cap-$i 1 1
+		make_case case-cap-$i 1 1 "" ev-0=gate=$GATE loc-0=gate=$GATE
 		post_json /api/generate-case-images "$T/case-cap-$i.json"
 		wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-cap-$i' AND status = 'generating'\")\" ]" ||
 		    bail "case-cap-$i did not start"
@@ -55,18 +71,15 @@ orphan() {
 }
 
 # 1. Six at once, max_inflight 2.
-# The bodies first: on a loaded machine a python start per case took
-# seconds, and the first jobs ended before the last were sent.
 codes=
-for i in 1 2 3 4 5 6; do make_case case-cap-$i 1 1; done
 for i in 1 2 3 4 5 6; do
+	if [ $i -le 2 ]; then make_case case-cap-$i 1 1 "" ev-0=gate=1 loc-0=gate=1
+	else make_case case-cap-$i 1 1; fi
 	post_json /api/generate-case-images "$T/case-cap-$i.json"
 	codes="$codes$CODE "
 done
 is "$codes" "202 202 202 202 202 202 " "six cases accepted"
-is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM jobs
-    WHERE queued_at IS NOT NULL ORDER BY queued_at)")" \
-    "case-cap-3 case-cap-4 case-cap-5 case-cap-6" "the last four wait queued"
+is "$(queued)" "case-cap-3 case-cap-4 case-cap-5 case-cap-6" "the last four wait queued"
 check "... and the log says why" grep -q "case case-cap-6: queued: 2 workers at work, max_inflight 2" \
     "$T/imagegen.log"
 is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM job_progress
@@ -75,15 +88,16 @@ is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM job_progre
 queued=$(curl -s -m 10 "$BASE/api/metrics/image-generation" |
     awk '$1 == "imagegen_queued_jobs" { print $2 }')
 check "... and the metrics count them while they wait ($queued)" test "$queued" -ge 2
-watch 1 6
+gate 1
+watch 1 6 "case-cap-3 case-cap-4 case-cap-5 case-cap-6"
 check "all six end" all_final 1 6
+# A worker that has ended its job may still be handing over: none may
+# linger into the next part, where it could take an orphan up.
+check "... and their workers have exited" wait_for 20 no_workers
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 6 \
     "... completed"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
-is "$(db "SELECT group_concat(case_id, ' ') FROM (SELECT case_id FROM jobs
-    WHERE case_id IN ('case-cap-3', 'case-cap-4', 'case-cap-5', 'case-cap-6')
-    ORDER BY started_at, case_id)")" "case-cap-3 case-cap-4 case-cap-5 case-cap-6" \
-    "the queued ones started oldest first"
+is "$ORDER" ok "the queued ones left the queue oldest first"
 is "$(db "SELECT count(*) FROM jobs WHERE queued_at IS NOT NULL")" 0 "none is left queued"
 
 # 2. An outage: a responder with room for all starts six workers, which
@@ -93,6 +107,7 @@ wait_exit "$IMAGEGEN_PID" 10 || bail "the responder did not stop"
 conf 64
 rm -f "$T/imagegen.sock"
 start_imagegen
+GATE=2
 orphan 7 8 9 10 11 12
 check "no worker is left" wait_for 5 no_workers
 conf 2
@@ -102,8 +117,10 @@ check "... and says the other 4 wait" \
     grep -q "reap: 6 jobs without a worker, 0 workers alive, max_inflight 2: 4 wait for a place" \
     "$T/imagegen.log"
 is "$(reap)" 0 "a sweep while those 2 run resumes none"
+gate 2
 watch 7 12
 check "all six end, with no sweep after the first two" all_final 7 12
+check "... and their workers have exited" wait_for 20 no_workers
 is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status = 'completed'")" 12 \
     "... completed"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
@@ -113,6 +130,7 @@ kill -TERM "$IMAGEGEN_PID"
 wait_exit "$IMAGEGEN_PID" 10 || bail "the responder did not stop"
 rm -f "$T/imagegen.sock"
 start_imagegen
+GATE=3
 orphan 13 14
 check "their workers are gone" wait_for 5 no_workers
 make_case case-cap-15 1 1
@@ -125,6 +143,7 @@ check "... and the log says why" \
     "$T/imagegen.log"
 watch 15 15
 is "$(job_status case-cap-15)" completed "... and it completes with no sweep"
+gate 3
 sleep 2	# stale_after, then the sweep the two dead ones wait for
 "$IMAGEGEN" reap > /dev/null 2>&1
 watch 13 15
@@ -132,9 +151,9 @@ is "$(db "SELECT count(*) FROM jobs WHERE case_id LIKE 'case-cap-%' AND status =
     "a sweep completes the other two"
 check "never more than 2 workers at once (at most $MOST seen)" test "$MOST" -le 2
 
-# 4. Both places held by cases whose images take 3 s; a third waits queued.
+# 4. Both places held by cases whose images wait for gate 4; a third waits queued.
 for i in 16 17; do
-	make_case case-cap-$i 1 1 "" ev-0=delay=3
+	make_case case-cap-$i 1 1 "" ev-0=gate=4
 	post_json /api/generate-case-images "$T/case-cap-$i.json"
 done
 make_case case-cap-18 2 1
@@ -155,6 +174,7 @@ http POST /api/case-images/case-cap-18/retry
 is "$CODE" 202 "a retry of it while both places are held is accepted"
 is "$(db "SELECT status, queued_at IS NOT NULL FROM jobs WHERE case_id = 'case-cap-18'")" \
     "pending|1" "... and waits queued too"
+gate 4
 watch 16 18
 is "$(job_status case-cap-16)/$(job_status case-cap-17)/$(job_status case-cap-18)" \
     completed/completed/completed "all three complete"

@@ -28,7 +28,9 @@ filtered sample before the picture); Imagen also answers at Vertex AI's
 /v1/projects/P/locations/L/publishers/google/models/M:predict.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
-[[fault:hang=SEC]]. Every request is logged as one JSON line to --log.
+[[fault:hang=SEC]], [[fault:gate=N]] (wait, 120 s at most, until the file
+--gate's value followed by .N exists: a test holds requests until it says).
+Every request is logged as one JSON line to --log.
 """
 import argparse, base64, email.utils, gzip, hashlib, json, os, random, re, select
 import socket, struct, subprocess, sys, threading, time, zlib
@@ -51,7 +53,7 @@ FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:=([0-9]+(?:\.[0-9]*)?))?"      # =SEC argument
                       r"(?:x([0-9]+))?\]\]")              # xN count
 FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "504",
-          "hang", "delay", "badbase64",
+          "hang", "delay", "gate", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close", "bomb",
           "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation",
           "gzipbomb", "raifirst"}
@@ -532,6 +534,11 @@ class Handler(QuietHandler):
             secs = float(arg) if arg else (600.0 if fault == "hang" else 1.0)
             if not self.wait(secs):
                 return self.gone(rec)
+        if fault == "gate":
+            path, end = "%s.%d" % (ARGS.gate, int(float(arg or 0))), time.monotonic() + 120
+            while not os.path.exists(path) and time.monotonic() < end:
+                if not self.wait(0.05):
+                    return self.gone(rec)
         if fault == "badbase64":
             preds = [{"bytesBase64Encoded": "!!!not base64###", "mimeType": "image/png"}]
         elif fault == "bomb":
@@ -573,6 +580,7 @@ def main():
     p.add_argument("--openai-key")
     p.add_argument("--down", action="append", default=[],
                    help="PROVIDER=STATUS: every request to it fails so")
+    p.add_argument("--gate", default="/nonexistent/gate")
     ARGS = p.parse_args()
     if ARGS.openai_key is None:
         ARGS.openai_key = ARGS.key

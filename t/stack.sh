@@ -86,11 +86,21 @@ write_config() {	# write_config [extra "key = value" lines...]
 		echo "webhook_private = yes"
 		echo "rate_limit = 1000000"
 		echo "max_inflight = 64"
-		for line in "$@"; do echo "$line"; done
 	} > "$T/imagegen.conf"
+	set_config "$@"
 	chmod 600 "$T/imagegen.conf"	# it holds the token
 	export IMAGEGEN_CONFIG=$T/imagegen.conf
 	"$IMAGEGEN" initdb >/dev/null || bail "imagegen initdb failed"
+}
+
+# set_config "key = value"...: sets keys in $T/imagegen.conf. A key set
+# twice is an error, so a line replaces the key's line, if it has one.
+set_config() {
+	for line in "$@"; do
+		key=$(echo "${line%%=*}" | tr -d ' ')
+		case $key in ''|\#*) ;; *) sed -i "/^$key *=/d" "$T/imagegen.conf" ;; esac
+		echo "$line" >> "$T/imagegen.conf"
+	done
 }
 
 start_imagegen() {	# the FastCGI responder on a unix socket, as spawn-fcgi runs it
@@ -106,19 +116,21 @@ start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
 	wait_for 10 test -S "$T/fcgiwrap.sock" || bail "fcgiwrap did not start"
 }
 
-# The shipped server block, with only its socket, paths and port replaced.
+# The shipped server block (its template in nginx/), with only its socket,
+# paths and port replaced; one listen, on loopback.
 start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	conf=${1:-imagegen.conf}
 	PORT=$(free_port)
 	cp /etc/nginx/fastcgi_params "$T/fastcgi_params"
 	sed -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
+	    -e "/listen \[::\]:80;/d" \
 	    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/imagegen.sock|" \
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$T/fcgiwrap.sock|" \
-	    -e "s|/usr/local/bin/imagegen|$IMAGEGEN|" \
+	    -e "s|@bindir@/imagegen|$IMAGEGEN|" \
 	    -e "s|/var/lib/imagegen/media/|$T/media/|" \
-	    -e "s|/usr/local/share/imagegen/www|$top_srcdir/www|" \
-	    -e "s|/usr/local/etc/imagegen.conf|$T/imagegen.conf|" \
-	    "$top_srcdir/nginx/$conf" > "$T/server.conf"
+	    -e "s|@datadir@/imagegen/www|$top_srcdir/www|" \
+	    -e "s|@sysconfdir@/imagegen.conf|$T/imagegen.conf|" \
+	    "$top_srcdir/nginx/$conf.in" > "$T/server.conf"
 	cat > "$T/nginx.conf" <<-NGINX
 	$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 	daemon off;
