@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "imageurl.h"
+#include "ssrf.h"
 
 #define MAX_URL 2048
 
@@ -53,19 +54,6 @@ own_media(const struct config *cfg, const char *case_id, const char *url)
 	return 1;
 }
 
-/* Whether url, as libcurl reads it, starts with one of the space-separated prefixes. */
-static int
-under_prefix(const char *list, const char *url)
-{
-	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
-		size_t n = strcspn(p, " ");
-		if (strncmp(url, p, n) == 0)
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 static int
 remote_allowed(const struct config *cfg, const char *url)
 {
@@ -76,7 +64,7 @@ remote_allowed(const struct config *cfg, const char *url)
 	    curl_url_get(u, CURLUPART_URL, &whole, 0) == CURLUE_OK &&
 	    (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0) &&
 	    /* What was sent is what libcurl understood: no userinfo, no tricks. */
-	    strcmp(whole, url) == 0 && under_prefix(cfg->image_url_allow, url);
+	    strcmp(whole, url) == 0 && ssrf_under_prefix(cfg->image_url_allow, url);
 	curl_free(scheme);
 	curl_free(whole);
 	curl_url_cleanup(u);

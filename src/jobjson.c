@@ -136,14 +136,15 @@ add_items(cJSON *o, const struct image *images, size_t n)
 	return 0;
 }
 
-/* The ImageGenerationJob, plus the per-image list the reference lacked. */
-void *
-jobjson_status(const struct config *cfg, const struct job *job,
-    const struct image *images, size_t n)
+/*
+ * The ImageGenerationJob's own fields, shared by the status answer and the
+ * list's summaries: 0, or -1 when cJSON ran out of memory.
+ */
+int
+jobjson_head(void *obj, const struct job *job)
 {
-	cJSON *o = cJSON_CreateObject();
-	int ok = o != NULL &&
-	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
+	cJSON *o = obj;
+	int ok = cJSON_AddStringToObject(o, "caseId", job->case_id) &&
 	    cJSON_AddStringToObject(o, "status", job->status) &&
 	    add_time(o, "createdAt", job->created_at) == 0 &&
 	    add_time(o, "startedAt", job->started_at) == 0 &&
@@ -154,7 +155,17 @@ jobjson_status(const struct config *cfg, const struct job *job,
 	    cJSON_AddNumberToObject(o, "retryCount", job->retry_count) &&
 	    /* lastError?: string, as the reference has it: absent when there is none. */
 	    (job->last_error == NULL ||
-	        cJSON_AddStringToObject(o, "lastError", job->last_error)) &&
+	        cJSON_AddStringToObject(o, "lastError", job->last_error));
+	return ok ? 0 : -1;
+}
+
+/* The ImageGenerationJob, plus the per-image list the reference lacked. */
+void *
+jobjson_status(const struct config *cfg, const struct job *job,
+    const struct image *images, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	int ok = o != NULL && jobjson_head(o, job) == 0 &&
 	    add_results(cfg, o, images, n) == 0 &&
 	    add_items(o, images, n) == 0;
 	if (!ok) {

@@ -8,6 +8,7 @@ struct config;
 struct image;
 struct job;
 
+int   jobjson_head(void *obj, const struct job *job);
 void *jobjson_status(const struct config *cfg, const struct job *job,
 	const struct image *images, size_t n);
 char *jobjson_progress(const struct config *cfg, const struct job *job,

@@ -14,6 +14,7 @@
 
 #include "casereq.h"
 #include "config.h"
+#include "jobjson.h"
 #include "list.h"
 #include "log.h"
 #include "request.h"
@@ -171,12 +172,6 @@ parse_query(const char *qs, struct query *q, const char **field, const char **wh
 	return 0;
 }
 
-static int
-add_time(cJSON *o, const char *key, int64_t ms)
-{
-	return ms == 0 || cJSON_AddNumberToObject(o, key, (double)ms) ? 0 : -1;
-}
-
 /* What a list shows of a job: its status JSON without the items and images. */
 static cJSON *
 summary(const struct config *cfg, const struct job *job)
@@ -184,18 +179,7 @@ summary(const struct config *cfg, const struct job *job)
 	char url[512];
 	snprintf(url, sizeof(url), "%s%s", cfg->status_url, job->case_id);
 	cJSON *o = cJSON_CreateObject();
-	int ok = o != NULL &&
-	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
-	    cJSON_AddStringToObject(o, "status", job->status) &&
-	    add_time(o, "createdAt", job->created_at) == 0 &&
-	    add_time(o, "startedAt", job->started_at) == 0 &&
-	    add_time(o, "completedAt", job->completed_at) == 0 &&
-	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
-	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
-	    cJSON_AddNumberToObject(o, "failedImages", job->failed) &&
-	    cJSON_AddNumberToObject(o, "retryCount", job->retry_count) &&
-	    (job->last_error ? cJSON_AddStringToObject(o, "lastError", job->last_error)
-	        : cJSON_AddNullToObject(o, "lastError")) &&
+	int ok = o != NULL && jobjson_head(o, job) == 0 &&
 	    cJSON_AddStringToObject(o, "statusUrl", url);
 	if (!ok) {
 		cJSON_Delete(o);

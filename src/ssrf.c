@@ -69,8 +69,9 @@ host_private(const char *host)
 	return 0;
 }
 
-static int
-on_allowlist(const char *list, const char *url)
+/* Whether url starts with one of the space-separated prefixes in list. */
+int
+ssrf_under_prefix(const char *list, const char *url)
 {
 	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
 		size_t n = strcspn(p, " ");
@@ -85,7 +86,7 @@ int
 ssrf_url_allowed(const struct config *cfg, const char *url, const char *scheme,
     const char *host, char *why, size_t whylen)
 {
-	if (*cfg->webhook_allow != '\0' ? !on_allowlist(cfg->webhook_allow, url)
+	if (*cfg->webhook_allow != '\0' ? !ssrf_under_prefix(cfg->webhook_allow, url)
 	    : strcmp(scheme, "https") != 0) {
 		snprintf(why, whylen, *cfg->webhook_allow ? "webhookUrl is not on the allowlist"
 		    : "webhookUrl must be https");

@@ -726,12 +726,11 @@ store_free(struct job *job, struct image *images, size_t n)
 	free(images);
 }
 
-int
-store_each_job(int (*fn)(const struct job *, void *), void *arg)
+/* Each job row of a stepped statement, to fn until it returns non-zero. */
+static int
+each_job_row(sqlite3_stmt *s, const char *what, int (*fn)(const struct job *, void *),
+    void *arg)
 {
-	sqlite3_stmt *s = stmt(S_JOBS_ALL);
-	if (s == NULL)
-		return -1;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct job j;
@@ -743,10 +742,17 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 	}
 	finish(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: list jobs: %s", sqlite3_errmsg(cur->db));
+		log_error("store: %s: %s", what, sqlite3_errmsg(cur->db));
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_each_job(int (*fn)(const struct job *, void *), void *arg)
+{
+	sqlite3_stmt *s = stmt(S_JOBS_ALL);
+	return s == NULL ? -1 : each_job_row(s, "list jobs", fn, arg);
 }
 
 /*
@@ -765,21 +771,7 @@ store_each_recent_job(const char *status, int64_t before_at, const char *before_
 	sqlite3_bind_int(s, 3, limit);
 	if (status != NULL)
 		bind_text(s, 4, status);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct job j;
-		read_job(s, &j);
-		int stop = fn(&j, arg);
-		store_free(&j, NULL, 0);
-		if (stop)
-			break;
-	}
-	finish(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_error("store: list recent jobs: %s", sqlite3_errmsg(cur->db));
-		return -1;
-	}
-	return 0;
+	return each_job_row(s, "list recent jobs", fn, arg);
 }
 
 /*
@@ -922,11 +914,12 @@ image_txn(sqlite3_stmt *s, const char *case_id, int64_t now, const char *what)
 	return 0;
 }
 
-static void
-bind_ms(sqlite3_stmt *s, int i, long ms)
+/* A count or a time the caller may not have (-1): NULL in the row, not a number. */
+void
+store_bind_known(sqlite3_stmt *s, int i, long n)
 {
-	if (ms >= 0)
-		sqlite3_bind_int64(s, i, ms);
+	if (n >= 0)
+		sqlite3_bind_int64(s, i, n);
 	else
 		sqlite3_bind_null(s, i);
 }
@@ -945,7 +938,7 @@ store_image_completed(const char *case_id, const char *item_id, const char *path
 	bind_text(s, 4, url);
 	sqlite3_bind_int64(s, 5, bytes);
 	sqlite3_bind_int64(s, 6, now);
-	bind_ms(s, 7, api_ms);
+	store_bind_known(s, 7, api_ms);
 	return image_txn(s, case_id, now, "image completed");
 }
 
@@ -991,7 +984,7 @@ store_image_failed(const char *case_id, const char *item_id, const char *error,
 	bind_text(s, 2, item_id);
 	bind_text(s, 3, error);
 	sqlite3_bind_int64(s, 4, now);
-	bind_ms(s, 5, api_ms);
+	store_bind_known(s, 5, api_ms);
 	return image_txn(s, case_id, now, "image failed");
 }
 

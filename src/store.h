@@ -77,6 +77,7 @@ void store_note_error(struct sqlite3 *db);
 int  store_busy(void);
 void store_busy_reset(void);
 struct sqlite3 *store_handle(void);
+void store_bind_known(struct sqlite3_stmt *s, int i, long n);
 struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
 	const char *what);
 int  store_step(struct sqlite3_stmt *s, const char *what);

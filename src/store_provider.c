@@ -32,15 +32,6 @@ prepare(enum query id)
 	return store_statement(&stmts[id], queries[id].sql, queries[id].what);
 }
 
-static void
-bind_count(sqlite3_stmt *s, int i, long n)
-{
-	if (n >= 0)
-		sqlite3_bind_int64(s, i, n);
-	else
-		sqlite3_bind_null(s, i);
-}
-
 /* The provider's own count of tokens; -1 for one it did not give. */
 int
 store_image_usage(const char *case_id, const char *item_id, long prompt_tokens,
@@ -51,8 +42,8 @@ store_image_usage(const char *case_id, const char *item_id, long prompt_tokens,
 		return -1;
 	sqlite3_bind_text(s, 1, case_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, item_id, -1, SQLITE_TRANSIENT);
-	bind_count(s, 3, prompt_tokens);
-	bind_count(s, 4, output_tokens);
+	store_bind_known(s, 3, prompt_tokens);
+	store_bind_known(s, 4, output_tokens);
 	return store_step(s, queries[Q_USAGE].what);
 }
 

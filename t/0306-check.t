@@ -31,15 +31,15 @@ out=$(OPENAI_API_KEY=sk-bad "$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$(echo "$out" | tail -1)" "1:openai: FAILED: the model list: HTTP 401: Incorrect API key provided. (check openai_api_key or OPENAI_API_KEY)" \
     "a wrong OpenAI key fails the check"
 
-echo "gemini_model = gemini-2.0-flash-preview-image-generation" >> "$T/imagegen.conf"
+set_config "gemini_model = gemini-2.0-flash-preview-image-generation"
 out=$("$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$(echo "$out" | head -1)" "1:gemini: FAILED: gemini_model gemini-2.0-flash-preview-image-generation is not in the model list: retired or misspelt" \
     "a retired model fails the check"
-echo "gemini_model = gemini-2.5-flash" >> "$T/imagegen.conf"
+set_config "gemini_model = gemini-2.5-flash"
 out=$("$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$(echo "$out" | head -1)" "1:gemini: FAILED: gemini_model gemini-2.5-flash is listed but is not an image model" \
     "a text model fails the check"
-echo "openai_model = gpt-image-9" >> "$T/imagegen.conf"
+set_config "openai_model = gpt-image-9"
 out=$(GEMINI_API_KEY= "$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$out" "1:gemini: FAILED: no key: set api_key or GEMINI_API_KEY
 openai: FAILED: openai_model gpt-image-9 is not in the model list: retired, misspelt, or not open to this key" \

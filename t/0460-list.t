@@ -85,7 +85,7 @@ is "$(header Allow)" "GET, HEAD" "... with Allow: GET, HEAD"
 NO_AUTH=1 http GET /api/case-images
 is "$CODE" 200 "status_auth = public: no token needed"
 
-echo "status_auth = token" >> "$T/imagegen.conf"
+set_config "status_auth = token"
 kill "$IMAGEGEN_PID"; wait_for 5 sh -c "! kill -0 $IMAGEGEN_PID"; rm -f "$T/imagegen.sock"
 start_imagegen
 NO_AUTH=1 http GET /api/case-images
