@@ -137,6 +137,24 @@ add_items(cJSON *o, const struct image *images, size_t n)
 }
 
 /*
+ * What status cannot say without leaving the reference's five values:
+ * queued/queuedAt while a pending job waits for a place under
+ * max_inflight, cancelled/cancelledAt once a cancel was asked (the job
+ * then ends partial or failed). Absent otherwise, as lastError is.
+ */
+static int
+add_marks(cJSON *o, const struct job *job)
+{
+	if (job->queued_at != 0 && strcmp(job->status, "pending") == 0 &&
+	    (!cJSON_AddTrueToObject(o, "queued") || add_time(o, "queuedAt", job->queued_at) != 0))
+		return -1;
+	if (job->cancelled_at != 0 && (!cJSON_AddTrueToObject(o, "cancelled") ||
+	    add_time(o, "cancelledAt", job->cancelled_at) != 0))
+		return -1;
+	return 0;
+}
+
+/*
  * The ImageGenerationJob's own fields, shared by the status answer and the
  * list's summaries: 0, or -1 when cJSON ran out of memory.
  */
@@ -155,7 +173,8 @@ jobjson_head(void *obj, const struct job *job)
 	    cJSON_AddNumberToObject(o, "retryCount", job->retry_count) &&
 	    /* lastError?: string, as the reference has it: absent when there is none. */
 	    (job->last_error == NULL ||
-	        cJSON_AddStringToObject(o, "lastError", job->last_error));
+	        cJSON_AddStringToObject(o, "lastError", job->last_error)) &&
+	    add_marks(o, job) == 0;
 	return ok ? 0 : -1;
 }
 

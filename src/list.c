@@ -34,7 +34,7 @@ struct query {
 };
 
 static const char *const statuses[] = { "pending", "generating", "completed", "partial",
-	"failed", NULL };
+	"failed", "queued", "cancelled", NULL };
 
 static int
 hex(char c)
@@ -123,7 +123,8 @@ static const struct param {
 	const char *why;
 } params[] = {
 	{ "status", set_status,
-	  "status must be one of pending, generating, completed, partial, failed" },
+	  "status must be one of pending, generating, completed, partial, failed, queued,"
+	  " cancelled" },
 	{ "limit", set_limit, "limit must be a number from 1 to 100" },
 	{ "before", set_before, "before must be a cursor, the next of an earlier page" },
 };

@@ -26,6 +26,7 @@ enum stmt_id {
 	S_IMAGE_INTERRUPTED, S_RETRY_IMAGES, S_RETRY_JOB, S_CANCEL, S_CANCEL_ASKED,
 	S_DELIVERY_RESULT, S_DELIVERY_PENDING, S_RATE_COUNT, S_RATE_ADD, S_RATE_PRUNE,
 	S_LIST, S_LIST_STATUS,
+	S_LIST_QUEUED, S_LIST_CANCELLED,
 	S_COUNT
 };
 
@@ -44,7 +45,8 @@ static const char *const sql[S_COUNT] = {
 	[S_JOB_SELECT] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
-	    " created_at, started_at, completed_at, updated_at, version"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
 	    " FROM jobs WHERE case_id = ?1",
 	[S_IMAGES_SELECT] =
 	    "SELECT item_id, kind, position, name, description, status, attempts,"
@@ -53,7 +55,8 @@ static const char *const sql[S_COUNT] = {
 	[S_JOBS_ALL] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
-	    " created_at, started_at, completed_at, updated_at, version"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
 	    " FROM jobs ORDER BY created_at",
 	[S_CLAIM] =
 	    "UPDATE jobs SET status = 'generating', worker_pid = ?2, queued_at = NULL,"
@@ -146,14 +149,36 @@ static const char *const sql[S_COUNT] = {
 	[S_LIST] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
-	    " created_at, started_at, completed_at, updated_at, version"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
 	    " FROM jobs WHERE (created_at, case_id) < (?1, ?2)"
 	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
 	[S_LIST_STATUS] =
 	    "SELECT case_id, status, request_hash, total_images, completed_images,"
 	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
-	    " created_at, started_at, completed_at, updated_at, version"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
 	    " FROM jobs WHERE status = ?4 AND (created_at, case_id) < (?1, ?2)"
+	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
+	/*
+	 * The list's two marks: queued reads the pending jobs through the
+	 * index of migration 14, cancelled the partial index of migration 15.
+	 */
+	[S_LIST_QUEUED] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
+	    " FROM jobs WHERE status = 'pending' AND queued_at IS NOT NULL"
+	    " AND (created_at, case_id) < (?1, ?2)"
+	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
+	[S_LIST_CANCELLED] =
+	    "SELECT case_id, status, request_hash, total_images, completed_images,"
+	    " failed_images, retry_count, last_error, webhook_url, worker_pid,"
+	    " created_at, started_at, completed_at, updated_at, version, queued_at,"
+	    " cancel_requested_at"
+	    " FROM jobs WHERE cancel_requested_at IS NOT NULL"
+	    " AND (created_at, case_id) < (?1, ?2)"
 	    " ORDER BY created_at DESC, case_id DESC LIMIT ?3",
 };
 
@@ -617,6 +642,8 @@ read_job(sqlite3_stmt *s, struct job *j)
 	j->completed_at = sqlite3_column_int64(s, 12);
 	j->updated_at = sqlite3_column_int64(s, 13);
 	j->version = sqlite3_column_int64(s, 14);
+	j->queued_at = sqlite3_column_int64(s, 15);
+	j->cancelled_at = sqlite3_column_int64(s, 16);
 }
 
 static void
@@ -757,19 +784,22 @@ store_each_job(int (*fn)(const struct job *, void *), void *arg)
 
 /*
  * Up to limit jobs older than the cursor (before_at, before_id), newest
- * first; of one status, unless status is NULL. fn returns non-zero to stop.
+ * first; of one status, unless status is NULL, where "queued" and "cancelled"
+ * are the jobs jobjson_head marks so. fn returns non-zero to stop.
  */
 int
 store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
     int limit, int (*fn)(const struct job *, void *), void *arg)
 {
-	sqlite3_stmt *s = stmt(status != NULL ? S_LIST_STATUS : S_LIST);
+	enum stmt_id id = status == NULL ? S_LIST : strcmp(status, "queued") == 0 ?
+	    S_LIST_QUEUED : strcmp(status, "cancelled") == 0 ? S_LIST_CANCELLED : S_LIST_STATUS;
+	sqlite3_stmt *s = stmt(id);
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, before_at);
 	bind_text(s, 2, before_id);
 	sqlite3_bind_int(s, 3, limit);
-	if (status != NULL)
+	if (id == S_LIST_STATUS)
 		bind_text(s, 4, status);
 	return each_job_row(s, "list recent jobs", fn, arg);
 }

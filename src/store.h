@@ -17,6 +17,8 @@ struct job {
 	char *webhook_url;
 	long worker_pid;
 	int64_t created_at, started_at, completed_at, updated_at, version;
+	int64_t queued_at;	/* pending, waiting for a place under max_inflight; or 0 */
+	int64_t cancelled_at;	/* when a cancel was asked, until a retry; or 0 */
 };
 
 struct image {

@@ -38,6 +38,23 @@ http GET '/api/case-images?status=%70artial'
 is "$(json '[.jobs[].caseId] | join(",")')" list-bad "parameters are percent-decoded"
 http GET '/api/case-images?status=generating'
 is "$(jsonc .)" '{"jobs":[],"next":null}' "no job of a status: an empty page"
+for q in status=queued status=cancelled; do
+	http GET "/api/case-images?$q"
+	is "$CODE $(jsonc .)" '200 {"jobs":[],"next":null}' "?$q: no job waits queued or was cancelled"
+done
+sqlite3 "$T/imagegen.db" "UPDATE jobs SET cancel_requested_at = created_at + 1
+    WHERE case_id IN ('list-2', 'list-bad')"
+http GET '/api/case-images?status=cancelled'
+is "$(json '[.jobs[].caseId] | join(",")')" list-bad,list-2 \
+    "status=cancelled lists the jobs a cancel was asked of, newest first"
+jcheck "... each marked cancelled, with cancelledAt, keeping its own status" \
+    '([.jobs[] | .cancelled == true and .cancelledAt > .createdAt and (has("queued") | not)]
+      | all) and .jobs[0].status == "partial" and .jobs[1].status == "completed"'
+http GET '/api/case-images?status=completed'
+jcheck "a list of one status marks the cancelled among them" \
+    '[.jobs[] | select(.cancelled) | .caseId] == ["list-2"]'
+sqlite3 "$T/imagegen.db" "UPDATE jobs SET cancel_requested_at = NULL
+    WHERE case_id IN ('list-2', 'list-bad')"
 http GET '/api/case-images?status=&limit=&before='
 is "$(json '.jobs | length')" 5 "empty parameters are the defaults"
 
@@ -64,7 +81,7 @@ cursor=$(json .next)
 http GET "/api/case-images?status=partial&before=$cursor"
 is "$(json '[.jobs[].caseId] | join(",")')" list-bad "a cursor combines with a status"
 
-for q in status=running status=Partial limit=0 limit=101 limit=2x limit=-1 \
+for q in status=running status=Partial status=Queued status=cancelling limit=0 limit=101 limit=2x limit=-1 \
     before=abc before=123 before=123.bad/id 'before=1.a%00b' status=%zz unknown=1 \
     'limit=2&limit=3'; do
 	http GET "/api/case-images?$q"
@@ -108,5 +125,17 @@ case $plan in
 *jobs_by_status_created*) ok 0 "a page of one status reads its index, not the table" ;;
 *) ok 1 "a page of one status reads its index, not the table"; diag "$plan" ;;
 esac
+
+for f in "queued:status = 'pending' AND queued_at IS NOT NULL:jobs_by_status_created" \
+    "cancelled:cancel_requested_at IS NOT NULL:jobs_cancelled_created"; do
+	name=${f%%:*} index=${f##*:} where=${f#*:}; where=${where%:*}
+	plan=$(sqlite3 "$T/imagegen.db" "EXPLAIN QUERY PLAN SELECT case_id FROM jobs
+	    WHERE $where AND (created_at, case_id) < (1, 'x')
+	    ORDER BY created_at DESC, case_id DESC LIMIT 3")
+	case $plan in
+	*"$index"*) ok 0 "a page of $name jobs reads $index, not the table" ;;
+	*) ok 1 "a page of $name jobs reads $index, not the table"; diag "$plan" ;;
+	esac
+done
 
 done_testing
