@@ -27,7 +27,8 @@ run(async (browser) => {
 
 	ok(await until(page, () => document.querySelectorAll('.tile .placeholder').length === 14,
 	    20000), 'the page shows 14 tiles, placeholders while the job waits');
-	is(await page.$eval('#status', (s) => s.textContent), 'pending', 'the status is pending');
+	is(await page.$eval('#status', (s) => s.textContent), 'queued',
+	    'the status is queued: pending behind the blocker');
 	ok(await until(page, () => /^waiting /.test(document.getElementById('elapsed').textContent),
 	    5000), 'the time it has waited is shown');
 	const res = await fetch(BASE + '/api/case-images/blocker/cancel', { method: 'POST',

@@ -98,8 +98,8 @@ run(async (browser) => {
 	    'Cancel asks for the token');
 	await page.type('#token', process.env.API_TOKEN);
 	await page.click('#token-form button');
-	ok(await until(page, () => ['partial', 'failed'].includes(
-	    document.getElementById('status').textContent), 15000), 'the job ends, cancelled');
+	ok(await until(page, () => document.getElementById('status').textContent === 'cancelled' &&
+	    !document.getElementById('retry').hidden, 15000), 'the job ends, shown cancelled');
 	const end = await page.evaluate(() => ({
 		last: document.getElementById('last-error').textContent,
 		tile: document.querySelector('.tile[data-id="loc-0"] .error-box').textContent,

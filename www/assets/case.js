@@ -96,9 +96,7 @@
 	function renderHeader() {
 		const total = job.totalImages || 0, done = job.completedImages || 0,
 		    failed = job.failedImages || 0;
-		const status = $('status');
-		status.textContent = job.status;
-		status.className = 'status status-' + String(job.status).replace(/[^a-z]/g, '');
+		IG.statusBadge($('status'), job);
 		$('elapsed').textContent = elapsedText();
 		const bar = $('progress');
 		bar.setAttribute('aria-valuemax', String(total));
@@ -113,9 +111,9 @@
 		last.textContent = job.lastError ? 'Last error: ' + job.lastError : '';
 		const final = IG.FINAL.has(job.status);
 		$('retry').hidden = !(final && failed > 0);
-		$('cancel').hidden = final;
+		$('cancel').hidden = final || !!job.cancelled;
 		$('retry').disabled = $('cancel').disabled = busy;
-		document.title = caseId + ': ' + job.status + ' - imagegen';
+		document.title = caseId + ': ' + IG.shownStatus(job) + ' - imagegen';
 	}
 
 	/* One entry per item, evidence first, then locations: name, kind, state and URL. */

@@ -7,7 +7,8 @@
 
 (() => {
 	const PAGE = 25;		/* ?limit= asks for other pages' length, 1 to 100 */
-	const STATUSES = ['pending', 'generating', 'completed', 'partial', 'failed'];
+	const STATUSES = ['pending', 'generating', 'completed', 'partial', 'failed', 'queued',
+		'cancelled'];
 	const $ = (id) => document.getElementById(id);
 	const params = new URLSearchParams(location.search);
 	const status = STATUSES.includes(params.get('status')) ? params.get('status') : '';
@@ -56,8 +57,7 @@
 		a.href = '/cases/' + encodeURIComponent(job.caseId);
 		name.append(a);
 		const st = IG.el('td');
-		st.append(IG.el('span', 'status status-' + String(job.status).replace(/[^a-z]/g, ''),
-		    job.status));
+		st.append(IG.statusBadge(IG.el('span'), job));
 		const took = job.startedAt
 		    ? IG.duration((job.completedAt || Date.now()) - job.startedAt) +
 		      (job.completedAt ? '' : ' so far')

@@ -122,6 +122,26 @@ window.IG = (() => {
 		});
 	}
 
+	/*
+	 * The status a person reads: the API's five, or "queued" while a
+	 * pending job waits for a place, "cancelled" once a cancel was asked
+	 * (the job then ends partial or failed). Polling still goes by status.
+	 */
+	function shownStatus(job) {
+		if (job.cancelled)
+			return 'cancelled';
+		return job.queued ? 'queued' : String(job.status);
+	}
+
+	/* The status badge: its own style per shown status. */
+	function statusBadge(span, job) {
+		const shown = shownStatus(job);
+		span.textContent = shown;
+		span.className = 'status status-' + shown.replace(/[^a-z]/g, '');
+		span.title = job.status === shown ? '' : 'status: ' + job.status;
+		return span;
+	}
+
 	function message(text, isError) {
 		const m = document.getElementById('message');
 		m.textContent = text || '';
@@ -129,5 +149,5 @@ window.IG = (() => {
 	}
 
 	return { FINAL, token, setToken, api, el, errorText, duration, when, askToken,
-		initTokenForm, message };
+		initTokenForm, message, shownStatus, statusBadge };
 })();
