@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "handover.h"
 #include "jobjson.h"
 #include "log.h"
 #include "store.h"
@@ -170,12 +171,20 @@ jobjson_progress(const struct config *cfg, const struct job *job,
     const struct image *images, size_t n)
 {
 	cJSON *o = cJSON_CreateObject();
-	int ok = o != NULL &&
+	/* A worker host's update of a dispatched job: handover.c inlines each image once. */
+	char dispatch_id[100];
+	struct config paths = *cfg;
+	int dispatched = handover_dispatched(job->case_id, dispatch_id, sizeof(dispatch_id));
+	if (dispatched == 1)
+		paths.image_urls = URLS_PATH;
+	int ok = o != NULL && dispatched >= 0 &&
 	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
 	    cJSON_AddStringToObject(o, "status", job->status) &&
 	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
 	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
-	    add_results(cfg, o, images, n) == 0;
+	    add_results(&paths, o, images, n) == 0 &&
+	    (dispatched == 0 || handover_progress(cfg, o, job->case_id, dispatch_id, images,
+	    n) == 0);
 	char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	return text;

@@ -1,0 +1,329 @@
+/*
+ * store_dispatch.c: the dispatch tables (migration 17). A state host keeps
+ * one row per dispatched job, with the current dispatch id that fences
+ * every update; a worker host keeps the dispatch id its local job runs
+ * under and the images the state host has acknowledged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "sign.h"
+#include "store.h"
+#include "store_dispatch.h"
+
+enum query {
+	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
+	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
+	Q_CLEAR, Q_COUNT
+};
+
+/* A fresh id each dispatch: the case, the generation, 64 random bits. */
+#define NEW_ID "?1 || '.' || lower(hex(randomblob(8)))"
+
+static const char *const sql[Q_COUNT] = {
+	[Q_NEW] =
+	    "INSERT INTO dispatches (case_id, dispatch_id, state, next_at)"
+	    " VALUES (?1, " NEW_ID ", 'queued', ?2) ON CONFLICT DO NOTHING",
+	[Q_CURRENT] = "SELECT dispatch_id = ?2 FROM dispatches WHERE case_id = ?1",
+	[Q_TO_SEND] = "SELECT dispatch_id FROM dispatches WHERE case_id = ?1 AND state = 'queued'",
+	[Q_SENT] =
+	    "UPDATE dispatches SET state = 'sent', sent_at = ?3, heard_at = ?3, attempts = 0,"
+	    " next_at = NULL, last_error = NULL"
+	    " WHERE case_id = ?1 AND dispatch_id = ?2 AND state = 'queued'",
+	/* Backoff: 1 s, 2 s, 4 s ... up to 60 s between attempts at a pool that refuses. */
+	[Q_FAILED] =
+	    "UPDATE dispatches SET attempts = attempts + 1, last_error = ?3,"
+	    " next_at = ?4 + 1000 * min(60, 1 << min(attempts, 6))"
+	    " WHERE case_id = ?1 AND dispatch_id = ?2 AND state = 'queued'"
+	    " RETURNING next_at",
+	[Q_HEARD] =
+	    "UPDATE dispatches SET heard_at = ?4, worker_host = ?3,"
+	    " state = CASE WHEN ?5 THEN 'done' ELSE state END"
+	    " WHERE case_id = ?1 AND dispatch_id = ?2",
+	[Q_HOST] =
+	    "UPDATE images SET worker_host = ?2 WHERE case_id = ?1 AND status = 'completed'"
+	    " AND worker_host IS NULL",
+	/*
+	 * What the reaper must do: dispatches due again, and, past what
+	 * dispatch_max_jobs leaves busy, those sent and silent for stale_after.
+	 */
+	[Q_DUE] =
+	    "SELECT d.case_id, d.state = 'sent' FROM dispatches d JOIN jobs j USING (case_id)"
+	    " WHERE j.status IN ('pending', 'generating') AND ("
+	    "  (d.state = 'queued' AND d.next_at <= ?1 AND (SELECT count(*) FROM dispatches s"
+	    "    WHERE s.state = 'sent') < ?3)"
+	    "  OR (d.state = 'sent' AND d.heard_at < ?2))"
+	    " ORDER BY coalesce(d.next_at, d.heard_at) LIMIT 64",
+	[Q_REDISPATCH] =
+	    "UPDATE dispatches SET dispatch_id = " NEW_ID ", state = 'queued',"
+	    " generation = generation + 1, attempts = 0, next_at = ?2"
+	    " WHERE case_id = ?1 AND state = 'sent' AND heard_at < ?3",
+	[Q_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
+	[Q_SEEN_ADD] =
+	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+	[Q_RECEIVE] =
+	    "INSERT INTO dispatch_jobs (case_id, dispatch_id, received_at) VALUES (?1, ?2, ?3)",
+	[Q_LOCAL] = "SELECT dispatch_id FROM dispatch_jobs WHERE case_id = ?1",
+	[Q_HANDED] = "SELECT 1 FROM dispatch_handed WHERE case_id = ?1 AND item_id = ?2",
+	[Q_HAND] =
+	    "INSERT INTO dispatch_handed (case_id, item_id, handed_at) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT DO NOTHING",
+	[Q_PATH] = "SELECT path FROM images WHERE case_id = ?1 AND item_id = ?2",
+	[Q_FENCE] =
+	    "UPDATE dispatch_jobs SET fenced_at = coalesce(fenced_at, ?2) WHERE case_id = ?1",
+	/* A job dispatched again to this host: the old local one goes, if it is over. */
+	[Q_CLEAR] =
+	    "DELETE FROM jobs WHERE case_id = ?1 AND (status IN ('completed', 'partial', 'failed')"
+	    " OR case_id IN (SELECT case_id FROM dispatch_jobs WHERE fenced_at IS NOT NULL))",
+};
+
+static sqlite3_stmt *stmts[Q_COUNT];
+
+static sqlite3_stmt *
+query(enum query id)
+{
+	return store_statement(&stmts[id], sql[id], sql[id]);
+}
+
+static void
+done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static int
+bind2(sqlite3_stmt *s, const char *a, const char *b)
+{
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
+	if (b != NULL)
+		sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
+	return 0;
+}
+
+/* One row's first column as text into out (NULL: only whether there is a row). */
+static int
+one_text(enum query id, const char *a, const char *b, char *out, size_t len)
+{
+	sqlite3_stmt *s = query(id);
+	if (s == NULL)
+		return -1;
+	bind2(s, a, b);
+	int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
+	if (found && out != NULL)
+		snprintf(out, len, "%s", sqlite3_column_text(s, 0) ?
+		    (const char *)sqlite3_column_text(s, 0) : "");
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("store: case %s: %s: %s", a, sql[id], sqlite3_errmsg(store_handle()));
+		found = -1;
+	}
+	done(s);
+	return found;
+}
+
+int
+store_dispatch_new(const char *case_id, int64_t now)
+{
+	sqlite3_stmt *s = query(Q_NEW);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	sqlite3_bind_int64(s, 2, now);
+	return store_step(s, "new dispatch");
+}
+
+/* 1 when dispatch_id is the job's current dispatch, 0 when not, 2 for no dispatch, -1. */
+int
+store_dispatch_current(const char *case_id, const char *dispatch_id)
+{
+	char same[4];
+	int rc = one_text(Q_CURRENT, case_id, dispatch_id ? dispatch_id : "", same, sizeof(same));
+	return rc <= 0 ? (rc == 0 ? 2 : -1) : strcmp(same, "1") == 0;
+}
+
+int
+store_dispatch_to_send(const char *case_id, char id[DISPATCH_ID_MAX])
+{
+	return one_text(Q_TO_SEND, case_id, NULL, id, DISPATCH_ID_MAX);
+}
+
+static int
+update3(enum query q, const char *case_id, const char *dispatch_id, int64_t now)
+{
+	sqlite3_stmt *s = query(q);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, dispatch_id);
+	sqlite3_bind_int64(s, 3, now);
+	if (store_step(s, sql[q]) != 0)
+		return -1;
+	return sqlite3_changes(store_handle());
+}
+
+int
+store_dispatch_sent(const char *case_id, const char *dispatch_id, int64_t now)
+{
+	return update3(Q_SENT, case_id, dispatch_id, now);
+}
+
+int
+store_dispatch_failed(const char *case_id, const char *dispatch_id, const char *error,
+    int64_t now, int64_t *next_at)
+{
+	sqlite3_stmt *s = query(Q_FAILED);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, dispatch_id);
+	sqlite3_bind_text(s, 3, error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, now);
+	int rc = sqlite3_step(s);
+	*next_at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE) {
+		log_error("store: case %s: dispatch failed: %s", case_id,
+		    sqlite3_errmsg(store_handle()));
+		return -1;
+	}
+	return 0;
+}
+
+/* An accepted update of the current dispatch: its host, and the images it made. */
+int
+store_dispatch_heard(const char *case_id, const char *dispatch_id, const char *host,
+    int final, int64_t now)
+{
+	sqlite3_stmt *s = query(Q_HEARD), *h = query(Q_HOST);
+	if (s == NULL || h == NULL)
+		return -1;
+	bind2(s, case_id, dispatch_id);
+	sqlite3_bind_text(s, 3, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int(s, 5, final);
+	bind2(h, case_id, host);
+	return store_step(s, "dispatch heard") != 0 || store_step(h, "image host") != 0 ? -1 : 0;
+}
+
+/*
+ * Calls fn for each dispatch the reaper must send: queued and due, or sent
+ * and silent since stale_ms ago, which first gets a new dispatch id.
+ */
+int
+store_dispatch_each_due(int64_t now, int64_t stale_ms, long max_jobs,
+    int (*fn)(const char *case_id, int redispatched, void *arg), void *arg)
+{
+	char ids[64][65];
+	int stale[64], n = 0, rc;
+	sqlite3_stmt *s = query(Q_DUE), *r = query(Q_REDISPATCH);
+	if (s == NULL || r == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, now - stale_ms);
+	sqlite3_bind_int64(s, 3, max_jobs);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 64) {
+		snprintf(ids[n], sizeof(ids[n]), "%s", sqlite3_column_text(s, 0));
+		stale[n++] = sqlite3_column_int(s, 1);
+	}
+	done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (stale[i]) {
+			bind2(r, ids[i], NULL);
+			sqlite3_bind_int64(r, 2, now);
+			sqlite3_bind_int64(r, 3, now - stale_ms);
+			if (store_step(r, "redispatch") != 0)
+				return -1;
+			if (sqlite3_changes(store_handle()) != 1)
+				continue;	/* another reaper took it */
+		}
+		if (fn(ids[i], stale[i], arg) != 0)
+			break;
+	}
+	return n;
+}
+
+/* Records a verified dispatch's webhook-id: 1 new, 0 a replay, -1. */
+int
+store_dispatch_seen(const char *webhook_id, int64_t now)
+{
+	sqlite3_stmt *prune = query(Q_SEEN_PRUNE), *add = query(Q_SEEN_ADD);
+	if (prune == NULL || add == NULL)
+		return -1;
+	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
+	bind2(add, webhook_id, NULL);
+	sqlite3_bind_int64(add, 2, now);
+	if (store_step(prune, "prune webhook ids") != 0 || store_step(add, "add webhook id") != 0)
+		return -1;
+	return sqlite3_changes(store_handle()) == 1;
+}
+
+int
+store_dispatch_receive(const char *case_id, const char *dispatch_id, int64_t now)
+{
+	return update3(Q_RECEIVE, case_id, dispatch_id, now) == 1 ? 0 : -1;
+}
+
+/* The dispatch a local job runs under: 1 with id, 0 for a job of this host's own, -1. */
+int
+store_dispatch_local(const char *case_id, char id[DISPATCH_ID_MAX])
+{
+	return one_text(Q_LOCAL, case_id, NULL, id, DISPATCH_ID_MAX);
+}
+
+int
+store_dispatch_is_handed(const char *case_id, const char *item_id)
+{
+	return one_text(Q_HANDED, case_id, item_id, NULL, 0);
+}
+
+/* Marks an image acknowledged; *path (the caller frees it) is its local file. */
+int
+store_dispatch_hand(const char *case_id, const char *item_id, int64_t now, char **path)
+{
+	char p[4096];
+	*path = NULL;
+	if (update3(Q_HAND, case_id, item_id, now) < 0)
+		return -1;
+	if (one_text(Q_PATH, case_id, item_id, p, sizeof(p)) == 1 && *p != '\0')
+		*path = strdup(p);
+	return 0;
+}
+
+int
+store_dispatch_fence(const char *case_id, int64_t now)
+{
+	sqlite3_stmt *s = query(Q_FENCE);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	sqlite3_bind_int64(s, 2, now);
+	return store_step(s, "fence dispatch");
+}
+
+/* 1 when a finished or fenced local job of the case was removed. */
+int
+store_dispatch_clear_finished(const char *case_id)
+{
+	sqlite3_stmt *s = query(Q_CLEAR);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	if (store_step(s, "clear old dispatch") != 0)
+		return -1;
+	return sqlite3_changes(store_handle()) > 0;
+}
+
+void
+store_dispatch_close(void)
+{
+	for (int i = 0; i < Q_COUNT; i++) {
+		sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+}
