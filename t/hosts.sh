@@ -73,11 +73,12 @@ start_worker_host() {
 	wait_for 10 test -S "$d/imagegen.sock" || bail "imagegen did not start on $h"
 }
 
-# The state host's own config lines: dispatch to the upstream, hear back on BASE.
-state_host_config() {
-	echo "dispatch_url = $DISPATCH_URL"
-	echo "dispatch_secret = $DISPATCH_SECRET"
-	echo "callback_url = $BASE/api/webhook/image-progress"
+# start_state_host [extra "key = value" lines...]: the ordinary stack's
+# imagegen in $T, dispatching to the upstream, heard back through nginx.
+start_state_host() {
+	write_config "dispatch_url = $DISPATCH_URL" "dispatch_secret = $DISPATCH_SECRET" \
+	    "callback_url = $BASE/api/webhook/image-progress" "$@"
+	start_imagegen
 }
 
 hq() { sqlite3 -cmd '.timeout 10000' "$T/$1/imagegen.db" "$2"; }
