@@ -118,7 +118,7 @@ workerjobs_handle(struct request *r, const char *rest)
 
 	if (request_read_json(r, r->cfg->max_body) != 0 || !verified(r) || !dispatch_id(r, id))
 		return;
-	if (casereq_parse(r->body, r->body_len, r->cfg, &req, &err) != 0) {
+	if (casereq_parse_dispatch(r->body, r->body_len, r->cfg, &req, &err) != 0) {
 		reply_error(r, 400, err.message, err.field);
 		return;
 	}
