@@ -158,7 +158,7 @@ send_one(const struct config *cfg, const char *case_id)
 	}
 	(void)store_dispatch_failed(case_id, id, why, codec_now_ms(), &next_at);
 	log_warn("case %s: dispatch %s not taken (%s); the job stays queued, next try in %lld s",
-	    case_id, id, why, (long long)(next_at - codec_now_ms()) / 1000);
+	    case_id, id, why, (long long)(next_at - codec_now_ms() + 500) / 1000);
 	return -1;
 }
 

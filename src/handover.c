@@ -23,6 +23,8 @@
 #include "store_outbox.h"
 #include "handover.h"
 
+#define RETRY_CAP_MS 5000
+
 /* 1 with the dispatch id when the local job runs for a state host, 0 when not, -1. */
 int
 handover_dispatched(const char *case_id, char *id, size_t len)
@@ -159,6 +161,23 @@ handover_answered(const char *case_id, const char *payload, long code, int64_t n
 	    "again; stopping", case_id, id);
 	(void)store_dispatch_fence(case_id, now);
 	(void)store_cancel(case_id, now);
+	return 1;
+}
+
+/*
+ * An update to a state host is never given up: while the state host is
+ * down the worker host keeps it in its outbox, and tries again at least
+ * every RETRY_CAP_MS (from the worker, then from `imagegen reap`). Returns
+ * 1 for such an update, with *delay capped.
+ */
+int
+handover_retry(const char *case_id, int64_t *delay)
+{
+	char id[DISPATCH_ID_MAX];
+	if (store_dispatch_local(case_id, id) != 1)
+		return 0;
+	if (*delay > RETRY_CAP_MS)
+		*delay = RETRY_CAP_MS;
 	return 1;
 }
 

@@ -13,6 +13,7 @@ int  handover_progress(const struct config *cfg, void *update, const char *case_
 	const char *dispatch_id, const struct image *images, size_t n);
 int  handover_answered(const char *case_id, const char *payload, long code, int64_t now);
 void handover_prune(const char *case_id, char **payload);
+int  handover_retry(const char *case_id, int64_t *delay);
 void handover_heartbeat(const char *case_id, int64_t now);
 void handover_host_name(const struct config *cfg, char *out, size_t len);
 

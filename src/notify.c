@@ -242,6 +242,19 @@ notify_tick(struct notify *n, int64_t now)
 }
 
 /*
+ * The wait before the next attempt; *keep when it is an update to a state
+ * host, which is retried until it lands (handover.c).
+ */
+static int64_t
+retry_delay(const char *case_id, int attempts, CURLcode rc, long code, int *keep)
+{
+	int64_t delay = (int64_t)BACKOFF_BASE_MS << (attempts > 20 ? 19 : attempts - 1);
+	int down = rc != CURLE_OK || code >= 500 || code == 429;
+	*keep = handover_retry(case_id, &delay) && down;
+	return delay;
+}
+
+/*
  * The verdict on one attempt, shared with the reaper: the row's new status
  * and, for a retry, when. Returns 1 when delivered.
  */
@@ -260,13 +273,15 @@ judge(const struct config *cfg, const char *case_id, const char *event, int atte
 		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
 	else
 		snprintf(error, sizeof(error), "HTTP %ld", code);
-	if (attempts > cfg->webhook_retries) {
+	int keep;
+	int64_t delay = retry_delay(case_id, attempts, rc, code, &keep);
+	if (attempts > cfg->webhook_retries && !keep) {
 		log_warn("case %s: webhook %s failed after %d attempts: %s", case_id, event,
 		    attempts, error);
 		store_delivery_result(id, "failed", attempts, code, error, latency, 0, now);
 		return 0;
 	}
-	int64_t due = now + ((int64_t)BACKOFF_BASE_MS << (attempts - 1));
+	int64_t due = now + delay;
 	log_warn("case %s: webhook %s attempt %d failed: %s; retrying", case_id, event,
 	    attempts, error);
 	store_delivery_result(id, "pending", attempts, code, error, latency, due, now);
@@ -290,12 +305,14 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 		drop_row(n);
 		return;
 	}
+	int keep;
+	int64_t delay = retry_delay(n->case_id, n->row.attempts, rc, code, &keep);
 	if (judge(n->cfg, n->case_id, n->row.event, n->row.attempts, rc, code, latency,
-	    n->row.id, now) || n->row.attempts > n->cfg->webhook_retries) {
+	    n->row.id, now) || (n->row.attempts > n->cfg->webhook_retries && !keep)) {
 		drop_row(n);
 		return;
 	}
-	n->row.next_attempt_at = now + ((int64_t)BACKOFF_BASE_MS << (n->row.attempts - 1));
+	n->row.next_attempt_at = now + delay;
 }
 
 /* Sends one pending delivery row now, for the reaper. Returns 1 when delivered. */
