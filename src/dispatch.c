@@ -199,7 +199,8 @@ dispatch_heard(const struct config *cfg, const struct progress *p)
 	(void)cfg;
 	if (store_dispatch_heard(p->case_id, p->dispatch_id,
 	    p->worker_host ? p->worker_host : "", progress_status_rank(p->status) == 2,
-	    codec_now_ms()) != 0)
+	    codec_now_ms()) != 0 || store_dispatch_count(p->worker_host ? p->worker_host : "",
+	    0) != 0)
 		log_error("case %s: cannot record the update of dispatch %s", p->case_id,
 		    p->dispatch_id);
 }

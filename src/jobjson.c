@@ -10,6 +10,7 @@
 #include "config.h"
 #include "handover.h"
 #include "jobjson.h"
+#include "store_dispatch.h"
 #include "log.h"
 #include "store.h"
 
@@ -137,6 +138,22 @@ add_items(cJSON *o, const struct image *images, size_t n)
 	return 0;
 }
 
+/* A state host's images[]: the worker host that made each, once it is known. */
+static int
+add_worker_hosts(cJSON *o, const char *case_id)
+{
+	char host[256];
+	cJSON *el;
+	cJSON_ArrayForEach(el, cJSON_GetObjectItemCaseSensitive(o, "images")) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(el, "id");
+		int rc = cJSON_IsString(id) ? store_dispatch_image_host(case_id, id->valuestring,
+		    host, sizeof(host)) : -1;
+		if (rc < 0 || (rc == 1 && !cJSON_AddStringToObject(el, "workerHost", host)))
+			return -1;
+	}
+	return 0;
+}
+
 /* The ImageGenerationJob, plus the per-image list the reference lacked. */
 void *
 jobjson_status(const struct config *cfg, const struct job *job,
@@ -157,7 +174,8 @@ jobjson_status(const struct config *cfg, const struct job *job,
 	    (job->last_error == NULL ||
 	        cJSON_AddStringToObject(o, "lastError", job->last_error)) &&
 	    add_results(cfg, o, images, n) == 0 &&
-	    add_items(o, images, n) == 0;
+	    add_items(o, images, n) == 0 &&
+	    (*cfg->dispatch_url == '\0' || add_worker_hosts(o, job->case_id) == 0);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;

@@ -18,7 +18,7 @@
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
 	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
-	Q_CLEAR, Q_COUNT
+	Q_CLEAR, Q_COUNT_UPDATE, Q_COUNT
 };
 
 /* A fresh id each dispatch: the case, the generation, 64 random bits. */
@@ -79,7 +79,27 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CLEAR] =
 	    "DELETE FROM jobs WHERE case_id = ?1 AND (status IN ('completed', 'partial', 'failed')"
 	    " OR case_id IN (SELECT case_id FROM dispatch_jobs WHERE fenced_at IS NOT NULL))",
+	[Q_COUNT_UPDATE] =
+	    "INSERT INTO dispatch_updates (worker_host, applied, fenced) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (worker_host) DO UPDATE SET applied = applied + ?2, fenced = fenced + ?3",
 };
+
+/* The metrics', on whichever connection serves the request (the reader's). */
+enum mquery { M_DISPATCHES, M_HOSTS, M_IMAGE_HOST, M_COUNT };
+static const char *const msql[M_COUNT] = {
+	[M_DISPATCHES] =
+	    "SELECT coalesce(sum(generation), 0), coalesce(sum(generation - 1), 0),"
+	    " count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'sent')"
+	    " FROM dispatches",
+	[M_HOSTS] =
+	    "SELECT u.worker_host, u.applied, u.fenced, (SELECT count(*) FROM images i"
+	    "  WHERE i.worker_host = u.worker_host) FROM dispatch_updates u"
+	    " ORDER BY u.worker_host LIMIT " DISPATCH_HOSTS_MAX_S,
+	[M_IMAGE_HOST] =
+	    "SELECT worker_host FROM images WHERE case_id = ?1 AND item_id = ?2"
+	    " AND worker_host IS NOT NULL",
+};
+static sqlite3_stmt *mstmts[M_COUNT][2];
 
 static sqlite3_stmt *stmts[Q_COUNT];
 
@@ -319,6 +339,68 @@ store_dispatch_clear_finished(const char *case_id)
 	return sqlite3_changes(store_handle()) > 0;
 }
 
+/* Counts an update of a worker host: applied, or fenced (409). */
+int
+store_dispatch_count(const char *host, int fenced)
+{
+	sqlite3_stmt *s = query(Q_COUNT_UPDATE);
+	if (s == NULL)
+		return -1;
+	bind2(s, host, NULL);
+	sqlite3_bind_int(s, 2, !fenced);
+	sqlite3_bind_int(s, 3, fenced);
+	return store_step(s, "count update");
+}
+
+int
+store_dispatch_metrics(struct dispatch_metrics *m)
+{
+	sqlite3_stmt *d = store_statement_here(mstmts[M_DISPATCHES], msql[M_DISPATCHES],
+	    "dispatch metrics");
+	sqlite3_stmt *h = store_statement_here(mstmts[M_HOSTS], msql[M_HOSTS], "host metrics");
+	memset(m, 0, sizeof(*m));
+	if (d == NULL || h == NULL)
+		return -1;
+	int rc = sqlite3_step(d);
+	if (rc == SQLITE_ROW) {
+		m->dispatches = sqlite3_column_int64(d, 0);
+		m->redispatches = sqlite3_column_int64(d, 1);
+		m->queued = sqlite3_column_int64(d, 2);
+		m->sent = sqlite3_column_int64(d, 3);
+	}
+	done(d);
+	while (rc == SQLITE_ROW && (rc = sqlite3_step(h)) == SQLITE_ROW &&
+	    m->n_hosts < DISPATCH_HOSTS_MAX) {
+		struct dispatch_host_metrics *x = &m->hosts[m->n_hosts++];
+		snprintf(x->host, sizeof(x->host), "%s", sqlite3_column_text(h, 0));
+		x->applied = sqlite3_column_int64(h, 1);
+		x->fenced = sqlite3_column_int64(h, 2);
+		x->images = sqlite3_column_int64(h, 3);
+	}
+	done(h);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store: dispatch metrics: %s", sqlite3_errmsg(store_handle()));
+		return -1;
+	}
+	return 0;
+}
+
+/* The worker host that made an image, on the request's connection: 1, 0 for none, -1. */
+int
+store_dispatch_image_host(const char *case_id, const char *item_id, char *host, size_t len)
+{
+	sqlite3_stmt *s = store_statement_here(mstmts[M_IMAGE_HOST], msql[M_IMAGE_HOST],
+	    "image host");
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, item_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(host, len, "%s", sqlite3_column_text(s, 0));
+	done(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 void
 store_dispatch_close(void)
 {
@@ -326,4 +408,9 @@ store_dispatch_close(void)
 		sqlite3_finalize(stmts[i]);
 		stmts[i] = NULL;
 	}
+	for (int i = 0; i < M_COUNT; i++)
+		for (int c = 0; c < 2; c++) {
+			sqlite3_finalize(mstmts[i][c]);
+			mstmts[i][c] = NULL;
+		}
 }

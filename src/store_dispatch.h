@@ -2,9 +2,23 @@
 #ifndef IMAGEGEN_STORE_DISPATCH_H
 #define IMAGEGEN_STORE_DISPATCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define DISPATCH_ID_MAX 100
+#define DISPATCH_HOSTS_MAX 64
+#define DISPATCH_HOSTS_MAX_S "64"
+
+struct dispatch_host_metrics {
+	char host[256];
+	int64_t applied, fenced, images;
+};
+
+struct dispatch_metrics {
+	int64_t dispatches, redispatches, queued, sent;
+	struct dispatch_host_metrics hosts[DISPATCH_HOSTS_MAX];
+	int n_hosts;
+};
 
 /* State host. */
 int store_dispatch_new(const char *case_id, int64_t now);
@@ -17,6 +31,10 @@ int store_dispatch_heard(const char *case_id, const char *dispatch_id, const cha
 	int final, int64_t now);
 int store_dispatch_each_due(int64_t now, int64_t stale_ms, long max_jobs,
 	int (*fn)(const char *case_id, int redispatched, void *arg), void *arg);
+int store_dispatch_count(const char *host, int fenced);
+int store_dispatch_metrics(struct dispatch_metrics *m);
+int store_dispatch_image_host(const char *case_id, const char *item_id, char *host,
+	size_t len);
 
 /* Worker host. */
 int store_dispatch_seen(const char *webhook_id, int64_t now);

@@ -11,6 +11,7 @@
 #include "progress.h"
 #include "request.h"
 #include "sign.h"
+#include "store_dispatch.h"
 #include "store_progress.h"
 #include "webhook.h"
 #include "worker.h"
@@ -81,6 +82,7 @@ fenced(struct request *r, const struct progress *p)
 	log_warn("case %s: refused an update of dispatch %s from %s: not the current dispatch",
 	    p->case_id, p->dispatch_id ? p->dispatch_id : "(none)",
 	    p->worker_host ? p->worker_host : "(unnamed)");
+	(void)store_dispatch_count(p->worker_host ? p->worker_host : "", 1);
 	reply_error(r, 409, "this dispatch is not the job's current one: stop", "dispatchId");
 }
 

@@ -50,6 +50,15 @@ for h in w1 w2 w3; do
 done
 is "$(q "SELECT count(*) FROM images WHERE worker_host IS NULL")" 0 "every image names its worker host"
 
+# The operator's view: the worker host of each image, in status and show.
+http GET /api/case-images/case-0
+is "$(json '[.images[] | select(.workerHost | test("^w[123]$"))] | length')" 14 \
+    "the status JSON names each image's worker host"
+IMAGEGEN_CONFIG=$T/imagegen.conf "$IMAGEGEN" show case-0 > "$T/show.out"
+is "$(awk '/WORKER HOST/ {on = 1; next} on && NF == 2 {print $2}' "$T/show.out" | sort -u | wc -l)" 1 \
+    "imagegen show lists the worker host of each image"
+is "$(awk '/WORKER HOST/ {on = 1; next} on && NF == 2' "$T/show.out" | wc -l)" 14 "... all 14"
+
 # Fencing. A signed update that names another dispatch is refused.
 make_case case-f 10 4 "" $(for k in 0 1 2 3 4 5 6 7 8 9; do echo "ev-$k=delay=3"; done)
 post_json /api/generate-case-images "$T/case-f.json"
@@ -80,4 +89,17 @@ is "$(q "SELECT count(*) FROM images WHERE case_id = 'case-f' AND status = 'comp
     "the state host kept only what the current dispatch reported"
 grep -q "refused an update of dispatch case-f.old from w9" "$T/imagegen.log"
 ok $? "the state host logs the fenced update with its host"
+http GET /api/metrics/image-generation
+grep -q '^imagegen_dispatches_total 31$' "$T/body"
+ok $? "metrics count the dispatches: 31"
+grep -q '^imagegen_dispatch_updates_total{worker_host="w9",result="fenced"} 1$' "$T/body"
+ok $? "... the fenced updates by worker host"
+fenced_total=$(awk '/^imagegen_dispatch_updates_total.*result="fenced"/ {n += $2} END {print n}' "$T/body")
+check "... the worker's own fenced update too ($fenced_total)" test "$fenced_total" -ge 2
+applied=$(awk '/^imagegen_dispatch_updates_total.*w[123]",result="applied"/ {n++} END {print n}' "$T/body")
+is "$applied" 3 "... and the updates applied from each of the three hosts"
+http GET /api/metrics/image-generation -H 'Accept: application/json'
+is "$(json '.dispatch.redispatches')" 0 "the JSON metrics have the dispatch figures"
+is "$(json '[.dispatch.workerHosts[] | .images] | add')" "$((N * 14 + $(q "SELECT count(*) FROM images WHERE case_id = 'case-f' AND status = 'completed'")))" \
+    "... and the images per worker host"
 done_testing
