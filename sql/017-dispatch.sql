@@ -24,6 +24,16 @@ CREATE TABLE dispatches (
 ) WITHOUT ROWID;
 CREATE INDEX dispatches_open ON dispatches (state, next_at) WHERE state <> 'done';
 
+-- When the state host's reaper last looked at the dispatches. After a gap
+-- longer than stale_after (the state host was down, or nothing woke its
+-- reaper), the dispatches sent get stale_after afresh: their worker hosts'
+-- updates wait in their outboxes, and are not silence.
+CREATE TABLE dispatch_reaper (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  last_run INTEGER NOT NULL
+);
+INSERT INTO dispatch_reaper (id, last_run) VALUES (1, 0);
+
 -- On a worker host: the dispatch a local job runs under, which every one
 -- of its updates carries, and the images the state host has acknowledged
 -- (their bytes crossed once; the local file is gone).

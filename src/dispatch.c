@@ -188,6 +188,10 @@ dispatch_reap(const struct config *cfg)
 {
 	if (*cfg->dispatch_url == '\0')
 		return 0;
+	int graced = store_dispatch_reaper_here(codec_now_ms(), cfg->stale_after * 1000);
+	if (graced > 0)
+		log_warn("dispatch: the reaper had not run for over stale_after (%ld s): the state "
+		    "host was down; %d dispatches get stale_after afresh", cfg->stale_after, graced);
 	return store_dispatch_each_due(codec_now_ms(), cfg->stale_after * 1000,
 	    cfg->dispatch_max_jobs, due, (void *)cfg);
 }

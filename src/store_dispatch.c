@@ -18,7 +18,7 @@
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
 	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
-	Q_CLEAR, Q_COUNT_UPDATE, Q_COUNT
+	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_COUNT
 };
 
 /* A fresh id each dispatch: the case, the generation, 64 random bits. */
@@ -82,6 +82,9 @@ static const char *const sql[Q_COUNT] = {
 	[Q_COUNT_UPDATE] =
 	    "INSERT INTO dispatch_updates (worker_host, applied, fenced) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT (worker_host) DO UPDATE SET applied = applied + ?2, fenced = fenced + ?3",
+	[Q_REAPER_LAST] = "SELECT last_run FROM dispatch_reaper WHERE id = 1",
+	[Q_REAPER_RUN] = "UPDATE dispatch_reaper SET last_run = ?1 WHERE id = 1",
+	[Q_GRACE] = "UPDATE dispatches SET heard_at = ?1 WHERE state = 'sent' AND heard_at < ?1",
 };
 
 /* The metrics', on whichever connection serves the request (the reader's). */
@@ -227,6 +230,33 @@ store_dispatch_heard(const char *case_id, const char *dispatch_id, const char *h
 	sqlite3_bind_int(s, 5, final);
 	bind2(h, case_id, host);
 	return store_step(s, "dispatch heard") != 0 || store_step(h, "image host") != 0 ? -1 : 0;
+}
+
+/*
+ * The reaper is here: after a gap of more than stale_ms since it last was
+ * (the state host was down), every dispatch sent gets stale_ms afresh.
+ * Returns the number of dispatches given that grace, or -1.
+ */
+int
+store_dispatch_reaper_here(int64_t now, int64_t stale_ms)
+{
+	sqlite3_stmt *l = query(Q_REAPER_LAST), *r = query(Q_REAPER_RUN), *g = query(Q_GRACE);
+	if (l == NULL || r == NULL || g == NULL)
+		return -1;
+	int rc = sqlite3_step(l);
+	int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(l, 0) : now;
+	done(l);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	sqlite3_bind_int64(r, 1, now);
+	if (store_step(r, "dispatch reaper run") != 0)
+		return -1;
+	if (now - last <= stale_ms)
+		return 0;
+	sqlite3_bind_int64(g, 1, now);
+	if (store_step(g, "dispatch grace") != 0)
+		return -1;
+	return sqlite3_changes(store_handle());
 }
 
 /*

@@ -29,6 +29,7 @@ int store_dispatch_failed(const char *case_id, const char *dispatch_id, const ch
 	int64_t now, int64_t *next_at);
 int store_dispatch_heard(const char *case_id, const char *dispatch_id, const char *host,
 	int final, int64_t now);
+int store_dispatch_reaper_here(int64_t now, int64_t stale_ms);
 int store_dispatch_each_due(int64_t now, int64_t stale_ms, long max_jobs,
 	int (*fn)(const char *case_id, int redispatched, void *arg), void *arg);
 int store_dispatch_count(const char *host, int fenced);
