@@ -137,11 +137,12 @@ post(const struct config *cfg, const char *wid, const char *body, char *why, siz
 
 /* Sends the job's queued dispatch; a failure leaves it queued, with backoff. */
 static int
-send_one(const struct config *cfg, const char *case_id)
+send_one(const struct config *cfg, const char *case_id, int claim)
 {
 	char id[DISPATCH_ID_MAX], wid[160], why[CURL_ERROR_SIZE + 32];
-	int64_t next_at = 0;
-	if (store_dispatch_to_send(case_id, id) != 1)
+	int64_t next_at = 0, now = codec_now_ms();
+	if ((claim ? store_dispatch_claim(case_id, now, now + LEASE_MS, id) :
+	    store_dispatch_to_send(case_id, id)) != 1)
 		return -1;
 	char *body = dispatch_body(cfg, case_id, id);
 	if (body == NULL) {
@@ -166,19 +167,28 @@ send_one(const struct config *cfg, const char *case_id)
 int
 dispatch_start(const struct config *cfg, const char *case_id)
 {
-	if (store_dispatch_new(case_id, codec_now_ms() + LEASE_MS) != 0)
+	int64_t now = codec_now_ms(), busy = store_dispatch_busy();
+	/* Past dispatch_max_jobs the job waits queued, due now, for the reaper. */
+	if (busy >= cfg->dispatch_max_jobs) {
+		log_info("case %s: %lld dispatches at work, dispatch_max_jobs %ld: queued",
+		    case_id, (long long)busy, cfg->dispatch_max_jobs);
+		return store_dispatch_new(case_id, now);
+	}
+	if (busy < 0 || store_dispatch_new(case_id, now + LEASE_MS) != 0)
 		return -1;
-	return send_one(cfg, case_id);
+	return send_one(cfg, case_id, 0);
 }
 
 static int
 due(const char *case_id, int redispatched, void *arg)
 {
 	const struct config *cfg = arg;
+	if (!redispatched && store_dispatch_busy() >= cfg->dispatch_max_jobs)
+		return 1;	/* full: the rest wait for the next sweep */
 	if (redispatched)
 		log_warn("case %s: dispatch silent for %ld s; dispatching it again", case_id,
 		    cfg->stale_after);
-	(void)send_one(cfg, case_id);
+	(void)send_one(cfg, case_id, 1);
 	return 0;
 }
 

@@ -18,7 +18,8 @@
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
 	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
-	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_COUNT
+	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_CLAIM, Q_BUSY,
+	Q_COUNT
 };
 
 /* A fresh id each dispatch: the case, the generation, 64 random bits. */
@@ -85,6 +86,11 @@ static const char *const sql[Q_COUNT] = {
 	[Q_REAPER_LAST] = "SELECT last_run FROM dispatch_reaper WHERE id = 1",
 	[Q_REAPER_RUN] = "UPDATE dispatch_reaper SET last_run = ?1 WHERE id = 1",
 	[Q_GRACE] = "UPDATE dispatches SET heard_at = ?1 WHERE state = 'sent' AND heard_at < ?1",
+	/* A queued dispatch due is one sender's: the others see it due later. */
+	[Q_CLAIM] =
+	    "UPDATE dispatches SET next_at = ?3 WHERE case_id = ?1 AND state = 'queued'"
+	    " AND next_at <= ?2 RETURNING dispatch_id",
+	[Q_BUSY] = "SELECT count(*) FROM dispatches WHERE state = 'sent'",
 };
 
 /* The metrics', on whichever connection serves the request (the reader's). */
@@ -172,6 +178,43 @@ int
 store_dispatch_to_send(const char *case_id, char id[DISPATCH_ID_MAX])
 {
 	return one_text(Q_TO_SEND, case_id, NULL, id, DISPATCH_ID_MAX);
+}
+
+/* Takes a queued dispatch that is due, until lease_until: 1 with its id, 0 if not due, -1. */
+int
+store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
+    char id[DISPATCH_ID_MAX])
+{
+	sqlite3_stmt *s = query(Q_CLAIM);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, lease_until);
+	int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
+	if (found)
+		snprintf(id, DISPATCH_ID_MAX, "%s", sqlite3_column_text(s, 0));
+	if (found)
+		rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE) {
+		log_error("store: case %s: claim dispatch: %s", case_id,
+		    sqlite3_errmsg(store_handle()));
+		return -1;
+	}
+	return found;
+}
+
+/* Dispatches sent and not finished: what dispatch_max_jobs caps. */
+int64_t
+store_dispatch_busy(void)
+{
+	sqlite3_stmt *s = query(Q_BUSY);
+	if (s == NULL)
+		return -1;
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	done(s);
+	return n;
 }
 
 static int
