@@ -25,12 +25,26 @@
 
 #define RETRY_CAP_MS 5000
 
+/* A worker host: it takes dispatches and makes none. Elsewhere nothing here is looked up. */
+static int
+worker_host(const struct config *cfg)
+{
+	return *cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0';
+}
+
+/* The dispatch a local job runs under: 1 with its id, 0 for none, -1. */
+static int
+local_dispatch(const struct config *cfg, const char *case_id, char id[DISPATCH_ID_MAX])
+{
+	return worker_host(cfg) ? store_dispatch_local(case_id, id) : 0;
+}
+
 /* 1 with the dispatch id when the local job runs for a state host, 0 when not, -1. */
 int
-handover_dispatched(const char *case_id, char *id, size_t len)
+handover_dispatched(const struct config *cfg, const char *case_id, char *id, size_t len)
 {
 	char d[DISPATCH_ID_MAX];
-	int rc = store_dispatch_local(case_id, d);
+	int rc = local_dispatch(cfg, case_id, d);
 	if (rc == 1)
 		snprintf(id, len, "%s", d);
 	return rc;
@@ -114,12 +128,12 @@ acknowledged(const char *case_id, const char *payload, int64_t now)
  * string that replaces it there (the old one freed).
  */
 void
-handover_prune(const char *case_id, char **payload)
+handover_prune(const struct config *cfg, const char *case_id, char **payload)
 {
 	static const char *const keys[2] = { "evidenceImages", "locationImages" };
 	char id[DISPATCH_ID_MAX];
 	int pruned = 0;
-	if (store_dispatch_local(case_id, id) != 1)
+	if (local_dispatch(cfg, case_id, id) != 1)
 		return;
 	cJSON *o = cJSON_Parse(*payload), *el, *next;
 	for (int k = 0; o != NULL && k < 2; k++) {
@@ -146,10 +160,11 @@ handover_prune(const char *case_id, char **payload)
  * tried again, and the job stops here.
  */
 int
-handover_answered(const char *case_id, const char *payload, long code, int64_t now)
+handover_answered(const struct config *cfg, const char *case_id, const char *payload,
+    long code, int64_t now)
 {
 	char id[DISPATCH_ID_MAX];
-	if (store_dispatch_local(case_id, id) != 1)
+	if (local_dispatch(cfg, case_id, id) != 1)
 		return 0;
 	if (code >= 200 && code < 300) {
 		acknowledged(case_id, payload, now);
@@ -171,10 +186,10 @@ handover_answered(const char *case_id, const char *payload, long code, int64_t n
  * 1 for such an update, with *delay capped.
  */
 int
-handover_retry(const char *case_id, int64_t *delay)
+handover_retry(const struct config *cfg, const char *case_id, int64_t *delay)
 {
 	char id[DISPATCH_ID_MAX];
-	if (store_dispatch_local(case_id, id) != 1)
+	if (local_dispatch(cfg, case_id, id) != 1)
 		return 0;
 	if (*delay > RETRY_CAP_MS)
 		*delay = RETRY_CAP_MS;
@@ -183,10 +198,10 @@ handover_retry(const char *case_id, int64_t *delay)
 
 /* A dispatched job's heartbeat reaches the state host as an update. */
 void
-handover_heartbeat(const char *case_id, int64_t now)
+handover_heartbeat(const struct config *cfg, const char *case_id, int64_t now)
 {
 	char id[DISPATCH_ID_MAX];
-	if (store_dispatch_local(case_id, id) == 1 &&
+	if (local_dispatch(cfg, case_id, id) == 1 &&
 	    store_outbox_add(case_id, "progress", now) < 0)
 		log_warn("case %s: cannot queue the heartbeat update", case_id);
 }

@@ -192,7 +192,7 @@ jobjson_progress(const struct config *cfg, const struct job *job,
 	/* A worker host's update of a dispatched job: handover.c inlines each image once. */
 	char dispatch_id[100];
 	struct config paths = *cfg;
-	int dispatched = handover_dispatched(job->case_id, dispatch_id, sizeof(dispatch_id));
+	int dispatched = handover_dispatched(cfg, job->case_id, dispatch_id, sizeof(dispatch_id));
 	if (dispatched == 1)
 		paths.image_urls = URLS_PATH;
 	int ok = o != NULL && dispatched >= 0 &&

@@ -180,7 +180,7 @@ delivery_easy(const struct config *cfg, const char *url, const char *wid,
 static int
 start_attempt(struct notify *n, int64_t now)
 {
-	handover_prune(n->case_id, &n->row.payload);
+	handover_prune(n->cfg, n->case_id, &n->row.payload);
 	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
 	    &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
@@ -246,11 +246,12 @@ notify_tick(struct notify *n, int64_t now)
  * host, which is retried until it lands (handover.c).
  */
 static int64_t
-retry_delay(const char *case_id, int attempts, CURLcode rc, long code, int *keep)
+retry_delay(const struct config *cfg, const char *case_id, int attempts, CURLcode rc,
+    long code, int *keep)
 {
 	int64_t delay = (int64_t)BACKOFF_BASE_MS << (attempts > 20 ? 19 : attempts - 1);
 	int down = rc != CURLE_OK || code >= 500 || code == 429;
-	*keep = handover_retry(case_id, &delay) && down;
+	*keep = handover_retry(cfg, case_id, &delay) && down;
 	return delay;
 }
 
@@ -274,7 +275,7 @@ judge(const struct config *cfg, const char *case_id, const char *event, int atte
 	else
 		snprintf(error, sizeof(error), "HTTP %ld", code);
 	int keep;
-	int64_t delay = retry_delay(case_id, attempts, rc, code, &keep);
+	int64_t delay = retry_delay(cfg, case_id, attempts, rc, code, &keep);
 	if (attempts > cfg->webhook_retries && !keep) {
 		log_warn("case %s: webhook %s failed after %d attempts: %s", case_id, event,
 		    attempts, error);
@@ -299,14 +300,15 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 	curl_slist_free_all(n->headers);
 	n->easy = NULL;
 	n->headers = NULL;
-	if (handover_answered(n->case_id, n->row.payload, rc == CURLE_OK ? code : 0, now)) {
+	if (handover_answered(n->cfg, n->case_id, n->row.payload, rc == CURLE_OK ? code : 0,
+	    now)) {
 		store_delivery_result(n->row.id, "failed", n->row.attempts, code, "fenced", latency,
 		    0, now);
 		drop_row(n);
 		return;
 	}
 	int keep;
-	int64_t delay = retry_delay(n->case_id, n->row.attempts, rc, code, &keep);
+	int64_t delay = retry_delay(n->cfg, n->case_id, n->row.attempts, rc, code, &keep);
 	if (judge(n->cfg, n->case_id, n->row.event, n->row.attempts, rc, code, latency,
 	    n->row.id, now) || (n->row.attempts > n->cfg->webhook_retries && !keep)) {
 		drop_row(n);
@@ -323,7 +325,7 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	long code = 0;
 	char *payload = strdup(r->payload);
 	if (payload != NULL)
-		handover_prune(r->case_id, &payload);
+		handover_prune(cfg, r->case_id, &payload);
 	CURL *e = payload ? delivery_easy(cfg, r->url, r->webhook_id, payload, &headers) : NULL;
 	if (e == NULL) {
 		curl_slist_free_all(headers);
@@ -336,7 +338,8 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(headers);
-	int fenced = handover_answered(r->case_id, payload, rc == CURLE_OK ? code : 0, now);
+	int fenced = handover_answered(cfg, r->case_id, payload, rc == CURLE_OK ? code : 0,
+	    now);
 	free(payload);
 	if (fenced) {
 		store_delivery_result(r->id, "failed", r->attempts + 1, code, "fenced", 0, 0,

@@ -570,7 +570,7 @@ heartbeat(struct worker *w, int64_t now)
 		    w->job.case_id);
 		_exit(1);
 	}
-	handover_heartbeat(w->job.case_id, now);
+	handover_heartbeat(w->cfg, w->job.case_id, now);
 }
 
 /* Waits for network activity, the next local image, a webhook retry or the deadline. */
