@@ -23,6 +23,7 @@
 #include "log.h"
 #include "progress.h"
 #include "sign.h"
+#include "spawn.h"
 #include "store.h"
 #include "store_dispatch.h"
 
@@ -177,6 +178,35 @@ dispatch_start(const struct config *cfg, const char *case_id)
 	if (busy < 0 || store_dispatch_new(case_id, now + LEASE_MS) != 0)
 		return -1;
 	return send_one(cfg, case_id, 0);
+}
+
+/* retry: the images to make again go out under a new dispatch id. */
+void
+dispatch_retry(const struct config *cfg, const char *case_id)
+{
+	if (store_dispatch_again(case_id, codec_now_ms() + LEASE_MS) == 1)
+		(void)send_one(cfg, case_id, 0);
+	else
+		log_error("case %s: no dispatch to make again; the reaper cannot retry it either",
+		    case_id);
+}
+
+/*
+ * cancel: the worker host's dispatch is fenced (its next update gets 409
+ * and it stops), and a local worker ends the job here as for a queued job:
+ * no request to the image API, the final webhook to the caller.
+ */
+int
+dispatch_cancel(const struct config *cfg, const char *case_id)
+{
+	(void)cfg;
+	int rc = store_dispatch_withdraw(case_id);
+	if (rc != 1)
+		return rc;
+	log_info("case %s: dispatch withdrawn; ending the job here", case_id);
+	if (store_release(case_id, 0, codec_now_ms()) != 1 || spawn_worker(case_id) != 0)
+		log_error("case %s: cannot start the worker that ends it", case_id);
+	return 1;
 }
 
 static int

@@ -18,7 +18,7 @@
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
 	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
-	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_CLAIM, Q_BUSY,
+	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_CLAIM, Q_BUSY, Q_AGAIN, Q_WITHDRAW,
 	Q_COUNT
 };
 
@@ -91,6 +91,14 @@ static const char *const sql[Q_COUNT] = {
 	    "UPDATE dispatches SET next_at = ?3 WHERE case_id = ?1 AND state = 'queued'"
 	    " AND next_at <= ?2 RETURNING dispatch_id",
 	[Q_BUSY] = "SELECT count(*) FROM dispatches WHERE state = 'sent'",
+	/* A retry: a new dispatch of the images to make again; the old id is fenced. */
+	[Q_AGAIN] =
+	    "UPDATE dispatches SET dispatch_id = " NEW_ID ", state = 'queued',"
+	    " generation = generation + 1, attempts = 0, next_at = ?2, last_error = NULL"
+	    " WHERE case_id = ?1",
+	/* A cancel: the worker host's dispatch is fenced; the job ends on this host. */
+	[Q_WITHDRAW] =
+	    "UPDATE dispatches SET dispatch_id = " NEW_ID ", state = 'done' WHERE case_id = ?1",
 };
 
 /* The metrics', on whichever connection serves the request (the reader's). */
@@ -203,6 +211,33 @@ store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
 		return -1;
 	}
 	return found;
+}
+
+/* A new dispatch id for the job, queued until next_at (retry): 1, 0 for no dispatch, -1. */
+int
+store_dispatch_again(const char *case_id, int64_t next_at)
+{
+	sqlite3_stmt *s = query(Q_AGAIN);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	sqlite3_bind_int64(s, 2, next_at);
+	if (store_step(s, "dispatch again") != 0)
+		return -1;
+	return sqlite3_changes(store_handle());
+}
+
+/* Fences the job's dispatch for good (cancel): 1, 0 for no dispatch, -1. */
+int
+store_dispatch_withdraw(const char *case_id)
+{
+	sqlite3_stmt *s = query(Q_WITHDRAW);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, NULL);
+	if (store_step(s, "withdraw dispatch") != 0)
+		return -1;
+	return sqlite3_changes(store_handle());
 }
 
 /* Dispatches sent and not finished: what dispatch_max_jobs caps. */

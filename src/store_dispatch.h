@@ -27,6 +27,8 @@ int store_dispatch_to_send(const char *case_id, char id[DISPATCH_ID_MAX]);
 int store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
 	char id[DISPATCH_ID_MAX]);
 int64_t store_dispatch_busy(void);
+int store_dispatch_again(const char *case_id, int64_t next_at);
+int store_dispatch_withdraw(const char *case_id);
 int store_dispatch_sent(const char *case_id, const char *dispatch_id, int64_t now);
 int store_dispatch_failed(const char *case_id, const char *dispatch_id, const char *error,
 	int64_t now, int64_t *next_at);
