@@ -11,6 +11,7 @@
 #include "log.h"
 #include "reap.h"
 #include "store.h"
+#include "store_dispatch.h"
 #include "store_health.h"
 #include "worker.h"
 
@@ -125,6 +126,21 @@ print_detail(const struct job *j, const struct image *im, size_t n)
 		    im[i].interrupted, im[i].error ? im[i].error : im[i].url ? im[i].url : "");
 }
 
+/* On a state host: which worker host made each image, for those it knows. */
+static void
+print_worker_hosts(const char *case_id, const struct image *im, size_t n)
+{
+	char host[256];
+	int header = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (store_dispatch_image_host(case_id, im[i].item_id, host, sizeof(host)) != 1)
+			continue;
+		if (!header++)
+			printf("\n%-20s %s\n", "ITEM", "WORKER HOST");
+		printf("%-20s %s\n", im[i].item_id, host);
+	}
+}
+
 static int
 cmd_show(const struct config *cfg, const char *case_id)
 {
@@ -139,6 +155,7 @@ cmd_show(const struct config *cfg, const char *case_id)
 		return 1;
 	}
 	print_detail(&j, im, n);
+	print_worker_hosts(case_id, im, n);
 	store_free(&j, im, n);
 	return 0;
 }

@@ -44,8 +44,12 @@ static const struct key keys[] = {
 	{ "api_tokens", K_SECRET, S(api_tokens), 0, 0, NULL, "" },
 	{ "api_tokens_file", K_OPTPATH, S(api_tokens_file), 0, 0, NULL, "" },
 	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5" },
+	{ "callback_url", K_OPTURL, S(callback_url), 0, 0, NULL, "" },
 	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10" },
 	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db" },
+	{ "dispatch_max_jobs", K_INT, S(dispatch_max_jobs), 1, 100000, NULL, "64" },
+	{ "dispatch_secret", K_SECRET, S(dispatch_secret), 0, 0, NULL, "" },
+	{ "dispatch_url", K_OPTURL, S(dispatch_url), 0, 0, NULL, "" },
 	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background." },
@@ -110,6 +114,7 @@ static const struct key keys[] = {
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10" },
 	{ "webhook_verify", K_ENUM, S(webhook_verify), 0, 0, onoff_words, "on" },
 	{ "webhook_verify_secrets", K_SECRET, S(webhook_verify_secrets), 0, 0, NULL, "" },
+	{ "worker_name", K_STR, S(worker_name), 0, 0, NULL, "" },
 };
 #undef S
 
@@ -375,11 +380,40 @@ warn_if_readable(const struct config *cfg, const char *path)
 	struct stat st;
 	if ((*cfg->api_key != '\0' || *cfg->webhook_secret != '\0' ||
 	    *cfg->openai_api_key != '\0' ||
-	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0') &&
+	    *cfg->api_tokens != '\0' || *cfg->webhook_verify_secrets != '\0' ||
+	    *cfg->dispatch_secret != '\0') &&
 	    stat(path, &st) == 0 && ((st.st_mode & 007) != 0 || ((st.st_mode & 070) != 0 &&
 	    ((st.st_mode & 020) != 0 || !group_is_service(st.st_gid)))))
 		log_warn("config: %s holds secrets but its mode is %03o: chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
+}
+
+/*
+ * Scale-out (imagegen(8), SCALING OUT): a state host dispatches signed, to
+ * a callback its worker hosts can reach; a half-set pair is a mistake.
+ */
+static int
+dispatch_config_check(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	unsigned char raw[SIGN_KEY_MAX];
+	size_t rawlen;
+	if (*cfg->dispatch_secret != '\0' &&
+	    sign_secret(cfg->dispatch_secret, raw, &rawlen) != 0) {
+		snprintf(err, errlen, "%s: dispatch_secret: not a whsec_ secret of 16 to 64 bytes",
+		    path);
+		return -1;
+	}
+	if (*cfg->dispatch_url != '\0' && *cfg->dispatch_secret == '\0') {
+		snprintf(err, errlen, "%s: dispatch_url is set but dispatch_secret is not: "
+		    "dispatches must be signed with the secret the worker hosts share", path);
+		return -1;
+	}
+	if (*cfg->dispatch_url != '\0' && *cfg->callback_url == '\0') {
+		snprintf(err, errlen, "%s: dispatch_url is set but callback_url is not: set it "
+		    "to this host's /api/webhook/image-progress as the worker hosts reach it", path);
+		return -1;
+	}
+	return 0;
 }
 
 /* path NULL means IMAGEGEN_CONFIG, else the compiled-in default. */
@@ -426,6 +460,8 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		    path);
 		return -1;
 	}
+	if (dispatch_config_check(cfg, path, err, errlen) != 0)
+		return -1;
 	if (check_verify_secrets(cfg->webhook_verify_secrets) != 0) {
 		snprintf(err, errlen, "%s: webhook_verify_secrets: not whsec_ secrets of 16 to 64 "
 		    "bytes, separated by spaces", path);

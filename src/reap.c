@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "reap.h"
 #include "spawn.h"
+#include "dispatch.h"
 #include "store.h"
 #include "store_queue.h"
 #include "worker.h"
@@ -149,6 +150,7 @@ reap_run(const struct config *cfg, int *redelivered)
 {
 	int resumed = resume_orphans(cfg, MAX_PER_RUN, 0);
 	*redelivered = redeliver(cfg);
+	(void)dispatch_reap(cfg);
 	return resumed;
 }
 

@@ -8,6 +8,7 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
+#include "dispatch.h"
 #include "jobjson.h"
 #include "log.h"
 #include "queue.h"
@@ -37,7 +38,11 @@ retry_handle(struct request *r, const char *case_id)
 	switch (store_retry(case_id, codec_now_ms(), &n)) {
 	case RETRY_STARTED:
 		log_info("case %s: retrying %d failed images", case_id, n);
-		queue_start_or_wait(r->cfg, case_id);
+		/* A state host's job goes to the worker hosts again. */
+		if (*r->cfg->dispatch_url != '\0')
+			dispatch_retry(r->cfg, case_id);
+		else
+			queue_start_or_wait(r->cfg, case_id);
 		started(r, case_id, n);
 		break;
 	case RETRY_NOT_FOUND:

@@ -11,6 +11,7 @@
 #include "store_metrics.h"
 #include "store_provider.h"
 #include "store_health.h"
+#include "store_dispatch.h"
 #include "store_outbox.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -72,6 +73,8 @@ static const char *const sql[S_COUNT] = {
 	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at,"
 	    " queued_at IS NOT NULL"
 	    " FROM jobs WHERE status IN ('pending', 'generating')"
+	    /* A state host's dispatched jobs are their worker hosts' (dispatch.c). */
+	    " AND case_id NOT IN (SELECT case_id FROM dispatches)"
 	    " ORDER BY coalesce(queued_at, updated_at)",
 	[S_MAINTENANCE] =
 	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
@@ -516,6 +519,7 @@ store_close(void)
 	store_metrics_close();
 	store_provider_close();
 	store_outbox_close();
+	store_dispatch_close();
 	close_conn(&reader);
 	close_conn(&writer);
 }

@@ -22,6 +22,7 @@
 #include "image.h"
 #include "jobjson.h"
 #include "throttle.h"
+#include "handover.h"
 #include "log.h"
 #include "media.h"
 #include "notify.h"
@@ -569,6 +570,7 @@ heartbeat(struct worker *w, int64_t now)
 		    w->job.case_id);
 		_exit(1);
 	}
+	handover_heartbeat(w->cfg, w->job.case_id, now);
 }
 
 /* Waits for network activity, the next local image, a webhook retry or the deadline. */

@@ -1,0 +1,250 @@
+/*
+ * dispatch.c: a state host (dispatch_url set) records each job and, instead
+ * of forking a local worker, POSTs it to the nginx upstream of worker hosts,
+ * signed with dispatch_secret (Standard Webhooks 1.0). Each dispatch has an
+ * id of its own; the worker host's updates carry it, and only the current
+ * one's are applied. A dispatch that is not taken (no answer, 502/503
+ * when every worker host is down or refuses) leaves the job queued for the
+ * reaper, with backoff; one silent for stale_after is dispatched again,
+ * under a new id, with the images still to make.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "casereq.h"
+#include "codec.h"
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "progress.h"
+#include "sign.h"
+#include "spawn.h"
+#include "store.h"
+#include "store_dispatch.h"
+
+#define LEASE_MS 60000	/* a dispatch being sent is not the reaper's for this long */
+
+static int
+add_item(cJSON *list, const struct image *im)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o == NULL || !cJSON_AddItemToArray(list, o))
+		return cJSON_Delete(o), -1;
+	return cJSON_AddStringToObject(o, "id", im->item_id) &&
+	    cJSON_AddStringToObject(o, "name", im->name) &&
+	    cJSON_AddStringToObject(o, "description", im->description) ? 0 : -1;
+}
+
+/* The job as a worker host takes it: a generate request for the images still to make. */
+static char *
+dispatch_body(const struct config *cfg, const char *case_id, const char *id)
+{
+	struct job job;
+	struct image *images;
+	size_t n;
+	if (store_load(case_id, &job, &images, &n) != 1)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *lists[2] = { cJSON_AddArrayToObject(o, "evidence"),
+	    cJSON_AddArrayToObject(o, "locations") };
+	int ok = o != NULL && lists[0] != NULL && lists[1] != NULL &&
+	    cJSON_AddStringToObject(o, "dispatchId", id) &&
+	    cJSON_AddStringToObject(o, "caseId", case_id) &&
+	    cJSON_AddStringToObject(o, "webhookUrl", cfg->callback_url) &&
+	    cJSON_AddNumberToObject(o, "deadline",
+	        (double)(codec_now_ms() + cfg->job_deadline * 1000)) &&
+	    cJSON_AddNumberToObject(o, "imageSize", (double)cfg->image_size);
+	size_t left = 0;
+	for (size_t i = 0; ok && i < n; i++)
+		if (strcmp(images[i].status, "completed") != 0 &&
+		    strcmp(images[i].status, "failed") != 0) {
+			ok = add_item(lists[images[i].kind], &images[i]) == 0;
+			left++;
+		}
+	char *text = ok && left > 0 ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	store_free(&job, images, n);
+	return text;
+}
+
+static struct curl_slist *
+signed_headers(const struct config *cfg, const char *wid, const char *body)
+{
+	char line[160], sig[SIGN_B64_LEN];
+	unsigned char key[SIGN_KEY_MAX];
+	size_t keylen;
+	long long ts = (long long)(codec_now_ms() / 1000);
+	int ok = sign_secret(cfg->dispatch_secret, key, &keylen) == 0 &&
+	    sign_compute(key, keylen, wid, ts, body, strlen(body), sig) == 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!ok)
+		return NULL;
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json"), *t;
+	const char *fmt[3] = { "webhook-id: %s", "webhook-timestamp: %lld",
+	    "webhook-signature: v1,%s" };
+	for (int i = 0; h != NULL && i < 3; i++) {
+		if (i == 1)
+			snprintf(line, sizeof(line), fmt[i], ts);
+		else
+			snprintf(line, sizeof(line), fmt[i], i == 0 ? wid : sig);
+		if ((t = curl_slist_append(h, line)) == NULL)
+			curl_slist_free_all(h);
+		h = t;
+	}
+	return h;
+}
+
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+/* One POST to the upstream: the HTTP status, or 0 with why when there was none. */
+static long
+post(const struct config *cfg, const char *wid, const char *body, char *why, size_t len)
+{
+	long code = 0;
+	struct curl_slist *h = signed_headers(cfg, wid, body);
+	CURL *e = h ? curl_easy_init() : NULL;
+	CURLcode rc = CURLE_FAILED_INIT;
+	if (e != NULL && !curl_easy_setopt(e, CURLOPT_URL, cfg->dispatch_url) &&
+	    !curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") &&
+	    !curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) &&
+	    !curl_easy_setopt(e, CURLOPT_POSTFIELDS, body) &&
+	    !curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) &&
+	    !curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) &&
+	    !curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) &&
+	    !curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) &&
+	    !curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION))
+		rc = curl_easy_perform(e);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_OK)
+		snprintf(why, len, "HTTP %ld", code);
+	else
+		snprintf(why, len, "%s", curl_easy_strerror(rc));
+	curl_easy_cleanup(e);
+	curl_slist_free_all(h);
+	return code;
+}
+
+/* Sends the job's queued dispatch; a failure leaves it queued, with backoff. */
+static int
+send_one(const struct config *cfg, const char *case_id, int claim)
+{
+	char id[DISPATCH_ID_MAX], wid[160], why[CURL_ERROR_SIZE + 32];
+	int64_t next_at = 0, now = codec_now_ms();
+	if ((claim ? store_dispatch_claim(case_id, now, now + LEASE_MS, id) :
+	    store_dispatch_to_send(case_id, id)) != 1)
+		return -1;
+	char *body = dispatch_body(cfg, case_id, id);
+	if (body == NULL) {
+		log_error("case %s: cannot build dispatch %s", case_id, id);
+		return -1;
+	}
+	/* A fresh webhook-id each attempt: the worker host refuses any id twice. */
+	snprintf(wid, sizeof(wid), "%s-%lld", id, (long long)codec_now_ms());
+	long code = post(cfg, wid, body, why, sizeof(why));
+	free(body);
+	if (code >= 200 && code < 300) {
+		log_info("case %s: dispatched as %s", case_id, id);
+		return store_dispatch_sent(case_id, id, codec_now_ms()) >= 0 ? 0 : -1;
+	}
+	(void)store_dispatch_failed(case_id, id, why, codec_now_ms(), &next_at);
+	log_warn("case %s: dispatch %s not taken (%s); the job stays queued, next try in %lld s",
+	    case_id, id, why, (long long)(next_at - codec_now_ms() + 500) / 1000);
+	return -1;
+}
+
+/* generate: the new job's first dispatch, sent now; the reaper retries it if need be. */
+int
+dispatch_start(const struct config *cfg, const char *case_id)
+{
+	int64_t now = codec_now_ms(), busy = store_dispatch_busy();
+	/* Past dispatch_max_jobs the job waits queued, due now, for the reaper. */
+	if (busy >= cfg->dispatch_max_jobs) {
+		log_info("case %s: %lld dispatches at work, dispatch_max_jobs %ld: queued",
+		    case_id, (long long)busy, cfg->dispatch_max_jobs);
+		return store_dispatch_new(case_id, now);
+	}
+	if (busy < 0 || store_dispatch_new(case_id, now + LEASE_MS) != 0)
+		return -1;
+	return send_one(cfg, case_id, 0);
+}
+
+/* retry: the images to make again go out under a new dispatch id. */
+void
+dispatch_retry(const struct config *cfg, const char *case_id)
+{
+	if (store_dispatch_again(case_id, codec_now_ms() + LEASE_MS) == 1)
+		(void)send_one(cfg, case_id, 0);
+	else
+		log_error("case %s: no dispatch to make again; the reaper cannot retry it either",
+		    case_id);
+}
+
+/*
+ * cancel: the worker host's dispatch is fenced (its next update gets 409
+ * and it stops), and a local worker ends the job here as for a queued job:
+ * no request to the image API, the final webhook to the caller.
+ */
+int
+dispatch_cancel(const struct config *cfg, const char *case_id)
+{
+	(void)cfg;
+	int rc = store_dispatch_withdraw(case_id);
+	if (rc != 1)
+		return rc;
+	log_info("case %s: dispatch withdrawn; ending the job here", case_id);
+	if (store_release(case_id, 0, codec_now_ms()) != 1 || spawn_worker(case_id) != 0)
+		log_error("case %s: cannot start the worker that ends it", case_id);
+	return 1;
+}
+
+static int
+due(const char *case_id, int redispatched, void *arg)
+{
+	const struct config *cfg = arg;
+	if (!redispatched && store_dispatch_busy() >= cfg->dispatch_max_jobs)
+		return 1;	/* full: the rest wait for the next sweep */
+	if (redispatched)
+		log_warn("case %s: dispatch silent for %ld s; dispatching it again", case_id,
+		    cfg->stale_after);
+	(void)send_one(cfg, case_id, 1);
+	return 0;
+}
+
+/* The reaper's share on a state host: queued dispatches due, silent ones again. */
+int
+dispatch_reap(const struct config *cfg)
+{
+	if (*cfg->dispatch_url == '\0')
+		return 0;
+	int graced = store_dispatch_reaper_here(codec_now_ms(), cfg->stale_after * 1000);
+	if (graced > 0)
+		log_warn("dispatch: the reaper had not run for over stale_after (%ld s): the state "
+		    "host was down; %d dispatches get stale_after afresh", cfg->stale_after, graced);
+	return store_dispatch_each_due(codec_now_ms(), cfg->stale_after * 1000,
+	    cfg->dispatch_max_jobs, due, (void *)cfg);
+}
+
+/* An applied update of the current dispatch: liveness, and who made the images. */
+void
+dispatch_heard(const struct config *cfg, const struct progress *p)
+{
+	(void)cfg;
+	if (store_dispatch_heard(p->case_id, p->dispatch_id,
+	    p->worker_host ? p->worker_host : "", progress_status_rank(p->status) == 2,
+	    codec_now_ms()) != 0 || store_dispatch_count(p->worker_host ? p->worker_host : "",
+	    0) != 0)
+		log_error("case %s: cannot record the update of dispatch %s", p->case_id,
+		    p->dispatch_id);
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# dispatch_max_jobs caps the jobs a state host has at work on its worker
+# hosts at once; past it a job waits queued, and the reaper dispatches it
+# when a place is free. Every job completes.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/t/hosts.sh"
+
+# Each job takes 3 s or more: the six generates come well within it.
+start_mock --latency 3
+plan_hosts w1
+start_nginx
+start_state_host "reap_interval = 1" "dispatch_max_jobs = 2"
+start_worker_host w1
+q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
+
+N=6
+i=0
+while [ $i -lt $N ]; do
+	make_case "case-$i" 4 2
+	post_json /api/generate-case-images "$T/case-$i.json"
+	[ "$CODE" = 202 ] || diag "case-$i: generate answered $CODE"
+	i=$((i + 1))
+done
+is "$(grep -c 'dispatch_max_jobs 2: queued' "$T/imagegen.log")" 4 \
+    "two jobs are dispatched at once; the four others wait queued"
+most=0
+settled() {
+	curl -s -o /dev/null "$BASE/api/case-images/case-0"
+	n=$(q "SELECT count(*) FROM dispatches WHERE state = 'sent'")
+	[ "$n" -gt "$most" ] && most=$n
+	[ "$(q "SELECT count(*) FROM jobs WHERE status = 'completed'")" = $N ]
+}
+check "all $N jobs complete" wait_for 120 settled
+check "never more than 2 at work at once (at most $most seen)" test "$most" -le 2
+is "$(hq w1 "SELECT count(*) FROM jobs")" $N "the worker host ran each once"
+done_testing
