@@ -162,15 +162,22 @@ one_text(enum query id, const char *a, const char *b, char *out, size_t len)
 	return found;
 }
 
-int
-store_dispatch_new(const char *case_id, int64_t now)
+/* A statement of the case's row at a time: ?1 the case, ?2 now. */
+static int
+case_at(enum query id, const char *case_id, int64_t now, const char *what)
 {
-	sqlite3_stmt *s = query(Q_NEW);
+	sqlite3_stmt *s = query(id);
 	if (s == NULL)
 		return -1;
 	bind2(s, case_id, NULL);
 	sqlite3_bind_int64(s, 2, now);
-	return store_step(s, "new dispatch");
+	return store_step(s, what);
+}
+
+int
+store_dispatch_new(const char *case_id, int64_t now)
+{
+	return case_at(Q_NEW, case_id, now, "new dispatch");
 }
 
 /* 1 when dispatch_id is the job's current dispatch, 0 when not, 2 for no dispatch, -1. */
@@ -426,12 +433,7 @@ store_dispatch_hand(const char *case_id, const char *item_id, int64_t now, char 
 int
 store_dispatch_fence(const char *case_id, int64_t now)
 {
-	sqlite3_stmt *s = query(Q_FENCE);
-	if (s == NULL)
-		return -1;
-	bind2(s, case_id, NULL);
-	sqlite3_bind_int64(s, 2, now);
-	return store_step(s, "fence dispatch");
+	return case_at(Q_FENCE, case_id, now, "fence dispatch");
 }
 
 /* 1 when a finished or fenced local job of the case was removed. */

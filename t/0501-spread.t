@@ -15,16 +15,9 @@ plan_hosts w1 w2 w3
 start_nginx
 start_state_host "reap_interval = 1"
 for h in w1 w2 w3; do start_worker_host "$h" "heartbeat_interval = 1"; done
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 N=30
-i=0
-while [ $i -lt $N ]; do
-	make_case "case-$i" 10 4
-	post_json /api/generate-case-images "$T/case-$i.json"
-	[ "$CODE" = 202 ] || diag "case-$i: generate answered $CODE: $(cat "$T/body")"
-	i=$((i + 1))
-done
+submit_cases $N 10 4
 all_done() { [ "$(q "SELECT count(*) FROM jobs WHERE status = 'completed'")" = $N ]; }
 check "all $N cases complete on the state host" wait_for 240 all_done
 is "$(q "SELECT count(*) FROM images WHERE status = 'completed'")" $((N * 14)) \

@@ -17,16 +17,9 @@ plan_hosts w1 w2 w3
 start_nginx
 start_state_host "reap_interval = 1" "stale_after = $STALE"
 for h in w1 w2 w3; do start_worker_host "$h" "heartbeat_interval = 1"; done
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 N=12
-i=0
-while [ $i -lt $N ]; do
-	make_case "case-$i" 10 4
-	post_json /api/generate-case-images "$T/case-$i.json"
-	[ "$CODE" = 202 ] || diag "case-$i: generate answered $CODE: $(cat "$T/body")"
-	i=$((i + 1))
-done
+submit_cases $N 10 4
 w2_busy() { [ "$(hq w2 "SELECT count(*) FROM jobs WHERE status = 'generating'")" -gt 0 ] &&
     [ "$(hq w2 "SELECT count(*) FROM images WHERE status = 'completed'")" -gt 0 ]; }
 check "w2 is at work, with images made" wait_for 60 w2_busy

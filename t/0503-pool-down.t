@@ -11,7 +11,6 @@ start_mock
 plan_hosts w1 w2
 start_nginx
 start_state_host "reap_interval = 1"
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 make_case case-a 2 2
 post_json /api/generate-case-images "$T/case-a.json"

@@ -16,7 +16,6 @@ start_nginx
 # for silence what waits in the worker hosts' outboxes.
 start_state_host "reap_interval = 1" "stale_after = 10"
 for h in w1 w2; do start_worker_host "$h" "heartbeat_interval = 1"; done
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 N=4
 i=0

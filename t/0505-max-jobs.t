@@ -11,16 +11,9 @@ plan_hosts w1
 start_nginx
 start_state_host "reap_interval = 1" "dispatch_max_jobs = 2"
 start_worker_host w1
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 N=6
-i=0
-while [ $i -lt $N ]; do
-	make_case "case-$i" 4 2
-	post_json /api/generate-case-images "$T/case-$i.json"
-	[ "$CODE" = 202 ] || diag "case-$i: generate answered $CODE"
-	i=$((i + 1))
-done
+submit_cases $N 4 2
 is "$(grep -c 'dispatch_max_jobs 2: queued' "$T/imagegen.log")" 4 \
     "two jobs are dispatched at once; the four others wait queued"
 most=0

@@ -11,7 +11,6 @@ plan_hosts w1
 start_nginx
 start_state_host "reap_interval = 1"
 start_worker_host w1 "heartbeat_interval = 1"
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
 
 make_case case-r 2 1 "" "ev-1=filtered"
 post_json /api/generate-case-images "$T/case-r.json"

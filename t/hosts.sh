@@ -82,3 +82,14 @@ start_state_host() {
 }
 
 hq() { sqlite3 -cmd '.timeout 10000' "$T/$1/imagegen.db" "$2"; }
+q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }	# the state host's
+
+submit_cases() {	# submit_cases N EVIDENCE LOCATIONS: case-0 .. case-(N-1), to the state host
+	sc_i=0
+	while [ $sc_i -lt "$1" ]; do
+		make_case "case-$sc_i" "$2" "$3"
+		post_json /api/generate-case-images "$T/case-$sc_i.json"
+		[ "$CODE" = 202 ] || diag "case-$sc_i: generate answered $CODE: $(cat "$T/body")"
+		sc_i=$((sc_i + 1))
+	done
+}
