@@ -36,14 +36,17 @@ two_done() { [ "$(sqlite3 "$T/imagegen.db" "SELECT completed_images FROM jobs WH
 check "two images are done while three hang" wait_for 10 two_done
 http POST /api/case-images/case-cx/retry
 is "$CODE" 409 "retry while the job runs is 409"
-t0=$(date +%s%N)
 http POST /api/case-images/case-cx/cancel
 is "$CODE" 202 "cancel answers 202"
 is "$(json .cancelRequested)/$(json .retryCount)/$(json .caseId)" true/0/case-cx \
     "... with cancelRequested, the job's retryCount and caseId"
-check "the cancelled job ends promptly" wait_final case-cx 5
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "... within a second ($ms ms)" test "$ms" -lt 1000
+check "the cancelled job ends long before its hanging requests would" wait_final case-cx 25
+# Timed by the store, on the server's clock: from the cancel the responder
+# stamped to the end the worker stamped. The test's own clock would count
+# its polling and a loaded machine's curl and sqlite3 start-ups too.
+ms=$(sqlite3 "$T/imagegen.db" "SELECT completed_at - cancel_requested_at FROM jobs
+    WHERE case_id = 'case-cx'")
+check "... within a second of the cancel ($ms ms)" test -n "$ms" -a "${ms:-x}" -ge 0 -a "${ms:-x}" -lt 1000
 http GET /api/case-images/case-cx
 is "$(json .status)/$(json .completedImages)/$(json .failedImages)" partial/2/3 \
     "partial: the 2 images done are kept, 3 failed"
