@@ -286,3 +286,11 @@ kill_worker() {
 	[ -n "$kw" ] && kill -9 "$kw" || bail "cannot kill the worker of $1 (pid '$kw')"
 	wait_for 10 exited "$kw" || bail "the worker of $1 (pid $kw) did not die"
 }
+
+# job_ms CASEID: how long the job took from its creation to its end, in ms,
+# on the server's clock (the store's own time stamps): a bound on it does
+# not count this script's polling or a loaded machine's process start-ups.
+job_ms() {
+	sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" \
+	    "SELECT completed_at - created_at FROM jobs WHERE case_id = '$1'"
+}
