@@ -169,7 +169,7 @@ before_cleanup() {
 # fcgi_request SOCKET PATH [BODY-FILE [PAUSE-AT]]: one FastCGI request
 # straight to the responder's socket, as a web server that does not buffer
 # the body would send it. PAUSE-AT is "params" or "body": the client sends
-# half of that, creates $T/fcgi.paused, and waits (10 s at most) for
+# half of that, creates $T/fcgi.paused, and waits (60 s at most) for
 # $T/fcgi.go before it sends the rest. The reply's CGI headers and body go
 # to $T/fcgi.out; FCGI_STATUS (and $T/fcgi.status, for a request run in
 # the background) is "appStatus/protocolStatus" of FCGI_END_REQUEST, or
@@ -200,7 +200,7 @@ fcgi_request() {
 	pdata = b"".join(pair(k, v) for k, v in params.items())
 	def pause():
 	    open(os.path.join(tdir, "fcgi.paused"), "w").close()
-	    end = time.time() + 10
+	    end = time.time() + 60
 	    while not os.path.exists(os.path.join(tdir, "fcgi.go")) and time.time() < end:
 	        time.sleep(0.02)
 	buf, out, status = b"", b"", "none"
