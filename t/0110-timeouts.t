@@ -4,15 +4,15 @@
 . "$(dirname "$0")/lib.sh"
 
 # Times are the store's (job_ms), bounds halfway between what is right
-# (the 3 s timeout) and what a broken clock would give (the 20 s deadline):
+# (the 8 s timeout) and what a broken clock would give (the 40 s deadline):
 # a loaded machine's delays fit in the margin.
-start_stack "request_timeout = 3" "job_deadline = 20" "retry_attempts = 1"
+start_stack "request_timeout = 8" "job_deadline = 40" "retry_attempts = 1"
 make_case case-hang 3 1 "" ev-1=hang=30
 post_json /api/generate-case-images "$T/case-hang.json"
-check "the job with a hung request finishes" wait_final case-hang 40
+check "the job with a hung request finishes" wait_final case-hang 60
 el=$(job_ms case-hang)
-check "... after the 3 s timeout, long before the 20 s deadline ($el ms)" \
-    test -n "$el" -a "${el:-0}" -ge 2900 -a "${el:-x}" -lt 10000
+check "... after the 8 s timeout, long before the 40 s deadline ($el ms)" \
+    test -n "$el" -a "${el:-0}" -ge 7900 -a "${el:-x}" -lt 24000
 http GET /api/case-images/case-hang
 is "$(json .status)" partial "the job is partial"
 is "$(jsonc .failedIds)" '["ev-1"]' "the hung image failed"

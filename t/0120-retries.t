@@ -6,9 +6,10 @@
 
 # The backoffs are long enough (1.5..3 s, then 3..6 s) that a loaded machine's
 # delays stay well under the margin that tells one backoff from two; the
-# request timeout is long enough that a slow answer is not a timeout.
+# request timeout is long enough that a slow answer is not a timeout (at a
+# load of 24 on 2 cores, one answer of the mock took more than 5 s).
 MOCK_ARGS="--latency 0.05" start_stack "retry_base = 3000" "retry_cap = 6000" \
-    "retry_attempts = 3" "request_timeout = 5"
+    "retry_attempts = 3" "request_timeout = 15"
 make_case case-retry 10 4 "" ev-0=500x2 ev-1=503x1 ev-2=429=4x1 ev-3=429date=6x1 \
     ev-4=400 ev-5=500 ev-6=notimage ev-7=502x1 ev-8=504x1 ev-9=408x1 \
     loc-0=empty loc-1=filtered loc-2=hang=30x1
