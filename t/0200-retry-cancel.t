@@ -58,7 +58,7 @@ is "$(json .lastError)" "cancelled by request" "lastError says it was cancelled"
 is "$(json '[.images[] | select(.error == "cancelled")] | length')" 3 "each unfinished image says cancelled"
 is "$(ls "$T/media/case-cx" | wc -l)" 2 "the 2 files stay"
 aborted() { [ "$(jq -s '[.[] | select(.client_gone == true)] | length' "$T/mock.log")" -ge 3 ]; }
-check "the 3 requests in flight were aborted (the mock saw them hang up)" wait_for 5 aborted
+check "the 3 requests in flight were aborted (the mock saw them hang up)" wait_for 30 aborted
 http POST /api/case-images/case-cx/cancel
 is "$CODE" 409 "cancelling a finished job is 409"
 http POST /api/case-images/nosuch/cancel
