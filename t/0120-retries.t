@@ -4,13 +4,13 @@
 # honouring Retry-After in both forms; the others fail at once.
 . "$(dirname "$0")/lib.sh"
 
-# The backoffs are long enough (1.5..3 s, then 3..6 s) that a loaded machine's
+# The backoffs are long enough (3..6 s, then 6..12 s) that a loaded machine's
 # delays stay well under the margin that tells one backoff from two; the
 # request timeout is long enough that a slow answer is not a timeout (at a
 # load of 24 on 2 cores, one answer of the mock took more than 5 s).
-MOCK_ARGS="--latency 0.05" start_stack "retry_base = 3000" "retry_cap = 6000" \
+MOCK_ARGS="--latency 0.05" start_stack "retry_base = 6000" "retry_cap = 12000" \
     "retry_attempts = 3" "request_timeout = 15"
-make_case case-retry 10 4 "" ev-0=500x2 ev-1=503x1 ev-2=429=4x1 ev-3=429date=6x1 \
+make_case case-retry 10 4 "" ev-0=500x2 ev-1=503x1 ev-2=429=7x1 ev-3=429date=9x1 \
     ev-4=400 ev-5=500 ev-6=notimage ev-7=502x1 ev-8=504x1 ev-9=408x1 \
     loc-0=empty loc-1=filtered loc-2=hang=30x1
 post_json /api/generate-case-images "$T/case-retry.json"
@@ -24,7 +24,7 @@ is "$(attempts ev-7)" "completed 2" "502 is retried"
 is "$(attempts ev-8)" "completed 2" "504 is retried"
 is "$(attempts ev-9)" "completed 2" "408 is retried"
 is "$(attempts loc-2)" "completed 2" "a request timeout is retried"
-is "$(attempts ev-2)" "completed 2" "429 with Retry-After: 4 is retried"
+is "$(attempts ev-2)" "completed 2" "429 with Retry-After: 7 is retried"
 is "$(attempts ev-3)" "completed 2" "429 with an HTTP-date Retry-After is retried"
 is "$(attempts ev-4)" "failed 1" "400 fails at once"
 is "$(attempts ev-6)" "failed 1" "bytes that are not an image fail at once"
@@ -42,7 +42,7 @@ is "$(wc -l < "$T/mock.log")" 25 "the mock saw exactly those 25 requests"
 # The waits between attempts. The worker logs the backoff it draws; the
 # mock's own clock says how long it then saw nothing of that image: at
 # least the backoff (it is waited), and less than twice it (it is waited
-# once). The margin, one backoff of 1.5 s or more, is not the machine's speed.
+# once). The margin, one backoff of 3 s or more, is not the machine's speed.
 gaps() {	# gaps ITEM: ms between consecutive requests for that item
 	jq -r --arg m "$1 of case" 'select(.prompt | contains($m)) | "\(.t_start) \(.t_end)"' "$T/mock.log" |
 	    awk 'NR > 1 {printf "%d\n", ($1 - end) * 1000} {end = $2}'
@@ -54,15 +54,15 @@ delays() {	# delays ITEM: the backoffs the worker logged for that item, in ms
 between() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 d=$(delays ev-5); d1=$(echo "$d" | sed -n 1p); d2=$(echo "$d" | sed -n 2p)
 g=$(gaps "number 5"); g1=$(echo "$g" | sed -n 1p); g2=$(echo "$g" | sed -n 2p)
-check "backoff after the 1st failure: 1500..3000 ms with jitter ($d1 ms)" between "$d1" 1500 3000
-check "backoff after the 2nd failure: 3000..6000 ms ($d2 ms)" between "$d2" 3000 6000
+check "backoff after the 1st failure: 3000..6000 ms with jitter ($d1 ms)" between "$d1" 3000 6000
+check "backoff after the 2nd failure: 6000..12000 ms ($d2 ms)" between "$d2" 6000 12000
 check "... waited once after the 1st: $d1 <= $g1 < 2 x $d1 ms" between "$g1" $((d1 - 5)) $((2 * d1 - 1))
 check "... waited once after the 2nd: $d2 <= $g2 < 2 x $d2 ms" between "$g2" $((d2 - 5)) $((2 * d2 - 1))
-is "$(delays ev-2)" 4000 "Retry-After: 4 is honoured over the backoff of 3000 ms at most"
+is "$(delays ev-2)" 7000 "Retry-After: 7 is honoured over the backoff of 6000 ms at most"
 g=$(gaps "Evidence number 2")
-check "... and waited ($g ms)" between "$g" 3995 7999
+check "... and waited ($g ms)" between "$g" 6995 13999
 d=$(delays ev-3)
-check "an HTTP-date Retry-After (6 s ahead, in whole seconds) is honoured over the backoff ($d ms)" between "$d" 3001 6000
+check "an HTTP-date Retry-After (9 s ahead, in whole seconds) is honoured over the backoff ($d ms)" between "$d" 6001 9000
 g=$(gaps "Evidence number 3")
 check "... and waited ($g ms)" between "$g" $((d - 5)) $((2 * d - 1))
 
