@@ -5,7 +5,9 @@
 # body) on stdout. Then the command line without GATEWAY_INTERFACE.
 . "$(dirname "$0")/lib.sh"
 
-write_config
+# No image API answers here; a failed request waits 30 s or more before the
+# next, so a job runs far longer than any CGI request, on any machine.
+write_config "retry_base = 60000" "retry_cap = 60000"
 
 # cgi METHOD URI [CONTENT_TYPE BODYFILE]: runs one request. Leaves the raw
 # output in $T/out, the header lines in $T/headers (for header()), the body
@@ -111,7 +113,9 @@ t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 is "$(header Status)" "202 Accepted" "a valid case: Status: 202 Accepted"
 is "$CGI_RC" 0 "a valid case: the CGI program exits 0"
-check "the CGI program returned in under 1 s (${ms} ms), the worker detached" test "$ms" -lt 1000
+st=$(sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" "SELECT status FROM jobs WHERE case_id = 'cgi-1'")
+check "the CGI program returned ($ms ms) while its job still runs ($st): the worker detached" \
+    test "$st" = pending -o "$st" = generating
 is "$(header Location)" /api/case-images/cgi-1 "202: Location names the status URL"
 jcheck "202: the body is the accepted job" \
     '.caseId == "cgi-1" and .status == "pending" and .totalImages == 14 and .statusUrl == "/api/case-images/cgi-1"'

@@ -13,8 +13,12 @@ before=$(wc -l < "$T/mock.log")
 
 http POST /api/case-images/case-rt/retry
 is "$CODE" 202 "retry answers 202"
-is "$(json .retryImages)/$(json .retryCount)/$(json .status)" 2/1/pending \
-    "... for the 2 failed images, retryCount 1, the job pending again"
+# The answer is read after the worker is spawned (src/retry.c): under load
+# the worker may have claimed the job by then, so generating is as right.
+case $(json .retryImages)/$(json .retryCount)/$(json .status) in
+2/1/pending|2/1/generating) ok 0 "... for the 2 failed images, retryCount 1, the job running again ($(json .status))" ;;
+*) ok 1 "... for the 2 failed images, retryCount 1, the job running again"; diag "got $(jsonc .)" ;;
+esac
 check "the retried job finishes" wait_final case-rt 20
 http GET /api/case-images/case-rt
 is "$(json .status)/$(json .completedImages)/$(json .failedImages)" completed/5/0 \
@@ -36,14 +40,17 @@ two_done() { [ "$(sqlite3 "$T/imagegen.db" "SELECT completed_images FROM jobs WH
 check "two images are done while three hang" wait_for 10 two_done
 http POST /api/case-images/case-cx/retry
 is "$CODE" 409 "retry while the job runs is 409"
-t0=$(date +%s%N)
 http POST /api/case-images/case-cx/cancel
 is "$CODE" 202 "cancel answers 202"
 is "$(json .cancelRequested)/$(json .retryCount)/$(json .caseId)" true/0/case-cx \
     "... with cancelRequested, the job's retryCount and caseId"
-check "the cancelled job ends promptly" wait_final case-cx 5
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "... within a second ($ms ms)" test "$ms" -lt 1000
+check "the cancelled job ends long before its hanging requests would" wait_final case-cx 25
+# Timed by the store, on the server's clock: from the cancel the responder
+# stamped to the end the worker stamped. The test's own clock would count
+# its polling and a loaded machine's curl and sqlite3 start-ups too.
+ms=$(sqlite3 "$T/imagegen.db" "SELECT completed_at - cancel_requested_at FROM jobs
+    WHERE case_id = 'case-cx'")
+check "... within a second of the cancel ($ms ms)" test -n "$ms" -a "${ms:-x}" -ge 0 -a "${ms:-x}" -lt 1000
 http GET /api/case-images/case-cx
 is "$(json .status)/$(json .completedImages)/$(json .failedImages)" partial/2/3 \
     "partial: the 2 images done are kept, 3 failed"
@@ -51,7 +58,7 @@ is "$(json .lastError)" "cancelled by request" "lastError says it was cancelled"
 is "$(json '[.images[] | select(.error == "cancelled")] | length')" 3 "each unfinished image says cancelled"
 is "$(ls "$T/media/case-cx" | wc -l)" 2 "the 2 files stay"
 aborted() { [ "$(jq -s '[.[] | select(.client_gone == true)] | length' "$T/mock.log")" -ge 3 ]; }
-check "the 3 requests in flight were aborted (the mock saw them hang up)" wait_for 5 aborted
+check "the 3 requests in flight were aborted (the mock saw them hang up)" wait_for 30 aborted
 http POST /api/case-images/case-cx/cancel
 is "$CODE" 409 "cancelling a finished job is 409"
 http POST /api/case-images/nosuch/cancel

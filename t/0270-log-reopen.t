@@ -4,7 +4,7 @@
 # worker in the middle of its case.
 . "$(dirname "$0")/lib.sh"
 
-start_mock --latency 0.05
+start_mock --latency 0.05 --gate "$T/gate"
 write_config
 start_imagegen
 start_nginx
@@ -20,7 +20,9 @@ mv "$L" "$L.1"
 kill -HUP "$IMAGEGEN_PID"
 sleep 0.2
 check "the responder lives on after SIGHUP" kill -0 "$IMAGEGEN_PID"
-make_case case-log-2 2 1 "" ev-0=delay=3
+# ev-0 is held by the mock until the test has signalled the worker: the
+# worker is mid-case however slow the machine is.
+make_case case-log-2 2 1 "" ev-0=gate=1
 post_json /api/generate-case-images "$T/case-log-2.json"
 is "$CODE" 202 "... and answers"
 check "its lines go to a new file at the configured path" \
@@ -33,9 +35,11 @@ wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHE
     bail "case-log-2 did not start"
 pid=$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-log-2'")
 check "... its worker has written to the new file" \
-    grep -q "imagegen\[$pid\] info: case case-log-2: worker started" "$L"
+    wait_for 10 grep -q "imagegen\[$pid\] info: case case-log-2: worker started" "$L"
 mv "$L" "$L.2"
 kill -HUP "$pid"
+check "... which lives on after SIGHUP" kill -0 "$pid"
+: > "$T/gate.1"
 check "a worker sent SIGHUP mid-case finishes it" wait_final case-log-2 15
 is "$(job_status case-log-2)" completed "... completed"
 check "... and logs its end in the file at the configured path" \

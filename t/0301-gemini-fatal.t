@@ -1,32 +1,33 @@
 #!/bin/sh
 # A retired model or a bad key fails every image the same way: the job
-# ends in under 2 s, with at most one paid call per image and an error
+# ends at once, with at most one paid call per image and an error
 # that names the setting to fix. Before, a retired model cost 14 x
-# retry_attempts calls and the whole backoff.
+# retry_attempts calls and the whole backoff. The backoff here is 15 s at
+# least, so "at once" (under 2 s by the store's clock on a quiet machine)
+# is told from "after a backoff" whatever the machine's load.
 . "$(dirname "$0")/lib.sh"
 
-# run_case ID: submits a 14-image case, sets MS to the time from 202 to
-# its final status and BODY to $T/ID.status.
+# run_case ID: submits a 14-image case, sets MS to the job's time from its
+# creation to its end, by the store, and BODY to $T/ID.status.
 run_case() {
 	make_case "$1" 10 4
-	t0=$(date +%s%N)
 	post_json /api/generate-case-images "$T/$1.json"
-	wait_final "$1" 20
-	MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+	wait_final "$1" 60
+	MS=$(job_ms "$1")
 	http GET "/api/case-images/$1"
 	cp "$T/body" "$T/$1.status"
 }
 calls() { jq -r .path "$T/mock.log" | grep -c ':generateContent$'; }
 restart() {	# restart KEY [config lines...]: the stack again, with GEMINI_API_KEY=KEY
 	export GEMINI_API_KEY="$1"; shift
-	restart_stack "$@"
+	restart_stack "$@" "retry_base = 30000" "retry_cap = 30000"
 }
 
 start_stack "provider = gemini" "gemini_model = gemini-2.0-flash-exp-image-retired" \
-    "retry_attempts = 5"
+    "retry_attempts = 5" "retry_base = 30000" "retry_cap = 30000"
 run_case case-404
 is "$(json .status)" failed "a retired model fails the job"
-check "... within 2 s ($MS ms)" test "$MS" -lt 2000
+check "... at once, before any backoff ($MS ms < 15000)" test -n "$MS" -a "${MS:-x}" -lt 15000
 n=$(calls)
 check "... after at most one call per image ($n calls for 14 images)" test "$n" -le 14
 check "... no image called twice" sh -c "test \$(jq -r .prompt '$T/mock.log' | sort | uniq -d | wc -l) -eq 0"
@@ -40,7 +41,7 @@ check "the log says it once, with the setting" \
 restart wrong-key "provider = gemini"
 run_case case-key
 is "$(json .status)" failed "a wrong key fails the job"
-check "... within 2 s ($MS ms)" test "$MS" -lt 2000
+check "... at once, before any backoff ($MS ms < 15000)" test -n "$MS" -a "${MS:-x}" -lt 15000
 n=$(calls)
 check "... after at most one call per image ($n calls)" test "$n" -le 14
 is "$(json '.images[0].error')" "HTTP 400: API key not valid. Please pass a valid API key. (check api_key or GEMINI_API_KEY)" \

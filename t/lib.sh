@@ -169,7 +169,7 @@ before_cleanup() {
 # fcgi_request SOCKET PATH [BODY-FILE [PAUSE-AT]]: one FastCGI request
 # straight to the responder's socket, as a web server that does not buffer
 # the body would send it. PAUSE-AT is "params" or "body": the client sends
-# half of that, creates $T/fcgi.paused, and waits (10 s at most) for
+# half of that, creates $T/fcgi.paused, and waits (60 s at most) for
 # $T/fcgi.go before it sends the rest. The reply's CGI headers and body go
 # to $T/fcgi.out; FCGI_STATUS (and $T/fcgi.status, for a request run in
 # the background) is "appStatus/protocolStatus" of FCGI_END_REQUEST, or
@@ -200,7 +200,7 @@ fcgi_request() {
 	pdata = b"".join(pair(k, v) for k, v in params.items())
 	def pause():
 	    open(os.path.join(tdir, "fcgi.paused"), "w").close()
-	    end = time.time() + 10
+	    end = time.time() + 60
 	    while not os.path.exists(os.path.join(tdir, "fcgi.go")) and time.time() < end:
 	        time.sleep(0.02)
 	buf, out, status = b"", b"", "none"
@@ -285,4 +285,12 @@ kill_worker() {
 	    "SELECT worker_pid FROM jobs WHERE case_id = '$1'")
 	[ -n "$kw" ] && kill -9 "$kw" || bail "cannot kill the worker of $1 (pid '$kw')"
 	wait_for 10 exited "$kw" || bail "the worker of $1 (pid $kw) did not die"
+}
+
+# job_ms CASEID: how long the job took from its creation to its end, in ms,
+# on the server's clock (the store's own time stamps): a bound on it does
+# not count this script's polling or a loaded machine's process start-ups.
+job_ms() {
+	sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" \
+	    "SELECT completed_at - created_at FROM jobs WHERE case_id = '$1'"
 }

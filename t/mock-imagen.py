@@ -30,6 +30,8 @@ Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]], [[fault:gate=N]] (wait, 120 s at most, until the file
 --gate's value followed by .N exists: a test holds requests until it says).
+While the file --hold names exists, no image request is answered (120 s at
+most): a test looks at a job whose requests are in flight.
 Every request is logged as one JSON line to --log.
 """
 import argparse, base64, email.utils, gzip, hashlib, json, os, random, re, select
@@ -325,9 +327,21 @@ class Handler(QuietHandler):
             rec["latency"] = draw_latency(rec["body"])
         self.in_flight = True
         try:
-            handler()
+            if self.held():
+                handler()
+            else:
+                self.gone(rec)
         finally:
             self.leave()
+
+    def held(self):
+        """Wait while the --hold file exists (120 s at most): a test freezes
+        every answer until it has looked. False when the client hung up."""
+        end = time.monotonic() + 120
+        while os.path.exists(ARGS.hold) and time.monotonic() < end:
+            if not self.wait(0.05):
+                return False
+        return True
 
     def leave(self):
         if getattr(self, "in_flight", False):
@@ -581,6 +595,7 @@ def main():
     p.add_argument("--down", action="append", default=[],
                    help="PROVIDER=STATUS: every request to it fails so")
     p.add_argument("--gate", default="/nonexistent/gate")
+    p.add_argument("--hold", default="/nonexistent/hold")
     ARGS = p.parse_args()
     if ARGS.openai_key is None:
         ARGS.openai_key = ARGS.key

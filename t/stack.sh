@@ -52,7 +52,7 @@ start_mock() {	# start_mock [mock-imagen.py options]
 	"$PYTHON3" "$top_srcdir/t/mock-imagen.py" --port-file "$T/mock.port" \
 	    --log "$T/mock.log" --key "$API_KEY" "$@" </dev/null >"$T/mock.err" 2>&1 &
 	PIDS="$PIDS $!"
-	wait_for 10 test -s "$T/mock.port" || bail "the mock image API did not start"
+	wait_for 60 test -s "$T/mock.port" || bail "the mock image API did not start"
 	MOCK_URL=http://127.0.0.1:$(cat "$T/mock.port")
 }
 
@@ -61,7 +61,7 @@ start_receiver() {	# start_receiver [webhook-receiver.py options]
 	    --log "$T/hook.log" "$@" </dev/null >"$T/hook.err" 2>&1 &
 	HOOK_PID=$!
 	PIDS="$PIDS $HOOK_PID"
-	wait_for 10 test -s "$T/hook.port" || bail "the webhook receiver did not start"
+	wait_for 60 test -s "$T/hook.port" || bail "the webhook receiver did not start"
 	HOOK_URL=http://127.0.0.1:$(cat "$T/hook.port")/hook
 }
 
@@ -107,13 +107,13 @@ start_imagegen() {	# the FastCGI responder on a unix socket, as spawn-fcgi runs 
 	"$SPAWN_FCGI" -n -s "$T/imagegen.sock" -- "$IMAGEGEN" </dev/null >>"$T/imagegen.log" 2>&1 &
 	IMAGEGEN_PID=$!
 	PIDS="$PIDS $IMAGEGEN_PID"
-	wait_for 10 test -S "$T/imagegen.sock" || bail "imagegen did not start"
+	wait_for 60 test -S "$T/imagegen.sock" || bail "imagegen did not start"
 }
 
 start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
 	"$FCGIWRAP" -s "unix:$T/fcgiwrap.sock" </dev/null >>"$T/imagegen.log" 2>&1 &
 	PIDS="$PIDS $!"
-	wait_for 10 test -S "$T/fcgiwrap.sock" || bail "fcgiwrap did not start"
+	wait_for 60 test -S "$T/fcgiwrap.sock" || bail "fcgiwrap did not start"
 }
 
 # The shipped server block (its template in nginx/), with only its socket,
@@ -152,7 +152,7 @@ start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	"$NGINX" -p "$T" -c "$T/nginx.conf" </dev/null >>"$T/nginx-error.log" 2>&1 &
 	PIDS="$PIDS $!"
 	BASE=http://127.0.0.1:$PORT
-	wait_for 10 curl -s -o /dev/null "$BASE/" || bail "nginx did not start"
+	wait_for 60 curl -s -o /dev/null "$BASE/" || bail "nginx did not start"
 }
 
 start_stack() {	# mock, config, imagegen and nginx, with extra config lines
@@ -179,6 +179,6 @@ start_imagegen_pool() {	# start_imagegen_pool N: sets IMAGEGEN_PIDS
 	IMAGEGEN_PIDS=$(cat "$T/imagegen.pids" 2>/dev/null)
 	PIDS="$PIDS $IMAGEGEN_PIDS"
 	[ "$(echo $IMAGEGEN_PIDS | wc -w)" -eq "$1" ] || bail "spawn-fcgi started $(echo $IMAGEGEN_PIDS | wc -w) of $1 responders"
-	wait_for 10 test -S "$T/imagegen.sock" || bail "imagegen did not start"
+	wait_for 60 test -S "$T/imagegen.sock" || bail "imagegen did not start"
 }
 
