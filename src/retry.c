@@ -17,9 +17,8 @@
 #include "store.h"
 
 static void
-started(struct request *r, const char *case_id, int n)
+started(struct request *r, cJSON *o)
 {
-	cJSON *o = jobjson_accepted_job(r->cfg, case_id, "retryImages", cJSON_CreateNumber(n));
 	if (o == NULL)
 		reply_error(r, 500, "internal error", NULL);
 	else
@@ -36,15 +35,19 @@ retry_handle(struct request *r, const char *case_id)
 		return;
 	}
 	switch (store_retry(case_id, codec_now_ms(), &n)) {
-	case RETRY_STARTED:
+	case RETRY_STARTED: {
+		/* Read before a worker can claim the job, so the 202 says pending. */
+		cJSON *o = jobjson_accepted_job(r->cfg, case_id, "retryImages",
+		    cJSON_CreateNumber(n));
 		log_info("case %s: retrying %d failed images", case_id, n);
 		/* A state host's job goes to the worker hosts again. */
 		if (*r->cfg->dispatch_url != '\0')
 			dispatch_retry(r->cfg, case_id);
 		else
 			queue_start_or_wait(r->cfg, case_id);
-		started(r, case_id, n);
+		started(r, o);
 		break;
+	}
 	case RETRY_NOT_FOUND:
 		reply_error(r, 404, "Job not found", NULL);
 		break;
