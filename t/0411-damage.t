@@ -37,6 +37,9 @@ is "$CODE" 404 "a deleted database comes back empty: case-a is unknown"
 check "... with a warn line naming the file" \
     grep -q "warn.*store: $DB did not exist: creating a new, empty database" "$T/imagegen.log"
 stop_responder
+# As imagegen(8) says to restore: the copy in place, no -wal or -shm of
+# the empty database left beside it (a -wal would be replayed onto it).
+rm -f "$DB-wal" "$DB-shm"
 cp "$T/saved.db" "$DB"
 restart_responder
 http GET /api/case-images/case-a
