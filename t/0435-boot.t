@@ -46,10 +46,12 @@ restore() {
 before_cleanup restore
 
 # 1. The Debian tree: debootstrap's, made once.
+# One run at a time makes it, the others wait for it.
 t0=$(date +%s)
+mkdir -p "$CACHE" && exec 9>"$TREE.lock" && flock -w 900 9 || bail "cannot lock $TREE.lock"
 if [ "$(cat "$TREE.include" 2>/dev/null)" != "$INCLUDE" ]; then
 	mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-	mkdir -p "$CACHE" && rm -rf "$TREE" "$TREE.tmp" "$TREE.include"
+	rm -rf "$TREE" "$TREE.tmp" "$TREE.include"
 	debootstrap --variant=minbase --include="$INCLUDE" bookworm "$TREE.tmp" \
 	    "${mirror:-http://deb.debian.org/debian}" > "$T/debootstrap.log" 2>&1 ||
 	    { tail -20 "$T/debootstrap.log" | sed 's/^/# /'; bail "debootstrap failed"; }
@@ -61,6 +63,7 @@ else
 	how="cached in $TREE"
 fi
 cp -a "$TREE" "$ROOT" || bail "cannot copy $TREE"
+exec 9>&-
 ok 0 "a Debian 12 tree ($how, copied: $(($(date +%s) - t0)) s)"
 
 # Where nspawn cannot run (no namespaces, a container without
