@@ -11,6 +11,8 @@ PACKAGES="build-essential autoconf automake pkg-config
 	libsqlite3-dev libssl-dev libpng-dev
 	nginx-light spawn-fcgi fcgiwrap sqlite3 curl jq python3 imagemagick mandoc
 	systemd procps debhelper dpkg-dev fakeroot lintian prometheus"
+# t/0435 boots the package in a Debian 12 container.
+PACKAGES="$PACKAGES debootstrap systemd-container"
 # `deps.sh test`, as check.sh runs it: also what the browser tests drive
 # (t/047*.t to t/049*.t): chromium and firefox-esr, and node with npm for
 # puppeteer-core (any node 18 or later; NodeSource's carries its own npm).

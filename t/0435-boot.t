@@ -1,0 +1,194 @@
+#!/bin/sh
+# The Debian package under systemd as PID 1, in a booted Debian 12
+# container (systemd-nspawn -b, its own network namespace, so Debian's
+# nginx has port 80 to itself): apt-get install ./imagegen_*.deb and the
+# README's edit, nothing started by hand, give a service that answers
+# through the system nginx; after the container reboots, the socket is
+# listening again, /run/imagegen is back (tmpfiles.d), and a second case
+# completes, its worker detached from the responder but inside the
+# hardened imagegen.service (seccomp, no capabilities, ProtectSystem=strict)
+# and writing its images.
+#
+# The Debian tree comes from debootstrap once and is kept, pristine, in
+# $IMAGEGEN_BOOT_CACHE (/var/cache/imagegen-test by default); each run
+# boots a copy of it. Root only, plain suite only, like t/0430.
+. "$(dirname "$0")/lib.sh"
+
+skip_all() { echo "1..0 # SKIP $*"; trap - EXIT; rm -rf "$T"; exit 0; }
+[ "$(id -u)" -eq 0 ] || skip_all "boots a container: needs root"
+grep -q '^SANITIZER_CFLAGS = -f' "$top_builddir/Makefile" &&
+    skip_all "the package's own build is not a sanitizer build: the plain suite runs this"
+for c in dpkg-buildpackage debootstrap systemd-nspawn nsenter; do
+	command -v $c >/dev/null || bail "$c is missing (deps.sh installs it)"
+done
+
+CACHE=${IMAGEGEN_BOOT_CACHE:-/var/cache/imagegen-test}
+# What the container needs besides debootstrap's minbase: systemd as init,
+# Debian's nginx, the package's libraries (so apt-get needs no mirror
+# inside), and curl, jq, sqlite3 and ss (iproute2) to look at it.
+INCLUDE=systemd,systemd-sysv,dbus,nginx-light,curl,jq,sqlite3,procps,ca-certificates,libfcgi0ldbl,libcurl4,libcjson1,libmagickwand-6.q16-6,libsqlite3-0,libssl3,libpng16-16,iproute2
+TREE=$CACHE/bookworm
+NSPAWN_PID=
+ROOT=$T/root
+# No machined nor a scope unit: the host's PID 1 need not be systemd.
+MACHINE=imagegen-boot-$$
+NSPAWN="-q --register=no --keep-unit -M $MACHINE"
+restore() {
+	if [ -n "$NSPAWN_PID" ] && ! exited "$NSPAWN_PID"; then
+		# SIGTERM: nspawn asks the container's systemd to power off.
+		kill "$NSPAWN_PID" 2>/dev/null
+		wait_exit "$NSPAWN_PID" 60 >/dev/null
+	fi
+	[ -d "$ROOT" ] && rm -rf --one-file-system "$ROOT"
+	# nspawn leaves it where the host's /run is not a tmpfs.
+	rm -rf "/run/systemd/nspawn/propagate/$MACHINE"
+}
+before_cleanup restore
+
+# 1. The Debian tree: debootstrap's, made once.
+# One run at a time makes it, the others wait for it.
+t0=$(date +%s)
+mkdir -p "$CACHE" && exec 9>"$TREE.lock" && flock -w 900 9 || bail "cannot lock $TREE.lock"
+if [ "$(cat "$TREE.include" 2>/dev/null)" != "$INCLUDE" ]; then
+	mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+	rm -rf "$TREE" "$TREE.tmp" "$TREE.include"
+	debootstrap --variant=minbase --include="$INCLUDE" bookworm "$TREE.tmp" \
+	    "${mirror:-http://deb.debian.org/debian}" > "$T/debootstrap.log" 2>&1 ||
+	    { tail -20 "$T/debootstrap.log" | sed 's/^/# /'; bail "debootstrap failed"; }
+	# Machine-id empty: each boot of a copy makes its own.
+	: > "$TREE.tmp/etc/machine-id"
+	mv "$TREE.tmp" "$TREE" && echo "$INCLUDE" > "$TREE.include"
+	how=debootstrap
+else
+	how="cached in $TREE"
+fi
+cp -a "$TREE" "$ROOT" || bail "cannot copy $TREE"
+exec 9>&-
+ok 0 "a Debian 12 tree ($how, copied: $(($(date +%s) - t0)) s)"
+
+# Where nspawn cannot run (no namespaces, a container without
+# CAP_SYS_ADMIN), say so and stop.
+if ! out=$(systemd-nspawn $NSPAWN -D "$ROOT" /bin/true 2>&1); then
+	skip_all "systemd-nspawn cannot run here: $(echo "$out" | tail -1)"
+fi
+
+# 2. The package, built from these sources as t/0430 builds it.
+mkdir -p "$T/src/imagegen"
+if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$top_srcdir" && git ls-files -co --exclude-standard | tar -cf - -T -) |
+	    tar -C "$T/src/imagegen" -xf -
+else
+	tar -C "$top_srcdir" --exclude=./build --exclude=./build-san -cf - . |
+	    tar -C "$T/src/imagegen" -xf -
+fi
+t0=$(date +%s)
+(cd "$T/src/imagegen" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+    DEB_BUILD_OPTIONS="parallel=2 nocheck" dpkg-buildpackage -us -uc -b) > "$T/build.log" 2>&1
+deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || { tail -30 "$T/build.log" | sed 's/^/# /'; bail "no package"; }
+ok 0 "dpkg-buildpackage builds ${deb##*/} ($(($(date +%s) - t0)) s)"
+cp "$deb" "$ROOT/root/"
+
+# 3. Boot it. The container's PID 1 is nspawn's child named systemd;
+# commands run in it by nsenter (no machined on a host without systemd).
+boot() {
+	systemd-nspawn $NSPAWN --private-network -b -D "$ROOT" \
+	    </dev/null >>"$T/console.log" 2>&1 &
+	NSPAWN_PID=$!
+	LEADER=
+	wait_for 30 find_leader || return 1
+	state=
+	wait_for 120 booted
+}
+booted() {	# degraded is fine (a unit a container cannot run); starting is not.
+	state=$(in_ct systemctl is-system-running 2>/dev/null)
+	[ "$state" = running ] || [ "$state" = degraded ]
+}
+find_leader() {
+	for p in $(ps -o pid= --ppid "$NSPAWN_PID"); do
+		[ "$(cat /proc/$p/comm 2>/dev/null)" = systemd ] && LEADER=$p && return 0
+	done
+	return 1
+}
+in_ct() {
+	nsenter -t "$LEADER" -m -u -i -n -p -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    HOME=/root LANG=C.UTF-8 "$@"
+}
+t0=$(date +%s)
+boot || { tail -20 "$T/console.log" | sed 's/^/# /'; bail "the container did not boot"; }
+ok 0 "the container boots, systemd as PID 1: $state ($(($(date +%s) - t0)) s)"
+
+# 4. Install and edit as the README says, start nothing by hand.
+in_ct sh -c "cd /root && DEBIAN_FRONTEND=noninteractive apt-get -y -q install ./${deb##*/}" \
+    > "$T/install.log" 2>&1
+is "$?" 0 "apt-get install ./${deb##*/} in the container" ||
+    tail -20 "$T/install.log" | sed 's/^/# /'
+TOKEN=boot-test-token-$$-0123456789
+in_ct sh -c "printf 'provider = local\nlocal_delay = 400\napi_tokens = %s\n' $TOKEN >> /etc/imagegen/imagegen.conf
+	ln -s ../sites-available/imagegen /etc/nginx/sites-enabled/ &&
+	imagegen config && systemctl reload nginx" > "$T/edit.log" 2>&1
+is "$?" 0 "the README's edit: imagegen config && systemctl reload nginx" ||
+    sed 's/^/# /' "$T/edit.log"
+
+# run_case ID: one case through nginx on port 80, inside; waits for it.
+CURL="curl -s -m 30 --resolve imagegen.example:80:127.0.0.1"
+submit() {
+	make_case "$1" "$2" "$3"
+	cp "$T/$1.json" "$ROOT/root/"
+	in_ct $CURL -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	    -H "Authorization: Bearer $TOKEN" --data-binary "@/root/$1.json" \
+	    http://imagegen.example/api/generate-case-images
+}
+completed() {
+	in_ct $CURL -o /root/status.json "http://imagegen.example/api/case-images/$1" &&
+	    [ "$(jq -r .status "$ROOT/root/status.json")" = completed ]
+}
+is "$(submit boot-case-1 2 1)" 202 "POST a case through the system nginx: 202"
+check "... and it completes" wait_for 60 completed boot-case-1
+url=$(jq -r '.evidenceImages | to_entries[0].value' "$ROOT/root/status.json")
+is "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' "http://imagegen.example$url")" \
+    "200 image/jpeg" "nginx serves its image"
+
+# 5. Reboot: systemd inside reboots, nspawn exits 133; boot it again.
+t0=$(date +%s)
+in_ct systemctl reboot
+wait_exit "$NSPAWN_PID" 60
+is "$?" 133 "systemctl reboot: the container goes down for a reboot"
+NSPAWN_PID=
+boot || { tail -20 "$T/console.log" | sed 's/^/# /'; bail "the container did not boot again"; }
+ok 0 "it boots again: $state ($(($(date +%s) - t0)) s for the reboot)"
+is "$(in_ct systemctl is-active imagegen.socket imagegen-reap.timer | tr '\n' ' ')" \
+    "active active " "the socket and the reap timer are active after the reboot"
+check "the socket is listening" in_ct sh -c "ss -xlH | grep -q ' /run/imagegen/imagegen.sock '"
+is "$(in_ct stat -c '%a %U:%G' /run/imagegen)" "755 imagegen:imagegen" \
+    "/run/imagegen is back, the user's (tmpfiles.d)"
+
+# 6. A second case; its worker is caught at work, in the hardened unit.
+is "$(submit boot-case-2 6 2)" 202 "POST a second case after the reboot: 202"
+worker() {
+	main=$(in_ct systemctl show -P MainPID imagegen.service)
+	for p in $(in_ct pgrep -u imagegen -x imagegen); do
+		[ "$p" != "$main" ] && WORKER=$p && return 0
+	done
+	return 1
+}
+WORKER=
+check "a worker runs beside the responder" wait_for 30 worker
+if [ -n "$WORKER" ]; then
+	in_ct cat /proc/$WORKER/status > "$T/worker.status"
+	in_ct cat /proc/$WORKER/cgroup > "$T/worker.cgroup"
+	check "... in imagegen.service's cgroup" grep -q '/system.slice/imagegen.service$' "$T/worker.cgroup"
+	is "$(awk '/^(Seccomp|NoNewPrivs|CapEff):/ { printf "%s %s ", $1, $2 }' "$T/worker.status")" \
+	    "CapEff: 0000000000000000 NoNewPrivs: 1 Seccomp: 2 " \
+	    "... under its sandbox: seccomp filter, no new privileges, no capabilities"
+else
+	skip 2 "no worker to look at"
+fi
+check "the second case completes" wait_for 90 completed boot-case-2
+n=$(in_ct find /var/lib/imagegen/media -path '*boot-case-2*' -name '*.jpg' -user imagegen | wc -l)
+is "$n" 8 "its worker wrote its 8 images in /var/lib/imagegen/media"
+in_ct journalctl -q -u imagegen.service --no-pager > "$T/journal.log" 2>&1
+is "$(grep -ci 'permission denied\|operation not permitted\|read-only file system' "$T/journal.log")" 0 \
+    "imagegen's journal has no EPERM, EACCES or EROFS" || tail -20 "$T/journal.log" | sed 's/^/# /'
+
+done_testing
