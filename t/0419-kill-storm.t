@@ -71,14 +71,16 @@ is "$badfiles" 0 "every case has its 14 files"
 
 # The receiver's view, in the order updates reached it; posts cut off by a
 # kill (no JSON) are left out. Out of order: an update after the case's
-# final, or one with fewer images done than an update accepted before it.
+# final (the final itself again, under its own webhook-id, is at-least-once
+# delivery, counted below as an id accepted twice), or one with fewer
+# images done than an update accepted before it.
 jq -s -r 'map(select(.json != null)) | sort_by(.t) | .[] |
     [.json.caseId, .json.status, .json.completedImages, .status, .headers["webhook-id"]] | @tsv' "$H" > "$T/seen.tsv"
 awk -F'\t' '
-	{ if (final[$1]) { late++; print "after final: " $0 > "/dev/stderr" }
-	  else if ($3 < best[$1]) { older++; print "older: " $0 > "/dev/stderr" }
+	{ if (final[$1] && $5 != final[$1]) { late++; print "after final: " $0 > "/dev/stderr" }
+	  else if (!final[$1] && $3 < best[$1]) { older++; print "older: " $0 > "/dev/stderr" }
 	  if ($4 == 200) { if ($3 > best[$1]) best[$1] = $3; last[$1] = $2 }
-	  if ($4 == 200 && $2 != "generating") final[$1] = 1 }
+	  if ($4 == 200 && $2 != "generating" && !final[$1]) final[$1] = $5 }
 	END { n = 0; for (c in last) if (last[c] == "completed") n++
 	      printf "%d %d %d\n", late + 0, older + 0, n }' "$T/seen.tsv" > "$T/order" 2> "$T/order.err"
 read late older finals < "$T/order"
