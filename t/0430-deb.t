@@ -49,21 +49,8 @@ restore() {
 before_cleanup restore
 
 # 1. Build, from a copy: dpkg-buildpackage writes beside the source tree.
-mkdir -p "$T/src/imagegen"
-if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$top_srcdir" && git ls-files -co --exclude-standard | tar -cf - -T -) |
-	    tar -C "$T/src/imagegen" -xf -
-else
-	tar -C "$top_srcdir" --exclude=./build --exclude=./build-san -cf - . |
-	    tar -C "$T/src/imagegen" -xf -
-fi
-t0=$(date +%s)
-# Not make check's jobserver: the package's build is a make of its own.
-(cd "$T/src/imagegen" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-    DEB_BUILD_OPTIONS="parallel=2 nocheck" dpkg-buildpackage -us -uc -b) > "$T/build.log" 2>&1
-rc=$?
-deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
-is "$rc/${deb:+deb}" "0/deb" "dpkg-buildpackage -us -uc -b builds ${deb##*/} ($(($(date +%s) - t0)) s)"
+build_deb
+is "$DEB_RC/${deb:+deb}" "0/deb" "dpkg-buildpackage -us -uc -b builds ${deb##*/} ($DEB_SECS s)"
 [ -n "$deb" ] || { tail -30 "$T/build.log" | sed 's/^/# /'; bail "no package"; }
 
 lintian "$T"/src/imagegen_*.changes > "$T/lintian.out" 2>&1

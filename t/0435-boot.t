@@ -73,20 +73,9 @@ if ! out=$(systemd-nspawn $NSPAWN -D "$ROOT" /bin/true 2>&1); then
 fi
 
 # 2. The package, built from these sources as t/0430 builds it.
-mkdir -p "$T/src/imagegen"
-if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$top_srcdir" && git ls-files -co --exclude-standard | tar -cf - -T -) |
-	    tar -C "$T/src/imagegen" -xf -
-else
-	tar -C "$top_srcdir" --exclude=./build --exclude=./build-san -cf - . |
-	    tar -C "$T/src/imagegen" -xf -
-fi
-t0=$(date +%s)
-(cd "$T/src/imagegen" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-    DEB_BUILD_OPTIONS="parallel=2 nocheck" dpkg-buildpackage -us -uc -b) > "$T/build.log" 2>&1
-deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
+build_deb
 [ -n "$deb" ] || { tail -30 "$T/build.log" | sed 's/^/# /'; bail "no package"; }
-ok 0 "dpkg-buildpackage builds ${deb##*/} ($(($(date +%s) - t0)) s)"
+ok 0 "dpkg-buildpackage builds ${deb##*/} ($DEB_SECS s)"
 cp "$deb" "$ROOT/root/"
 
 # 3. Boot it. The container's PID 1 is nspawn's child named systemd;

@@ -294,3 +294,24 @@ job_ms() {
 	sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" \
 	    "SELECT completed_at - created_at FROM jobs WHERE case_id = '$1'"
 }
+
+# build_deb: the Debian package of these sources, built from a copy in
+# $T/src (dpkg-buildpackage writes beside the tree it builds). Sets deb
+# (empty when none was made), DEB_RC and DEB_SECS; the log is $T/build.log.
+build_deb() {
+	mkdir -p "$T/src/imagegen"
+	if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$top_srcdir" && git ls-files -co --exclude-standard | tar -cf - -T -) |
+		    tar -C "$T/src/imagegen" -xf -
+	else
+		tar -C "$top_srcdir" --exclude=./build --exclude=./build-san -cf - . |
+		    tar -C "$T/src/imagegen" -xf -
+	fi
+	bd_t0=$(date +%s)
+	# Not make check's jobserver: the package's build is a make of its own.
+	(cd "$T/src/imagegen" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    DEB_BUILD_OPTIONS="parallel=2 nocheck" dpkg-buildpackage -us -uc -b) > "$T/build.log" 2>&1
+	DEB_RC=$?
+	DEB_SECS=$(($(date +%s) - bd_t0))
+	deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
+}
