@@ -6,7 +6,7 @@
  * it is left out of later updates (the state host keeps what it has) and
  * its local file is deleted. A 409 means the state host has dispatched the
  * job again elsewhere: the job is fenced and cancelled here at once, so
- * that no more paid calls are made for it.
+ * that no more paid calls are made for it, and its local files go.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 #include "config.h"
 #include "jobjson.h"
 #include "log.h"
+#include "media.h"
 #include "store.h"
 #include "store_dispatch.h"
 #include "store_outbox.h"
@@ -58,11 +59,14 @@ handover_host_name(const struct config *cfg, char *out, size_t len)
 	out[len - 1] = '\0';
 }
 
-/* One completed image's entry: its bytes inline, or gone once acknowledged. */
+/*
+ * One completed image's entry: its bytes inline, or gone once acknowledged,
+ * or once the job is fenced (the state host refuses it, and the file is gone).
+ */
 static int
-hand_image(cJSON *map, const char *case_id, const struct image *im)
+hand_image(cJSON *map, const char *case_id, const struct image *im, int fenced)
 {
-	int handed = store_dispatch_is_handed(case_id, im->item_id);
+	int handed = fenced ? 1 : store_dispatch_is_handed(case_id, im->item_id);
 	if (handed < 0)
 		return -1;
 	if (handed) {
@@ -86,14 +90,15 @@ handover_progress(const struct config *cfg, void *update, const char *case_id,
 	cJSON *maps[2] = { cJSON_GetObjectItemCaseSensitive(o, "evidenceImages"),
 	    cJSON_GetObjectItemCaseSensitive(o, "locationImages") };
 	char host[256];
+	int fenced = store_dispatch_fenced(case_id);
 	handover_host_name(cfg, host, sizeof(host));
-	if (maps[0] == NULL || maps[1] == NULL ||
+	if (fenced < 0 || maps[0] == NULL || maps[1] == NULL ||
 	    !cJSON_AddStringToObject(o, "dispatchId", dispatch_id) ||
 	    !cJSON_AddStringToObject(o, "workerHost", host))
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(images[i].status, "completed") == 0 && images[i].url != NULL &&
-		    hand_image(maps[images[i].kind], case_id, &images[i]) != 0) {
+		    hand_image(maps[images[i].kind], case_id, &images[i], fenced) != 0) {
 			log_error("case %s: image %s: cannot hand it over", case_id,
 			    images[i].item_id);
 			return -1;
@@ -154,6 +159,32 @@ handover_prune(const struct config *cfg, const char *case_id, char **payload)
 	}
 }
 
+/* The dispatch id an update was sent under, in buf, or "". */
+static const char *
+payload_dispatch(const char *payload, char *buf, size_t len)
+{
+	cJSON *o = cJSON_Parse(payload);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dispatchId");
+	snprintf(buf, len, "%s", cJSON_IsString(v) ? v->valuestring : "");
+	cJSON_Delete(o);
+	return buf;
+}
+
+/*
+ * A fenced job is made elsewhere now: the state host refused its images
+ * or has them already, so none of its files is of use here. The worker
+ * calls this once it has stopped, for what it wrote after the 409.
+ */
+void
+handover_discard(const struct config *cfg, const char *case_id)
+{
+	if (!worker_host(cfg) || store_dispatch_fenced(case_id) != 1)
+		return;
+	int n = media_remove_case(cfg, case_id);
+	if (n > 0)
+		log_info("case %s: fenced: %d local files deleted", case_id, n);
+}
+
 /*
  * After an attempt at an update answered code (0: no answer). Returns 1
  * when the state host fenced this dispatch (409): the row must not be
@@ -163,8 +194,9 @@ int
 handover_answered(const struct config *cfg, const char *case_id, const char *payload,
     long code, int64_t now)
 {
-	char id[DISPATCH_ID_MAX];
-	if (local_dispatch(cfg, case_id, id) != 1)
+	char id[DISPATCH_ID_MAX], sent[DISPATCH_ID_MAX];
+	if (local_dispatch(cfg, case_id, id) != 1 ||
+	    strcmp(payload_dispatch(payload, sent, sizeof(sent)), id) != 0)
 		return 0;
 	if (code >= 200 && code < 300) {
 		acknowledged(case_id, payload, now);
@@ -176,6 +208,7 @@ handover_answered(const struct config *cfg, const char *case_id, const char *pay
 	    "again; stopping", case_id, id);
 	(void)store_dispatch_fence(case_id, now);
 	(void)store_cancel(case_id, now);
+	handover_discard(cfg, case_id);
 	return 1;
 }
 

@@ -14,6 +14,7 @@ int  handover_progress(const struct config *cfg, void *update, const char *case_
 	const char *dispatch_id, const struct image *images, size_t n);
 int  handover_answered(const struct config *cfg, const char *case_id, const char *payload,
 	long code, int64_t now);
+void handover_discard(const struct config *cfg, const char *case_id);
 void handover_prune(const struct config *cfg, const char *case_id, char **payload);
 int  handover_retry(const struct config *cfg, const char *case_id, int64_t *delay);
 void handover_heartbeat(const struct config *cfg, const char *case_id, int64_t now);

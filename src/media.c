@@ -73,6 +73,38 @@ media_clean_tmp(const struct config *cfg, const char *case_id)
 }
 
 /*
+ * Removes the case's directory and every file in it (images and temporary
+ * files alike): the whole directory is the case's. Returns the files
+ * removed, or -1.
+ */
+int
+media_remove_case(const struct config *cfg, const char *case_id)
+{
+	char dir[4096], path[4400];
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *e;
+	int removed = 0, failed = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			removed++;
+		else if (errno != ENOENT) {
+			log_warn("case %s: cannot remove %s: %s", case_id, path, strerror(errno));
+			failed = 1;
+		}
+	}
+	closedir(d);
+	if (!failed && rmdir(dir) != 0 && errno != ENOENT)
+		log_warn("case %s: cannot remove %s: %s", case_id, dir, strerror(errno));
+	return failed ? -1 : removed;
+}
+
+/*
  * Before the first paid request: can the case's directory take a file? A
  * full or read-only disk fails the job at once, with the reason, instead of
  * image by image after each was paid for.

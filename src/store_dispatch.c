@@ -17,7 +17,7 @@
 
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
-	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE,
+	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE, Q_FENCED,
 	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_CLAIM, Q_BUSY, Q_AGAIN, Q_WITHDRAW,
 	Q_COUNT
 };
@@ -74,12 +74,12 @@ static const char *const sql[Q_COUNT] = {
 	    "INSERT INTO dispatch_handed (case_id, item_id, handed_at) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT DO NOTHING",
 	[Q_PATH] = "SELECT path FROM images WHERE case_id = ?1 AND item_id = ?2",
+	[Q_FENCED] = "SELECT 1 FROM dispatch_jobs WHERE case_id = ?1 AND fenced_at IS NOT NULL",
 	[Q_FENCE] =
 	    "UPDATE dispatch_jobs SET fenced_at = coalesce(fenced_at, ?2) WHERE case_id = ?1",
 	/* A job dispatched again to this host: the old local one goes, if it is over. */
 	[Q_CLEAR] =
-	    "DELETE FROM jobs WHERE case_id = ?1 AND (status IN ('completed', 'partial', 'failed')"
-	    " OR case_id IN (SELECT case_id FROM dispatch_jobs WHERE fenced_at IS NOT NULL))",
+	    "DELETE FROM jobs WHERE case_id = ?1 AND status IN ('completed', 'partial', 'failed')",
 	[Q_COUNT_UPDATE] =
 	    "INSERT INTO dispatch_updates (worker_host, applied, fenced) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT (worker_host) DO UPDATE SET applied = applied + ?2, fenced = fenced + ?3",
@@ -436,7 +436,17 @@ store_dispatch_fence(const char *case_id, int64_t now)
 	return case_at(Q_FENCE, case_id, now, "fence dispatch");
 }
 
-/* 1 when a finished or fenced local job of the case was removed. */
+int
+store_dispatch_fenced(const char *case_id)
+{
+	return one_text(Q_FENCED, case_id, NULL, NULL, 0);
+}
+
+/*
+ * 1 when a finished local job of the case was removed. A fenced job that
+ * is still stopping stays (the new dispatch is refused until it is over):
+ * its worker must not write into the new job's rows and files.
+ */
 int
 store_dispatch_clear_finished(const char *case_id)
 {

@@ -49,6 +49,7 @@ int store_dispatch_local(const char *case_id, char id[DISPATCH_ID_MAX]);
 int store_dispatch_is_handed(const char *case_id, const char *item_id);
 int store_dispatch_hand(const char *case_id, const char *item_id, int64_t now, char **path);
 int store_dispatch_fence(const char *case_id, int64_t now);
+int store_dispatch_fenced(const char *case_id);
 int store_dispatch_clear_finished(const char *case_id);
 
 void store_dispatch_close(void);

@@ -691,6 +691,8 @@ static void
 finish(struct worker *w)
 {
 	int64_t now = codec_now_ms();
+	/* Before the job is over: then a new dispatch of the case may come here. */
+	handover_discard(w->cfg, w->job.case_id);
 	if (store_finish(w->job.case_id, now, w->job.status) != 0)
 		log_error("case %s: cannot record the final status", w->job.case_id);
 	w->finished = 1;

@@ -74,7 +74,10 @@ accepted(struct request *r, const char *case_id, const char *id)
 	reply(r, 202, NULL, body, (size_t)n);
 }
 
-/* A job dispatched here before, now over or fenced, makes way for the new dispatch. */
+/*
+ * A job dispatched here before and now over makes way for the new dispatch;
+ * one still stopping (fenced) has the new one refused until it is over.
+ */
 static void
 record(struct request *r, const struct case_req *req, const char *id)
 {

@@ -75,6 +75,8 @@ q "UPDATE dispatches SET dispatch_id = 'case-f.taken-back' WHERE case_id = 'case
 fenced() { [ -n "$(hq $F "SELECT fenced_at FROM dispatch_jobs WHERE case_id = 'case-f'")" ]; }
 check "the worker host is told 409 and fences its job" wait_for 30 fenced
 check "its worker stops at once" wait_for 10 exited "$fpid"
+is "$(find "$T/$F/media" -type f -path '*/case-f/*' | wc -l)" 0 \
+    "the fenced host keeps no file of case-f"
 made=$(jq -r '.prompt // empty' "$T/mock.log" | grep -c 'case case-f')
 check "it made fewer than the 14 images ($made): no more paid calls" test "$made" -lt 14
 is "$(q "SELECT count(*) FROM images WHERE case_id = 'case-f' AND status = 'completed'")" \

@@ -63,6 +63,11 @@ diag "w2's reap: $(cat "$T/reap.out")"
 fenced() { [ "$(hq w2 "SELECT count(*) FROM dispatch_jobs d JOIN jobs j USING (case_id)
     WHERE j.status IN ('pending', 'generating') OR d.fenced_at IS NULL AND j.status <> 'completed'")" = 0 ]; }
 check "w2's old jobs are fenced and stop" wait_for 60 fenced
+# What the state host took from w2 was deleted once acknowledged; what it
+# refused is made elsewhere: w2 keeps no file.
+w2_empty() { [ "$(find "$T/w2/media" -type f | wc -l)" = 0 ]; }
+check "w2 keeps no file of its fenced jobs" wait_for 30 w2_empty
+diag "w2's media: $(find "$T/w2/media" -type f | wc -l) files; $(hq w2 "SELECT count(*) FROM dispatch_jobs WHERE fenced_at IS NOT NULL") fenced jobs"
 after=$(grep -c "refused an update of dispatch" "$T/imagegen.log")
 check "the state host refused w2's replayed updates ($((after - before)))" test "$after" -gt "$before"
 is "$(find "$T/media" -type f | wc -l)" $((N * 14)) "still no file stored twice"
