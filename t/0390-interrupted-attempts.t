@@ -14,18 +14,20 @@ make_case case-int 1 1 "" ev-0=500x1 loc-0=503x2
 post_json /api/generate-case-images "$T/case-int.json"
 is "$CODE" 202 "generate answers 202"
 
-# Both requests out under a live worker: its pid, or nothing yet.
+# Both requests out under a live worker, sent after the last kill (the
+# killed worker's rows say generating too): its pid, or nothing yet.
 both_out() {
 	pid=$(q "SELECT worker_pid FROM jobs WHERE case_id = 'case-int' AND status = 'generating'
-	    AND (SELECT count(*) FROM images WHERE case_id = 'case-int' AND status = 'generating') = 2")
+	    AND (SELECT count(*) FROM images WHERE case_id = 'case-int' AND status = 'generating'
+	    AND started_at > $2) = 2")
 	[ -n "$pid" ] && [ "$pid" != "$1" ] && kill -0 "$pid"
 }
-last=0
+last=0 killed_ms=0
 for k in 1 2; do
-	check "kill $k: both requests are out" wait_for 20 both_out "$last"
+	check "kill $k: both requests are out" wait_for 20 both_out "$last" "$killed_ms"
 	kill -9 "$pid"
 	wait_for 10 exited "$pid"
-	last=$pid
+	last=$pid killed_ms=$(($(date +%s%N) / 1000000))
 	is "$("$IMAGEGEN" reap | cut -d, -f1)" "1 job resumed" "kill $k: imagegen reap resumes the job"
 done
 check "the case finishes" wait_final case-int 60
