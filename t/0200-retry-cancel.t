@@ -48,7 +48,7 @@ check "the cancelled job ends long before its hanging requests would" wait_final
 # its polling and a loaded machine's curl and sqlite3 start-ups too.
 ms=$(sqlite3 "$T/imagegen.db" "SELECT completed_at - cancel_requested_at FROM jobs
     WHERE case_id = 'case-cx'")
-check "... within a second of the cancel ($ms ms)" test -n "$ms" -a "${ms:-x}" -ge 0 -a "${ms:-x}" -lt 1000
+check "... within 3 s of the cancel, not at the hanging requests' 30 s ($ms ms)" test -n "$ms" -a "${ms:-x}" -ge 0 -a "${ms:-x}" -lt 3000
 http GET /api/case-images/case-cx
 is "$(json .status)/$(json .completedImages)/$(json .failedImages)" partial/2/3 \
     "partial: the 2 images done are kept, 3 failed"
