@@ -161,14 +161,27 @@ def realistic_b64(prompt, fmt="png"):
     return BIG_CACHE[key]
 
 
+def body_prompt(body):
+    """The prompt in any of the three wire formats (Imagen, Gemini, OpenAI), or ""."""
+    for path in (("instances", 0, "prompt"), ("contents", 0, "parts", 0, "text"),
+                 ("prompt",)):
+        v = body
+        try:
+            for k in path:
+                v = v[k]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(v, str):
+            return v
+    return ""
+
+
 def draw_latency(body):
-    """The prompt's own draw, so that it does not depend on arrival order."""
+    """The prompt's own draw, so that it does not depend on arrival order
+    nor on the wire format: every provider's bench draws the same latencies."""
     if ARGS.latency_min is None:
         return ARGS.latency
-    try:
-        prompt = body["instances"][0]["prompt"]
-    except (KeyError, IndexError, TypeError):
-        prompt = ""
+    prompt = body_prompt(body)
     return random.Random("%d:%s" % (ARGS.seed, prompt)).uniform(ARGS.latency_min,
                                                                 ARGS.latency_max)
 
