@@ -84,13 +84,19 @@ main(int argc, char **argv)
 	for (int k = 0; k < 3; k++)
 		if ((answers[k] = wrap(formats[k], b64)) == NULL)
 			return 1;
-	/* Rounds: each kind once per round, so a neighbour's burst falls on all. */
+	/*
+	 * Rounds: each kind once per round, so a neighbour's burst falls on all,
+	 * and each goes first in turn: the first after the image step meets the
+	 * cold pages that step freed.
+	 */
 	for (int i = 0; i < n; i++) {
-		for (int k = 0; k < 3; k++)
+		for (int j = 0; j < 3; j++) {
+			int k = (i + j) % 3;
 			if ((t[k][i] = parse_once(provs[k], answers[k], strlen(answers[k]))) < 0) {
 				fprintf(stderr, "answer: %s: no picture\n", names[k]);
 				return 1;
 			}
+		}
 		if ((t[3][i] = compress_once(pic, len)) < 0)
 			return 1;
 	}
