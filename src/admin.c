@@ -118,12 +118,14 @@ print_detail(const struct job *j, const struct image *im, size_t n)
 	    "webhook:   %s\nerror:     %s\n\n", j->case_id, j->status, j->completed, j->total,
 	    j->failed, j->retry_count, created, started, done, j->worker_pid,
 	    j->webhook_url ? j->webhook_url : "-", j->last_error ? j->last_error : "-");
-	printf("%-20s %-9s %-10s %8s %11s  %s\n", "ITEM", "KIND", "STATUS", "ATTEMPTS",
-	    "INTERRUPTED", "URL/ERROR");
+	printf("%-20s %-9s %-10s %8s %11s  %-8s %-26s %s\n", "ITEM", "KIND", "STATUS",
+	    "ATTEMPTS", "INTERRUPTED", "PROVIDER", "MODEL", "URL/ERROR");
 	for (size_t i = 0; i < n; i++)
-		printf("%-20s %-9s %-10s %8d %11d  %s\n", im[i].item_id,
+		printf("%-20s %-9s %-10s %8d %11d  %-8s %-26s %s\n", im[i].item_id,
 		    casereq_kind_name(im[i].kind), im[i].status, im[i].attempts,
-		    im[i].interrupted, im[i].error ? im[i].error : im[i].url ? im[i].url : "");
+		    im[i].interrupted, im[i].provider ? im[i].provider : "-",
+		    im[i].model ? im[i].model : "-",
+		    im[i].error ? im[i].error : im[i].url ? im[i].url : "");
 }
 
 /* On a state host: which worker host made each image, for those it knows. */

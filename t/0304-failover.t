@@ -19,6 +19,9 @@ http GET /api/case-images/case-down
 is "$(json .status)" completed "a case whose first provider is down completes"
 is "$(json '[.images[] | .provider + " " + .model] | unique | join(",")')" "openai gpt-image-1" \
     "the status says openai's gpt-image-1 made every image"
+"$IMAGEGEN" show case-down > "$T/show"
+is "$(awk '$1 ~ /^(ev|loc)-/ { print $6, $7 }' "$T/show" | sort -u)" "openai gpt-image-1" \
+    "imagegen show names the provider and model of every image"
 jcheck "every image took two attempts at gemini and one at openai" \
     '[.images[] | select(.attempts == 3)] | length == 14'
 is "$(calls ':generateContent$'),$(calls '^/v1/images/generations$')" 28,14 \
