@@ -45,6 +45,39 @@ is_tmp(const char *name)
 	return name[0] == '.' && n > 4 && strcmp(name + n - 4, ".tmp") == 0;
 }
 
+static int
+any_file(const char *name)
+{
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* Removes the files of the case's directory that match; *failed if one stayed. */
+static int
+remove_files(const char *dir, const char *case_id, int (*match)(const char *),
+    int *failed)
+{
+	char path[4400];
+	DIR *d = opendir(dir);
+	*failed = d == NULL && errno != ENOENT;
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	int removed = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (!match(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			removed++;
+		else if (errno != ENOENT) {
+			log_warn("case %s: cannot remove %s: %s", case_id, path, strerror(errno));
+			*failed = 1;
+		}
+	}
+	closedir(d);
+	return removed;
+}
+
 /*
  * Removes the temporary files of a dead worker. Only the job's owner calls
  * this, so no other process is writing into the directory.
@@ -52,24 +85,11 @@ is_tmp(const char *name)
 int
 media_clean_tmp(const struct config *cfg, const char *case_id)
 {
-	char dir[4096], path[4400];
+	char dir[4096];
+	int failed;
 	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
-	struct dirent *e;
-	int removed = 0;
-	while ((e = readdir(d)) != NULL) {
-		if (!is_tmp(e->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) == 0)
-			removed++;
-		else
-			log_warn("case %s: cannot remove %s: %s", case_id, path, strerror(errno));
-	}
-	closedir(d);
-	return removed;
+	int removed = remove_files(dir, case_id, is_tmp, &failed);
+	return removed == 0 && failed ? -1 : removed;
 }
 
 /*
@@ -80,25 +100,10 @@ media_clean_tmp(const struct config *cfg, const char *case_id)
 int
 media_remove_case(const struct config *cfg, const char *case_id)
 {
-	char dir[4096], path[4400];
+	char dir[4096];
+	int failed;
 	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -1;
-	struct dirent *e;
-	int removed = 0, failed = 0;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) == 0)
-			removed++;
-		else if (errno != ENOENT) {
-			log_warn("case %s: cannot remove %s: %s", case_id, path, strerror(errno));
-			failed = 1;
-		}
-	}
-	closedir(d);
+	int removed = remove_files(dir, case_id, any_file, &failed);
 	if (!failed && rmdir(dir) != 0 && errno != ENOENT)
 		log_warn("case %s: cannot remove %s: %s", case_id, dir, strerror(errno));
 	return failed ? -1 : removed;
