@@ -61,8 +61,8 @@ start_worker_host() {
 		echo "max_inflight = 64"
 		echo "dispatch_secret = $DISPATCH_SECRET"
 		echo "worker_name = $h"
-		for line in "$@"; do echo "$line"; done
 	} > "$d/imagegen.conf"
+	set_config_in "$d/imagegen.conf" "$@"	# a key given replaces its default
 	chmod 600 "$d/imagegen.conf"
 	IMAGEGEN_CONFIG=$d/imagegen.conf "$IMAGEGEN" initdb >/dev/null ||
 	    bail "imagegen initdb failed on $h"

@@ -95,11 +95,14 @@ write_config() {	# write_config [extra "key = value" lines...]
 
 # set_config "key = value"...: sets keys in $T/imagegen.conf. A key set
 # twice is an error, so a line replaces the key's line, if it has one.
-set_config() {
+set_config() { set_config_in "$T/imagegen.conf" "$@"; }
+
+set_config_in() {	# set_config_in FILE "key = value"...
+	sc_file=$1; shift
 	for line in "$@"; do
 		key=$(echo "${line%%=*}" | tr -d ' ')
-		case $key in ''|\#*) ;; *) sed -i "/^$key *=/d" "$T/imagegen.conf" ;; esac
-		echo "$line" >> "$T/imagegen.conf"
+		case $key in ''|\#*) ;; *) sed -i "/^$key *=/d" "$sc_file" ;; esac
+		echo "$line" >> "$sc_file"
 	done
 }
 
