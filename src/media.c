@@ -51,12 +51,16 @@ any_file(const char *name)
 	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* Removes the files of the case's directory that match; *failed if one stayed. */
+/*
+ * Removes the files of the case's directory that match; *failed if one
+ * stayed. The directory's path is left in dir.
+ */
 static int
-remove_files(const char *dir, const char *case_id, int (*match)(const char *),
-    int *failed)
+remove_files(const struct config *cfg, const char *case_id, int (*match)(const char *),
+    char dir[4096], int *failed)
 {
 	char path[4400];
+	snprintf(dir, 4096, "%s/%s", cfg->media_dir, case_id);
 	DIR *d = opendir(dir);
 	*failed = d == NULL && errno != ENOENT;
 	if (d == NULL)
@@ -86,9 +90,7 @@ int
 media_clean_tmp(const struct config *cfg, const char *case_id)
 {
 	char dir[4096];
-	int failed;
-	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
-	int removed = remove_files(dir, case_id, is_tmp, &failed);
+	int failed, removed = remove_files(cfg, case_id, is_tmp, dir, &failed);
 	return removed == 0 && failed ? -1 : removed;
 }
 
@@ -101,9 +103,7 @@ int
 media_remove_case(const struct config *cfg, const char *case_id)
 {
 	char dir[4096];
-	int failed;
-	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
-	int removed = remove_files(dir, case_id, any_file, &failed);
+	int failed, removed = remove_files(cfg, case_id, any_file, dir, &failed);
 	if (!failed && rmdir(dir) != 0 && errno != ENOENT)
 		log_warn("case %s: cannot remove %s: %s", case_id, dir, strerror(errno));
 	return failed ? -1 : removed;
