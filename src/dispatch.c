@@ -99,17 +99,45 @@ signed_headers(const struct config *cfg, const char *wid, const char *body)
 	return h;
 }
 
+/* The start of the worker host's answer; the rest is not read. */
+struct answer {
+	char text[1024];
+	size_t len;
+};
+
 static size_t
-discard(char *data, size_t size, size_t n, void *arg)
+keep_start(char *data, size_t size, size_t n, void *arg)
 {
-	(void)data;
-	(void)arg;
+	struct answer *a = arg;
+	size_t room = sizeof(a->text) - 1 - a->len, take = size * n < room ? size * n : room;
+	memcpy(a->text + a->len, data, take);
+	a->len += take;
+	a->text[a->len] = '\0';
 	return size * n;
+}
+
+/*
+ * The worker host that took the dispatch, from its answer: its heartbeats
+ * then vouch for the job while it waits in that host's queue. "" when the
+ * answer does not name one fit to keep (1-255 printable ASCII).
+ */
+static void
+taken_by(const struct answer *a, char host[256])
+{
+	cJSON *o = cJSON_ParseWithLength(a->text, a->len);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "workerHost");
+	const char *h = cJSON_IsString(v) ? v->valuestring : "";
+	size_t n = strlen(h), i = 0;
+	while (i < n && h[i] > ' ' && h[i] < 0x7f)
+		i++;
+	snprintf(host, 256, "%s", n > 0 && n < 256 && i == n ? h : "");
+	cJSON_Delete(o);
 }
 
 /* One POST to the upstream: the HTTP status, or 0 with why when there was none. */
 static long
-post(const struct config *cfg, const char *wid, const char *body, char *why, size_t len)
+post(const struct config *cfg, const char *wid, const char *body, struct answer *ans,
+    char *why, size_t len)
 {
 	long code = 0;
 	struct curl_slist *h = signed_headers(cfg, wid, body);
@@ -119,7 +147,8 @@ post(const struct config *cfg, const char *wid, const char *body, char *why, siz
 	    !curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") &&
 	    !curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) &&
 	    !curl_easy_setopt(e, CURLOPT_POSTFIELDS, body) &&
-	    !curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) &&
+	    !curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_start) &&
+	    !curl_easy_setopt(e, CURLOPT_WRITEDATA, ans) &&
 	    !curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) &&
 	    !curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) &&
 	    !curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) &&
@@ -140,7 +169,8 @@ post(const struct config *cfg, const char *wid, const char *body, char *why, siz
 static int
 send_one(const struct config *cfg, const char *case_id, int claim)
 {
-	char id[DISPATCH_ID_MAX], wid[160], why[CURL_ERROR_SIZE + 32];
+	char id[DISPATCH_ID_MAX], wid[160], why[CURL_ERROR_SIZE + 32], host[256];
+	struct answer ans = { .len = 0 };
 	int64_t next_at = 0, now = codec_now_ms();
 	if ((claim ? store_dispatch_claim(case_id, now, now + LEASE_MS, id) :
 	    store_dispatch_to_send(case_id, id)) != 1)
@@ -152,11 +182,12 @@ send_one(const struct config *cfg, const char *case_id, int claim)
 	}
 	/* A fresh webhook-id each attempt: the worker host refuses any id twice. */
 	snprintf(wid, sizeof(wid), "%s-%lld", id, (long long)codec_now_ms());
-	long code = post(cfg, wid, body, why, sizeof(why));
+	long code = post(cfg, wid, body, &ans, why, sizeof(why));
 	free(body);
 	if (code >= 200 && code < 300) {
-		log_info("case %s: dispatched as %s", case_id, id);
-		return store_dispatch_sent(case_id, id, codec_now_ms()) >= 0 ? 0 : -1;
+		taken_by(&ans, host);
+		log_info("case %s: dispatched as %s to %s", case_id, id, *host ? host : "(unnamed)");
+		return store_dispatch_sent(case_id, id, host, codec_now_ms()) >= 0 ? 0 : -1;
 	}
 	(void)store_dispatch_failed(case_id, id, why, codec_now_ms(), &next_at);
 	log_warn("case %s: dispatch %s not taken (%s); the job stays queued, next try in %lld s",
@@ -244,7 +275,7 @@ dispatch_heard(const struct config *cfg, const struct progress *p)
 	if (store_dispatch_heard(p->case_id, p->dispatch_id,
 	    p->worker_host ? p->worker_host : "", progress_status_rank(p->status) == 2,
 	    codec_now_ms()) != 0 || store_dispatch_count(p->worker_host ? p->worker_host : "",
-	    0) != 0)
+	    0, codec_now_ms()) != 0)
 		log_error("case %s: cannot record the update of dispatch %s", p->case_id,
 		    p->dispatch_id);
 }

@@ -33,7 +33,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_TO_SEND] = "SELECT dispatch_id FROM dispatches WHERE case_id = ?1 AND state = 'queued'",
 	[Q_SENT] =
 	    "UPDATE dispatches SET state = 'sent', sent_at = ?3, heard_at = ?3, attempts = 0,"
-	    " next_at = NULL, last_error = NULL"
+	    " next_at = NULL, last_error = NULL, worker_host = ?4"
 	    " WHERE case_id = ?1 AND dispatch_id = ?2 AND state = 'queued'",
 	/* Backoff: 1 s, 2 s, 4 s ... up to 60 s between attempts at a pool that refuses. */
 	[Q_FAILED] =
@@ -50,19 +50,25 @@ static const char *const sql[Q_COUNT] = {
 	    " AND worker_host IS NULL",
 	/*
 	 * What the reaper must do: dispatches due again, and, past what
-	 * dispatch_max_jobs leaves busy, those sent and silent for stale_after.
+	 * dispatch_max_jobs leaves busy, those sent and silent for stale_after
+	 * on a worker host silent as long: a job waiting in a live host's
+	 * queue has no worker to beat for it (migration 18).
 	 */
 	[Q_DUE] =
 	    "SELECT d.case_id, d.state = 'sent' FROM dispatches d JOIN jobs j USING (case_id)"
 	    " WHERE j.status IN ('pending', 'generating') AND ("
 	    "  (d.state = 'queued' AND d.next_at <= ?1 AND (SELECT count(*) FROM dispatches s"
 	    "    WHERE s.state = 'sent') < ?3)"
-	    "  OR (d.state = 'sent' AND d.heard_at < ?2))"
+	    "  OR (d.state = 'sent' AND d.heard_at < ?2 AND NOT EXISTS (SELECT 1"
+	    "    FROM dispatch_updates u WHERE u.worker_host = d.worker_host"
+	    "    AND u.heard_at >= ?2)))"
 	    " ORDER BY coalesce(d.next_at, d.heard_at) LIMIT 64",
 	[Q_REDISPATCH] =
 	    "UPDATE dispatches SET dispatch_id = " NEW_ID ", state = 'queued',"
 	    " generation = generation + 1, attempts = 0, next_at = ?2"
-	    " WHERE case_id = ?1 AND state = 'sent' AND heard_at < ?3",
+	    " WHERE case_id = ?1 AND state = 'sent' AND heard_at < ?3 AND NOT EXISTS (SELECT 1"
+	    "  FROM dispatch_updates u WHERE u.worker_host = dispatches.worker_host"
+	    "  AND u.heard_at >= ?3)",
 	[Q_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
 	[Q_SEEN_ADD] =
 	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -81,8 +87,9 @@ static const char *const sql[Q_COUNT] = {
 	[Q_CLEAR] =
 	    "DELETE FROM jobs WHERE case_id = ?1 AND status IN ('completed', 'partial', 'failed')",
 	[Q_COUNT_UPDATE] =
-	    "INSERT INTO dispatch_updates (worker_host, applied, fenced) VALUES (?1, ?2, ?3)"
-	    " ON CONFLICT (worker_host) DO UPDATE SET applied = applied + ?2, fenced = fenced + ?3",
+	    "INSERT INTO dispatch_updates (worker_host, applied, fenced, heard_at)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (worker_host) DO UPDATE"
+	    " SET applied = applied + ?2, fenced = fenced + ?3, heard_at = ?4",
 	[Q_REAPER_LAST] = "SELECT last_run FROM dispatch_reaper WHERE id = 1",
 	[Q_REAPER_RUN] = "UPDATE dispatch_reaper SET last_run = ?1 WHERE id = 1",
 	[Q_GRACE] = "UPDATE dispatches SET heard_at = ?1 WHERE state = 'sent' AND heard_at < ?1",
@@ -272,10 +279,19 @@ update3(enum query q, const char *case_id, const char *dispatch_id, int64_t now)
 	return sqlite3_changes(store_handle());
 }
 
+/* Taken by host ("" when its answer did not say). */
 int
-store_dispatch_sent(const char *case_id, const char *dispatch_id, int64_t now)
+store_dispatch_sent(const char *case_id, const char *dispatch_id, const char *host,
+    int64_t now)
 {
-	return update3(Q_SENT, case_id, dispatch_id, now);
+	sqlite3_stmt *s = query(Q_SENT);
+	if (s == NULL)
+		return -1;
+	bind2(s, case_id, dispatch_id);
+	sqlite3_bind_int64(s, 3, now);
+	if (*host != '\0')
+		sqlite3_bind_text(s, 4, host, -1, SQLITE_TRANSIENT);
+	return store_step(s, "dispatch sent");
 }
 
 int
@@ -461,7 +477,7 @@ store_dispatch_clear_finished(const char *case_id)
 
 /* Counts an update of a worker host: applied, or fenced (409). */
 int
-store_dispatch_count(const char *host, int fenced)
+store_dispatch_count(const char *host, int fenced, int64_t now)
 {
 	sqlite3_stmt *s = query(Q_COUNT_UPDATE);
 	if (s == NULL)
@@ -469,6 +485,7 @@ store_dispatch_count(const char *host, int fenced)
 	bind2(s, host, NULL);
 	sqlite3_bind_int(s, 2, !fenced);
 	sqlite3_bind_int(s, 3, fenced);
+	sqlite3_bind_int64(s, 4, now);
 	return store_step(s, "count update");
 }
 

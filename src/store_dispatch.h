@@ -29,7 +29,8 @@ int store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
 int64_t store_dispatch_busy(void);
 int store_dispatch_again(const char *case_id, int64_t next_at);
 int store_dispatch_withdraw(const char *case_id);
-int store_dispatch_sent(const char *case_id, const char *dispatch_id, int64_t now);
+int store_dispatch_sent(const char *case_id, const char *dispatch_id, const char *host,
+	int64_t now);
 int store_dispatch_failed(const char *case_id, const char *dispatch_id, const char *error,
 	int64_t now, int64_t *next_at);
 int store_dispatch_heard(const char *case_id, const char *dispatch_id, const char *host,
@@ -37,7 +38,7 @@ int store_dispatch_heard(const char *case_id, const char *dispatch_id, const cha
 int store_dispatch_reaper_here(int64_t now, int64_t stale_ms);
 int store_dispatch_each_due(int64_t now, int64_t stale_ms, long max_jobs,
 	int (*fn)(const char *case_id, int redispatched, void *arg), void *arg);
-int store_dispatch_count(const char *host, int fenced);
+int store_dispatch_count(const char *host, int fenced, int64_t now);
 int store_dispatch_metrics(struct dispatch_metrics *m);
 int store_dispatch_image_host(const char *case_id, const char *item_id, char *host,
 	size_t len);

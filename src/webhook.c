@@ -82,7 +82,7 @@ fenced(struct request *r, const struct progress *p)
 	log_warn("case %s: refused an update of dispatch %s from %s: not the current dispatch",
 	    p->case_id, p->dispatch_id ? p->dispatch_id : "(none)",
 	    p->worker_host ? p->worker_host : "(unnamed)");
-	(void)store_dispatch_count(p->worker_host ? p->worker_host : "", 1);
+	(void)store_dispatch_count(p->worker_host ? p->worker_host : "", 1, codec_now_ms());
 	reply_error(r, 409, "this dispatch is not the job's current one: stop", "dispatchId");
 }
 

@@ -14,6 +14,7 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
+#include "handover.h"
 #include "log.h"
 #include "queue.h"
 #include "request.h"
@@ -65,13 +66,20 @@ dispatch_id(struct request *r, char id[DISPATCH_ID_MAX])
 	return ok;
 }
 
+/* The answer names this host: the state host then knows where the job waits. */
 static void
 accepted(struct request *r, const char *case_id, const char *id)
 {
-	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"caseId\":\"%s\",\"dispatchId\":\"%s\"}\n",
-	    case_id, id);
-	reply(r, 202, NULL, body, (size_t)n);
+	char host[256];
+	handover_host_name(r->cfg, host, sizeof(host));
+	cJSON *o = cJSON_CreateObject();
+	if (o != NULL && cJSON_AddStringToObject(o, "caseId", case_id) &&
+	    cJSON_AddStringToObject(o, "dispatchId", id) &&
+	    cJSON_AddStringToObject(o, "workerHost", host))
+		reply_json(r, 202, NULL, o);
+	else
+		reply_error(r, 500, "internal error", NULL);
+	cJSON_Delete(o);
 }
 
 /*

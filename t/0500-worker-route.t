@@ -50,6 +50,7 @@ ts=$(date +%s)
 dispatch "$T/d1.json" wid-ok "$ts"
 is "$CODE" 202 "a signed dispatch is taken: 202"
 is "$(json .dispatchId)" c1.d1 "the answer names the dispatch"
+is "$(json .workerHost)" w1 "... and the worker host that took it"
 dispatch "$T/d1.json" wid-ok "$ts"
 is "$CODE" 401 "the same dispatch replayed is refused"
 is "$(hq w1 "SELECT count(*) FROM jobs")" 1 "one job recorded, not two"

@@ -1,0 +1,11 @@
+-- imagegen schema, version 18: scaling out, when each worker host was last
+-- heard from.
+--
+-- A job waiting in a worker host's queue (its max_inflight full) has no
+-- worker to send heartbeats; the host's running jobs do. The state host
+-- learns from the worker host's answer where it sent each dispatch
+-- (dispatches.worker_host), and while that host is heard from within
+-- stale_after, does not take a silent dispatch of it for lost. When was
+-- each host last heard from:
+--   SELECT worker_host, datetime(heard_at/1000, 'unixepoch') FROM dispatch_updates;
+ALTER TABLE dispatch_updates ADD COLUMN heard_at INTEGER;
