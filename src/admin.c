@@ -8,6 +8,7 @@
 #include "casereq.h"
 #include "check.h"
 #include "config.h"
+#include "dispatch.h"
 #include "log.h"
 #include "reap.h"
 #include "store.h"
@@ -57,6 +58,12 @@ cmd_reap(const struct config *cfg, const char *arg)
 	printf("%d job%s resumed, %d webhook deliver%s sent\n", n, n == 1 ? "" : "s", sent,
 	    sent == 1 ? "y" : "ies");
 	return 0;
+}
+
+static int
+cmd_dispatch(const struct config *cfg, const char *case_id)
+{
+	return dispatch_send(cfg, case_id) == 0 ? 0 : 1;
 }
 
 static int
@@ -170,6 +177,7 @@ cmd_backup(const struct config *cfg, const char *file)
 
 static const struct command commands[] = {
 	{ "backup", 1, cmd_backup },
+	{ "dispatch", 1, cmd_dispatch },
 	{ "initdb", 0, cmd_initdb },
 	{ "jobs", 0, cmd_jobs },
 	{ "reap", 0, cmd_reap },

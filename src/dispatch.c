@@ -27,7 +27,7 @@
 #include "store.h"
 #include "store_dispatch.h"
 
-#define LEASE_MS 60000	/* a dispatch being sent is not the reaper's for this long */
+#define LEASE_MS 60000	/* a dispatch being sent is no other sender's for this long */
 
 static int
 add_item(cJSON *list, const struct image *im)
@@ -165,16 +165,13 @@ post(const struct config *cfg, const char *wid, const char *body, struct answer 
 	return code;
 }
 
-/* Sends the job's queued dispatch; a failure leaves it queued, with backoff. */
+/* The job's dispatch, claimed and sent: 0, 1 when not taken (queued with backoff), -1. */
 static int
-send_one(const struct config *cfg, const char *case_id, int claim)
+send_claimed(const struct config *cfg, const char *case_id, const char *id)
 {
-	char id[DISPATCH_ID_MAX], wid[160], why[CURL_ERROR_SIZE + 32], host[256];
+	char wid[160], why[CURL_ERROR_SIZE + 32], host[256];
 	struct answer ans = { .len = 0 };
-	int64_t next_at = 0, now = codec_now_ms();
-	if ((claim ? store_dispatch_claim(case_id, now, now + LEASE_MS, id) :
-	    store_dispatch_to_send(case_id, id)) != 1)
-		return -1;
+	int64_t next_at = 0;
 	char *body = dispatch_body(cfg, case_id, id);
 	if (body == NULL) {
 		log_error("case %s: cannot build dispatch %s", case_id, id);
@@ -192,31 +189,68 @@ send_one(const struct config *cfg, const char *case_id, int claim)
 	(void)store_dispatch_failed(case_id, id, why, codec_now_ms(), &next_at);
 	log_warn("case %s: dispatch %s not taken (%s); the job stays queued, next try in %lld s",
 	    case_id, id, why, (long long)(next_at - codec_now_ms() + 500) / 1000);
-	return -1;
+	return 1;
 }
 
-/* generate: the new job's first dispatch, sent now; the reaper retries it if need be. */
+/*
+ * Sends the job's queued dispatch if it is due and a place is free under
+ * dispatch_max_jobs: 0 sent, 1 left queued (full, not due, or not taken),
+ * -1. The claim is one statement, so that senders in several processes
+ * (dispatchers, the reaper) neither send it twice nor pass the cap.
+ */
+static int
+send_one(const struct config *cfg, const char *case_id)
+{
+	char id[DISPATCH_ID_MAX];
+	int64_t now = codec_now_ms();
+	int rc = store_dispatch_claim(case_id, now, now + LEASE_MS, cfg->dispatch_max_jobs, id);
+	if (rc == 1)
+		return send_claimed(cfg, case_id, id);
+	if (rc == 0 && store_dispatch_to_send(case_id, id) == 1)
+		log_info("case %s: dispatch_max_jobs %ld at work: queued", case_id,
+		    cfg->dispatch_max_jobs);
+	return rc == 0 ? 1 : -1;
+}
+
+/* The attempt runs in a process of its own: the pool may take webhook_timeout. */
+static void
+send_apart(const char *case_id)
+{
+	if (spawn_dispatcher(case_id) != 0)
+		log_warn("case %s: cannot start its dispatcher; the reaper sends the dispatch",
+		    case_id);
+}
+
+/*
+ * generate: the new job's dispatch is recorded, due now, and sent by a
+ * dispatcher of its own, so that generate answers at once and the
+ * responder's other requests do not wait on the pool. The reaper sends it
+ * if need be.
+ */
 int
 dispatch_start(const struct config *cfg, const char *case_id)
 {
-	int64_t now = codec_now_ms(), busy = store_dispatch_busy();
-	/* Past dispatch_max_jobs the job waits queued, due now, for the reaper. */
-	if (busy >= cfg->dispatch_max_jobs) {
-		log_info("case %s: %lld dispatches at work, dispatch_max_jobs %ld: queued",
-		    case_id, (long long)busy, cfg->dispatch_max_jobs);
-		return store_dispatch_new(case_id, now);
-	}
-	if (busy < 0 || store_dispatch_new(case_id, now + LEASE_MS) != 0)
+	(void)cfg;
+	if (store_dispatch_new(case_id, codec_now_ms()) != 0)
 		return -1;
-	return send_one(cfg, case_id, 0);
+	send_apart(case_id);
+	return 0;
+}
+
+/* `imagegen dispatch CASE`: the dispatcher. */
+int
+dispatch_send(const struct config *cfg, const char *case_id)
+{
+	return send_one(cfg, case_id) < 0 ? -1 : 0;
 }
 
 /* retry: the images to make again go out under a new dispatch id. */
 void
 dispatch_retry(const struct config *cfg, const char *case_id)
 {
-	if (store_dispatch_again(case_id, codec_now_ms() + LEASE_MS) == 1)
-		(void)send_one(cfg, case_id, 0);
+	(void)cfg;
+	if (store_dispatch_again(case_id, codec_now_ms()) == 1)
+		send_apart(case_id);
 	else
 		log_error("case %s: no dispatch to make again; the reaper cannot retry it either",
 		    case_id);
@@ -249,7 +283,7 @@ due(const char *case_id, int redispatched, void *arg)
 	if (redispatched)
 		log_warn("case %s: dispatch silent for %ld s; dispatching it again", case_id,
 		    cfg->stale_after);
-	(void)send_one(cfg, case_id, 1);
+	(void)send_one(cfg, case_id);
 	return 0;
 }
 

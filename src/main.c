@@ -196,6 +196,8 @@ static int
 command(struct config *cfg, const char *path, int argc, char **argv)
 {
 	int worker = strcmp(argv[0], "worker") == 0;
+	/* Detached, as a worker is: a state host's dispatcher. */
+	int detached = worker || strcmp(argv[0], "dispatch") == 0;
 	int rc = info_command(argv[0]);
 	if (rc >= 0)
 		return rc;
@@ -206,12 +208,12 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 		fprintf(stderr, "imagegen: %s\n", err);
 		return 1;
 	}
-	log_open(cfg->log, (enum log_level)cfg->log_level, worker);
+	log_open(cfg->log, (enum log_level)cfg->log_level, detached);
 	/* A worker is detached: its errors have nowhere to go but the log. */
-	log_echo_errors(!worker);
+	log_echo_errors(!detached);
 	if (need_database(cfg, argv[0]) != 0)
 		return 1;
-	int admin = !worker && strcmp(argv[0], "run") != 0;
+	int admin = !detached && strcmp(argv[0], "run") != 0;
 	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    store_open(cfg->database) != 0 || (admin && store_check() != 0)) {

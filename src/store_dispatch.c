@@ -93,10 +93,16 @@ static const char *const sql[Q_COUNT] = {
 	[Q_REAPER_LAST] = "SELECT last_run FROM dispatch_reaper WHERE id = 1",
 	[Q_REAPER_RUN] = "UPDATE dispatch_reaper SET last_run = ?1 WHERE id = 1",
 	[Q_GRACE] = "UPDATE dispatches SET heard_at = ?1 WHERE state = 'sent' AND heard_at < ?1",
-	/* A queued dispatch due is one sender's: the others see it due later. */
+	/*
+	 * A queued dispatch due is one sender's: the others see it due later.
+	 * Only while fewer than dispatch_max_jobs (?4) are at work: sent, or
+	 * claimed and being sent (queued, untried, due later: the lease).
+	 */
 	[Q_CLAIM] =
 	    "UPDATE dispatches SET next_at = ?3 WHERE case_id = ?1 AND state = 'queued'"
-	    " AND next_at <= ?2 RETURNING dispatch_id",
+	    " AND next_at <= ?2 AND (SELECT count(*) FROM dispatches s WHERE s.state = 'sent'"
+	    "  OR (s.state = 'queued' AND s.attempts = 0 AND s.next_at > ?2)) < ?4"
+	    " RETURNING dispatch_id",
 	[Q_BUSY] = "SELECT count(*) FROM dispatches WHERE state = 'sent'",
 	/* A retry: a new dispatch of the images to make again; the old id is fenced. */
 	[Q_AGAIN] =
@@ -204,7 +210,7 @@ store_dispatch_to_send(const char *case_id, char id[DISPATCH_ID_MAX])
 
 /* Takes a queued dispatch that is due, until lease_until: 1 with its id, 0 if not due, -1. */
 int
-store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
+store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until, long max_jobs,
     char id[DISPATCH_ID_MAX])
 {
 	sqlite3_stmt *s = query(Q_CLAIM);
@@ -213,6 +219,7 @@ store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
 	bind2(s, case_id, NULL);
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_int64(s, 3, lease_until);
+	sqlite3_bind_int64(s, 4, max_jobs);
 	int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
 	if (found)
 		snprintf(id, DISPATCH_ID_MAX, "%s", sqlite3_column_text(s, 0));

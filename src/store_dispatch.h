@@ -25,7 +25,7 @@ int store_dispatch_new(const char *case_id, int64_t now);
 int store_dispatch_current(const char *case_id, const char *dispatch_id);
 int store_dispatch_to_send(const char *case_id, char id[DISPATCH_ID_MAX]);
 int store_dispatch_claim(const char *case_id, int64_t now, int64_t lease_until,
-	char id[DISPATCH_ID_MAX]);
+	long max_jobs, char id[DISPATCH_ID_MAX]);
 int64_t store_dispatch_busy(void);
 int store_dispatch_again(const char *case_id, int64_t next_at);
 int store_dispatch_withdraw(const char *case_id);
