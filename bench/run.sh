@@ -25,7 +25,7 @@ CASE_RUNS=${CASE_RUNS:-3}
 PROVIDER=${BENCH_PROVIDER:-gemini}
 RESPONDERS=$(nproc)
 API_KEY=bench-key-$$
-export GEMINI_API_KEY=$API_KEY
+export GEMINI_API_KEY=$API_KEY OPENAI_API_KEY=$API_KEY
 T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-bench.XXXXXX")
 R=$T/results
 trap 'stop_stack; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$T"' EXIT

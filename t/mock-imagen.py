@@ -204,6 +204,38 @@ def image_answer(count):
     return IMAGE_BODY[count]
 
 
+class Encoded:
+    """JSON already encoded: json.dumps() puts it in as it is. A 1.4 MB
+    picture encoded anew for every answer made the mock the bottleneck
+    at 32 answers a second (Gemini's 100 cases at once took 1.16-1.23x
+    the bound where Imagen's, whose answer is encoded once, took 1.07x)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def image_b64_json():
+    """The --image file's base64 as a JSON string, encoded once."""
+    if "json" not in IMAGE_BODY:
+        IMAGE_BODY["json"] = Encoded(json.dumps(image_file_b64()))
+    return IMAGE_BODY["json"]
+
+
+def dumps(body):
+    """json.dumps, with each Encoded value spliced in, not encoded again."""
+    parts = []
+
+    def mark(o):
+        if isinstance(o, Encoded):
+            parts.append(o.text)
+            return "\x00%d\x00" % (len(parts) - 1)
+        raise TypeError(type(o).__name__)
+    text = json.dumps(body, default=mark)
+    for i, t in enumerate(parts):
+        text = text.replace('"\\u0000%d\\u0000"' % i, t, 1)
+    return text
+
+
 def validate(body):
     """Return (prompt, sample_count) or raise ValueError with a message."""
     if not isinstance(body, dict):
@@ -228,7 +260,7 @@ class Handler(QuietHandler):
         """Send a complete response; with cut, announce the full Content-Length
         but send only half of the body and hang up (the "close" fault)."""
         if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
+            body = dumps(body).encode()
         # Out of flight before the first byte goes back: once the client has its
         # answer it may start another request, and the peak must not count both.
         self.leave()
@@ -451,7 +483,7 @@ class Handler(QuietHandler):
                 return self.gone(rec)
         usage = {"promptTokenCount": len(prompt.split()) + 5,
                  "candidatesTokenCount": 1290, "totalTokenCount": len(prompt.split()) + 1295}
-        picture = {"inlineData": {"mimeType": "image/png", "data": image_file_b64()
+        picture = {"inlineData": {"mimeType": "image/png", "data": image_b64_json()
                                   if ARGS.image else realistic_b64(prompt)}}
         finish, parts = "STOP", [picture]
         if fault == "safety":
@@ -523,7 +555,7 @@ class Handler(QuietHandler):
             return self.openai_error(400, "Your request was rejected by the safety system.",
                                      "image_generation_user_error", "moderation_blocked")
         fmt = "jpeg" if body.get("output_format") == "jpeg" else "png"
-        self.send(200, {"created": int(time.time()), "data": [{"b64_json": image_file_b64()
+        self.send(200, {"created": int(time.time()), "data": [{"b64_json": image_b64_json()
                                                                if ARGS.image else
                                                                realistic_b64(prompt, fmt)}], "usage": {"input_tokens": len(prompt.split()) + 5,
                                       "output_tokens": 1056,
