@@ -8,11 +8,9 @@
 #include "casereq.h"
 #include "check.h"
 #include "config.h"
-#include "dispatch.h"
 #include "log.h"
 #include "reap.h"
 #include "store.h"
-#include "store_dispatch.h"
 #include "store_health.h"
 #include "worker.h"
 
@@ -58,12 +56,6 @@ cmd_reap(const struct config *cfg, const char *arg)
 	printf("%d job%s resumed, %d webhook deliver%s sent\n", n, n == 1 ? "" : "s", sent,
 	    sent == 1 ? "y" : "ies");
 	return 0;
-}
-
-static int
-cmd_dispatch(const struct config *cfg, const char *case_id)
-{
-	return dispatch_send(cfg, case_id) == 0 ? 0 : 1;
 }
 
 static int
@@ -135,21 +127,6 @@ print_detail(const struct job *j, const struct image *im, size_t n)
 		    im[i].error ? im[i].error : im[i].url ? im[i].url : "");
 }
 
-/* On a state host: which worker host made each image, for those it knows. */
-static void
-print_worker_hosts(const char *case_id, const struct image *im, size_t n)
-{
-	char host[256];
-	int header = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (store_dispatch_image_host(case_id, im[i].item_id, host, sizeof(host)) != 1)
-			continue;
-		if (!header++)
-			printf("\n%-20s %s\n", "ITEM", "WORKER HOST");
-		printf("%-20s %s\n", im[i].item_id, host);
-	}
-}
-
 static int
 cmd_show(const struct config *cfg, const char *case_id)
 {
@@ -164,7 +141,6 @@ cmd_show(const struct config *cfg, const char *case_id)
 		return 1;
 	}
 	print_detail(&j, im, n);
-	print_worker_hosts(case_id, im, n);
 	store_free(&j, im, n);
 	return 0;
 }
@@ -177,7 +153,6 @@ cmd_backup(const struct config *cfg, const char *file)
 
 static const struct command commands[] = {
 	{ "backup", 1, cmd_backup },
-	{ "dispatch", 1, cmd_dispatch },
 	{ "initdb", 0, cmd_initdb },
 	{ "jobs", 0, cmd_jobs },
 	{ "reap", 0, cmd_reap },

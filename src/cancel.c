@@ -10,7 +10,6 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
-#include "dispatch.h"
 #include "jobjson.h"
 #include "log.h"
 #include "request.h"
@@ -54,8 +53,7 @@ cancel_handle(struct request *r, const char *case_id)
 	switch (store_cancel(case_id, codec_now_ms())) {
 	case CANCEL_ASKED:
 		log_info("case %s: cancel requested", case_id);
-		if (*r->cfg->dispatch_url == '\0' || dispatch_cancel(r->cfg, case_id) == 0)
-			end_if_queued(case_id);
+		end_if_queued(case_id);
 		asked(r, case_id);
 		break;
 	case CANCEL_NOT_FOUND:

@@ -118,7 +118,7 @@ parse_list(const cJSON *root, enum item_kind kind, const struct config *cfg,
 	if (!cJSON_IsArray(arr))
 		return reject(err, list, "%s must be an array", list);
 	int n = cJSON_GetArraySize(arr);
-	if (n == 0 && !req->dispatched)
+	if (n == 0)
 		return reject(err, list, "%s must not be empty", list);
 	if (n > cfg->max_items)
 		return reject(err, list, "%s has %d items, more than %ld", list, n,
@@ -222,8 +222,6 @@ parse_root(const cJSON *root, const struct config *cfg, struct case_req *req,
 	req->n_evidence = req->n_items;
 	if (parse_list(root, KIND_LOCATION, cfg, req, err) != 0)
 		return -1;
-	if (req->n_items == 0)
-		return reject(err, "evidence", "a dispatch must carry an image to make");
 	if (parse_webhook(root, cfg, req, err) != 0)
 		return -1;
 	if (hash_request(req) != 0)
@@ -231,13 +229,12 @@ parse_root(const cJSON *root, const struct config *cfg, struct case_req *req,
 	return 0;
 }
 
-static int
-parse(const char *body, size_t len, const struct config *cfg, struct case_req *req,
-    struct req_error *err, int dispatched)
+int
+casereq_parse(const char *body, size_t len, const struct config *cfg,
+    struct case_req *req, struct req_error *err)
 {
 	memset(req, 0, sizeof(*req));
 	memset(err, 0, sizeof(*err));
-	req->dispatched = dispatched;
 	cJSON *root = cJSON_ParseWithLength(body, len);
 	if (root == NULL)
 		return reject(err, "", "the body is not valid JSON");
@@ -248,20 +245,6 @@ parse(const char *body, size_t len, const struct config *cfg, struct case_req *r
 	return rc;
 }
 
-int
-casereq_parse(const char *body, size_t len, const struct config *cfg,
-    struct case_req *req, struct req_error *err)
-{
-	return parse(body, len, cfg, req, err, 0);
-}
-
-/* A job dispatched again carries only the images still to make: a list may be empty. */
-int
-casereq_parse_dispatch(const char *body, size_t len, const struct config *cfg,
-    struct case_req *req, struct req_error *err)
-{
-	return parse(body, len, cfg, req, err, 1);
-}
 
 void
 casereq_free(struct case_req *req)

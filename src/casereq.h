@@ -22,7 +22,6 @@ struct case_req {
 	size_t n_items;
 	size_t n_evidence;
 	char hash[65];		/* SHA-256 of the canonical request */
-	int dispatched;		/* from a state host: a list may be empty */
 };
 
 struct req_error {
@@ -32,8 +31,6 @@ struct req_error {
 
 int  casereq_parse(const char *body, size_t len, const struct config *cfg,
 	struct case_req *out, struct req_error *err);
-int  casereq_parse_dispatch(const char *body, size_t len, const struct config *cfg,
-	struct case_req *req, struct req_error *err);
 void casereq_free(struct case_req *req);
 int  casereq_valid_id(const char *s);
 const char *casereq_kind_name(enum item_kind kind);

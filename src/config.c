@@ -26,6 +26,11 @@ static const char *const yesno_words[] = { "no", "yes", NULL };
 static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
 static const char *const onoff_words[] = { "off", "on", NULL };
 
+/* Scaling out is hosts alike on one PostgreSQL database now (imagegen(8), SCALING OUT). */
+#define DISPATCH_GONE "the state host's dispatch to worker hosts is gone: every host runs " \
+	"the same imagegen against one PostgreSQL database (database = postgresql://...; " \
+	"imagegen(8), SCALING OUT)"
+
 /* Google shut Imagen down on both of its APIs on that day (imagegen.conf(5)). */
 #define IMAGEN_GONE "Imagen was shut down by Google on 2026-08-17 (the Gemini API and " \
 	"Vertex AI alike); Gemini's image models replace it (provider = gemini, the default)"
@@ -37,12 +42,8 @@ static const struct config_key keys[] = {
 	{ "api_tokens_file", K_OPTPATH, S(api_tokens_file), 0, 0, NULL, "", NULL },
 	{ "check_interval", K_INT, S(check_interval), 0, 2592000, NULL, "86400", NULL },
 	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5", NULL },
-	{ "callback_url", K_OPTURL, S(callback_url), 0, 0, NULL, "", NULL },
 	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10", NULL },
 	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db", NULL },
-	{ "dispatch_max_jobs", K_INT, S(dispatch_max_jobs), 1, 100000, NULL, "64", NULL },
-	{ "dispatch_secret", K_SECRET, S(dispatch_secret), 0, 0, NULL, "", NULL },
-	{ "dispatch_url", K_OPTURL, S(dispatch_url), 0, 0, NULL, "", NULL },
 	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background.", NULL },
@@ -94,7 +95,6 @@ static const struct config_key keys[] = {
 	{ "webhook_timeout", K_INT, S(webhook_timeout), 1, 300, NULL, "10", NULL },
 	{ "webhook_verify", K_ENUM, S(webhook_verify), 0, 0, onoff_words, "on", NULL },
 	{ "webhook_verify_secrets", K_SECRET, S(webhook_verify_secrets), 0, 0, NULL, "", NULL },
-	{ "worker_name", K_STR, S(worker_name), 0, 0, NULL, "", NULL },
 };
 #undef S
 
@@ -105,9 +105,14 @@ static const struct config_key keys[] = {
  * file that still sets one is refused with every such line listed.
  */
 static const struct { const char *name, *why; } removed[] = {
+	{ "callback_url", DISPATCH_GONE },
+	{ "dispatch_max_jobs", DISPATCH_GONE },
+	{ "dispatch_secret", DISPATCH_GONE },
+	{ "dispatch_url", DISPATCH_GONE },
 	{ "imagen_endpoint", IMAGEN_GONE },
 	{ "imagen_model", IMAGEN_GONE },
 	{ "imagen_url", IMAGEN_GONE },
+	{ "worker_name", DISPATCH_GONE },
 };
 
 const char *
@@ -585,34 +590,6 @@ from_env(const struct config_key *k, void *base, void *arg)
 		r->rc = -1;
 }
 
-/*
- * Scale-out (imagegen(8), SCALING OUT): a state host dispatches signed, to
- * a callback its worker hosts can reach; a half-set pair is a mistake.
- */
-static int
-dispatch_config_check(const struct config *cfg, const char *path, char *err, size_t errlen)
-{
-	unsigned char raw[SIGN_KEY_MAX];
-	size_t rawlen;
-	if (*cfg->dispatch_secret != '\0' &&
-	    sign_secret(cfg->dispatch_secret, raw, &rawlen) != 0) {
-		snprintf(err, errlen, "%s: dispatch_secret: not a whsec_ secret of 16 to 64 bytes",
-		    path);
-		return -1;
-	}
-	if (*cfg->dispatch_url != '\0' && *cfg->dispatch_secret == '\0') {
-		snprintf(err, errlen, "%s: dispatch_url is set but dispatch_secret is not: "
-		    "dispatches must be signed with the secret the worker hosts share", path);
-		return -1;
-	}
-	if (*cfg->dispatch_url != '\0' && *cfg->callback_url == '\0') {
-		snprintf(err, errlen, "%s: dispatch_url is set but callback_url is not: set it "
-		    "to this host's /api/webhook/image-progress as the worker hosts reach it", path);
-		return -1;
-	}
-	return 0;
-}
-
 /* What the keys cannot say one by one. */
 static int
 check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
@@ -636,8 +613,6 @@ check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
 		    path);
 		return -1;
 	}
-	if (dispatch_config_check(cfg, path, err, errlen) != 0)
-		return -1;
 	if (check_verify_secrets(cfg->webhook_verify_secrets) != 0) {
 		snprintf(err, errlen, "%s: webhook_verify_secrets: not whsec_ secrets of 16 to 64 "
 		    "bytes, separated by spaces", path);

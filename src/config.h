@@ -97,11 +97,6 @@ struct config {
 	long  webhook_verify;	/* 1 (on): unsigned progress updates are refused */
 	char *image_url_allow;	/* http(s) URL prefixes an update's image URL may start with */
 	long  webhook_timeout;
-	char *dispatch_url;	/* state host: the nginx upstream of worker hosts, or "" */
-	char *dispatch_secret;	/* whsec_...: shared by the state host and its worker hosts */
-	char *callback_url;	/* state host: its progress route, as worker hosts reach it */
-	long  dispatch_max_jobs;	/* state host: jobs dispatched and unfinished at once */
-	char *worker_name;	/* worker host: its name in updates; "" for the hostname */
 };
 
 const char *config_default_path(void);

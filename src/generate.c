@@ -7,7 +7,6 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
-#include "dispatch.h"
 #include "generate.h"
 #include "jobjson.h"
 #include "log.h"
@@ -48,11 +47,7 @@ generate_handle(struct request *r, const char *rest)
 	switch (store_create(&req, codec_now_ms(), status)) {
 	case STORE_CREATED:
 		log_info("case %s: job created, %zu images", req.case_id, req.n_items);
-		/* A state host's jobs go to the worker hosts; one not taken waits queued. */
-		if (*r->cfg->dispatch_url != '\0')
-			(void)dispatch_start(r->cfg, req.case_id);
-		else
-			queue_start_or_wait(r->cfg, req.case_id);
+		queue_start_or_wait(r->cfg, req.case_id);
 		accepted(r, 202, &req, status);
 		break;
 	case STORE_EXISTS:

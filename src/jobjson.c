@@ -8,9 +8,7 @@
 
 #include "codec.h"
 #include "config.h"
-#include "handover.h"
 #include "jobjson.h"
-#include "store_dispatch.h"
 #include "log.h"
 #include "store.h"
 
@@ -138,22 +136,6 @@ add_items(cJSON *o, const struct image *images, size_t n)
 	return 0;
 }
 
-/* A state host's images[]: the worker host that made each, once it is known. */
-static int
-add_worker_hosts(cJSON *o, const char *case_id)
-{
-	char host[256];
-	cJSON *el;
-	cJSON_ArrayForEach(el, cJSON_GetObjectItemCaseSensitive(o, "images")) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(el, "id");
-		int rc = cJSON_IsString(id) ? store_dispatch_image_host(case_id, id->valuestring,
-		    host, sizeof(host)) : -1;
-		if (rc < 0 || (rc == 1 && !cJSON_AddStringToObject(el, "workerHost", host)))
-			return -1;
-	}
-	return 0;
-}
-
 /*
  * What status cannot say without leaving the reference's five values:
  * queued/queuedAt while a pending job waits for a place under
@@ -204,8 +186,7 @@ jobjson_status(const struct config *cfg, const struct job *job,
 	cJSON *o = cJSON_CreateObject();
 	int ok = o != NULL && jobjson_head(o, job) == 0 &&
 	    add_results(cfg, o, images, n) == 0 &&
-	    add_items(o, images, n) == 0 &&
-	    (*cfg->dispatch_url == '\0' || add_worker_hosts(o, job->case_id) == 0);
+	    add_items(o, images, n) == 0;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -219,20 +200,12 @@ jobjson_progress(const struct config *cfg, const struct job *job,
     const struct image *images, size_t n)
 {
 	cJSON *o = cJSON_CreateObject();
-	/* A worker host's update of a dispatched job: handover.c inlines each image once. */
-	char dispatch_id[100];
-	struct config paths = *cfg;
-	int dispatched = handover_dispatched(cfg, job->case_id, dispatch_id, sizeof(dispatch_id));
-	if (dispatched == 1)
-		paths.image_urls = URLS_PATH;
-	int ok = o != NULL && dispatched >= 0 &&
+	int ok = o != NULL &&
 	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
 	    cJSON_AddStringToObject(o, "status", job->status) &&
 	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
 	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
-	    add_results(&paths, o, images, n) == 0 &&
-	    (dispatched == 0 || handover_progress(cfg, o, job->case_id, dispatch_id, images,
-	    n) == 0);
+	    add_results(cfg, o, images, n) == 0;
 	char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	return text;

@@ -200,8 +200,7 @@ static int
 command(struct config *cfg, const char *path, int argc, char **argv)
 {
 	int worker = strcmp(argv[0], "worker") == 0;
-	/* Detached, as a worker is: a state host's dispatcher. */
-	int detached = worker || strcmp(argv[0], "dispatch") == 0;
+	int detached = worker;
 	int rc = info_command(argv[0]);
 	if (rc >= 0)
 		return rc;

@@ -19,7 +19,6 @@
 #include "metrics.h"
 #include "provider.h"
 #include "request.h"
-#include "store_dispatch.h"
 #include "store_metrics.h"
 
 #define TEXT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -226,35 +225,9 @@ text_models(FILE *f, const struct config *cfg, const struct metrics_data *m)
 	}
 }
 
-/* A state host's (dispatch_url): dispatches, and updates by worker host. */
-static void
-text_dispatch(FILE *f, const struct dispatch_metrics *d)
-{
-	static const char up[] = "imagegen_dispatch_updates_total";
-	family(f, "imagegen_dispatches_total", "counter",
-	    "Dispatches made, the first of each job and those made again.");
-	fprintf(f, "imagegen_dispatches_total %" PRId64 "\n", d->dispatches);
-	family(f, "imagegen_redispatches_total", "counter",
-	    "Dispatches made again after stale_after of silence.");
-	fprintf(f, "imagegen_redispatches_total %" PRId64 "\n", d->redispatches);
-	family(f, "imagegen_dispatches", "gauge", "Unfinished dispatches by state.");
-	labelled(f, "imagegen_dispatches", "state", "queued", d->queued);
-	labelled(f, "imagegen_dispatches", "state", "sent", d->sent);
-	family(f, up, "counter", "Progress updates from worker hosts, applied or fenced (409).");
-	for (int i = 0; i < d->n_hosts; i++) {
-		fprintf(f, "%s{worker_host=\"%s\",result=\"applied\"} %" PRId64 "\n", up,
-		    d->hosts[i].host, d->hosts[i].applied);
-		fprintf(f, "%s{worker_host=\"%s\",result=\"fenced\"} %" PRId64 "\n", up,
-		    d->hosts[i].host, d->hosts[i].fenced);
-	}
-}
-
 static void
 text_write(FILE *f, const struct config *cfg, const struct metrics_data *m)
 {
-	struct dispatch_metrics d;
-	if (*cfg->dispatch_url != '\0' && store_dispatch_metrics(&d) == 0)
-		text_dispatch(f, &d);
 	text_jobs_images(f, m);
 	text_histogram(f, "imagegen_job_duration_seconds",
 	    "Time from start to finish of finished jobs.", &m->job_duration);
@@ -306,8 +279,6 @@ send_text(struct request *r, const struct metrics_data *m)
 }
 
 /* --- JSON ----------------------------------------------------------------- */
-
-static cJSON *json_build_all(const struct config *cfg, const struct metrics_data *m);
 
 static int
 add_num(cJSON *o, const char *key, double v)
@@ -420,43 +391,8 @@ json_models(cJSON *parent, const struct config *cfg, const struct metrics_data *
 	return all == NULL ? -1 : 0;
 }
 
-static int
-json_dispatch(cJSON *parent, const struct dispatch_metrics *d)
-{
-	cJSON *o = cJSON_AddObjectToObject(parent, "dispatch");
-	cJSON *hosts = o ? cJSON_AddObjectToObject(o, "workerHosts") : NULL;
-	if (hosts == NULL || add_num(o, "dispatches", (double)d->dispatches) != 0 ||
-	    add_num(o, "redispatches", (double)d->redispatches) != 0 ||
-	    add_num(o, "queued", (double)d->queued) != 0 ||
-	    add_num(o, "sent", (double)d->sent) != 0)
-		return -1;
-	for (int i = 0; i < d->n_hosts; i++) {
-		cJSON *h = cJSON_AddObjectToObject(hosts, d->hosts[i].host);
-		if (h == NULL || add_num(h, "updatesApplied", (double)d->hosts[i].applied) != 0 ||
-		    add_num(h, "updatesFenced", (double)d->hosts[i].fenced) != 0 ||
-		    add_num(h, "images", (double)d->hosts[i].images) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 static cJSON *
 json_build(const struct config *cfg, const struct metrics_data *m)
-{
-	struct dispatch_metrics d;
-	if (*cfg->dispatch_url != '\0') {
-		cJSON *o = store_dispatch_metrics(&d) == 0 ? json_build_all(cfg, m) : NULL;
-		if (o != NULL && json_dispatch(o, &d) != 0) {
-			cJSON_Delete(o);
-			return NULL;
-		}
-		return o;
-	}
-	return json_build_all(cfg, m);
-}
-
-static cJSON *
-json_build_all(const struct config *cfg, const struct metrics_data *m)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *jobs = o ? cJSON_AddObjectToObject(o, "jobs") : NULL;

@@ -19,7 +19,6 @@
 
 #include "codec.h"
 #include "config.h"
-#include "handover.h"
 #include "log.h"
 #include "notify.h"
 #include "sign.h"
@@ -123,9 +122,7 @@ delivery_headers(const struct config *cfg, const char *wid, const char *payload)
 	struct curl_slist *h = append(NULL, "Content-Type: application/json");
 	snprintf(line, sizeof(line), "webhook-id: %s", wid);
 	h = h ? append(h, line) : NULL;
-	/* A worker host (dispatch_secret, no dispatch_url) signs with the shared secret. */
-	const char *secret = *cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0' ?
-	    cfg->dispatch_secret : cfg->webhook_secret;
+	const char *secret = cfg->webhook_secret;
 	if (h == NULL || *secret == '\0')
 		return h;
 	if (sign_secret(secret, key, &keylen) != 0 ||
@@ -180,7 +177,6 @@ delivery_easy(const struct config *cfg, const char *url, const char *wid,
 static int
 start_attempt(struct notify *n, int64_t now)
 {
-	handover_prune(n->cfg, n->case_id, &n->row.payload);
 	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
 	    &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
@@ -241,18 +237,11 @@ notify_tick(struct notify *n, int64_t now)
 	}
 }
 
-/*
- * The wait before the next attempt; *keep when it is an update to a state
- * host, which is retried until it lands (handover.c).
- */
+/* The wait before the next attempt: doubling from BACKOFF_BASE_MS. */
 static int64_t
-retry_delay(const struct config *cfg, const char *case_id, int attempts, CURLcode rc,
-    long code, int *keep)
+retry_delay(int attempts)
 {
-	int64_t delay = (int64_t)BACKOFF_BASE_MS << (attempts > 20 ? 19 : attempts - 1);
-	int down = rc != CURLE_OK || code >= 500 || code == 429;
-	*keep = handover_retry(cfg, case_id, &delay) && down;
-	return delay;
+	return (int64_t)BACKOFF_BASE_MS << (attempts > 20 ? 19 : attempts - 1);
 }
 
 /*
@@ -274,9 +263,8 @@ judge(const struct config *cfg, const char *case_id, const char *event, int atte
 		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
 	else
 		snprintf(error, sizeof(error), "HTTP %ld", code);
-	int keep;
-	int64_t delay = retry_delay(cfg, case_id, attempts, rc, code, &keep);
-	if (attempts > cfg->webhook_retries && !keep) {
+	int64_t delay = retry_delay(attempts);
+	if (attempts > cfg->webhook_retries) {
 		log_warn("case %s: webhook %s failed after %d attempts: %s", case_id, event,
 		    attempts, error);
 		store_delivery_result(id, "failed", attempts, code, error, latency, 0, now);
@@ -300,17 +288,9 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 	curl_slist_free_all(n->headers);
 	n->easy = NULL;
 	n->headers = NULL;
-	if (handover_answered(n->cfg, n->case_id, n->row.payload, rc == CURLE_OK ? code : 0,
-	    now)) {
-		store_delivery_result(n->row.id, "failed", n->row.attempts, code, "fenced", latency,
-		    0, now);
-		drop_row(n);
-		return;
-	}
-	int keep;
-	int64_t delay = retry_delay(n->cfg, n->case_id, n->row.attempts, rc, code, &keep);
+	int64_t delay = retry_delay(n->row.attempts);
 	if (judge(n->cfg, n->case_id, n->row.event, n->row.attempts, rc, code, latency,
-	    n->row.id, now) || (n->row.attempts > n->cfg->webhook_retries && !keep)) {
+	    n->row.id, now) || n->row.attempts > n->cfg->webhook_retries) {
 		drop_row(n);
 		return;
 	}
@@ -323,13 +303,9 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 {
 	struct curl_slist *headers = NULL;
 	long code = 0;
-	char *payload = strdup(r->payload);
-	if (payload != NULL)
-		handover_prune(cfg, r->case_id, &payload);
-	CURL *e = payload ? delivery_easy(cfg, r->url, r->webhook_id, payload, &headers) : NULL;
+	CURL *e = delivery_easy(cfg, r->url, r->webhook_id, r->payload, &headers);
 	if (e == NULL) {
 		curl_slist_free_all(headers);
-		free(payload);
 		return 0;
 	}
 	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
@@ -338,14 +314,6 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(headers);
-	int fenced = handover_answered(cfg, r->case_id, payload, rc == CURLE_OK ? code : 0,
-	    now);
-	free(payload);
-	if (fenced) {
-		store_delivery_result(r->id, "failed", r->attempts + 1, code, "fenced", 0, 0,
-		    codec_now_ms());
-		return 0;
-	}
 	return judge(cfg, r->case_id, r->event, r->attempts + 1, rc, code,
 	    (long)(codec_now_ms() - now), r->id, codec_now_ms());
 }

@@ -114,11 +114,6 @@ parse_root(const cJSON *root, struct progress *p, char *err, size_t errlen)
 		snprintf(err, errlen, "completedImages is more than totalImages");
 		return -1;
 	}
-	/* A worker host's update of a dispatched job (imagegen(8), SCALING OUT). */
-	v = cJSON_GetObjectItemCaseSensitive(root, "dispatchId");
-	p->dispatch_id = cJSON_IsString(v) ? v->valuestring : NULL;
-	v = cJSON_GetObjectItemCaseSensitive(root, "workerHost");
-	p->worker_host = cJSON_IsString(v) && strlen(v->valuestring) < 256 ? v->valuestring : NULL;
 	if (get_images(root, "evidenceImages", &p->images[0], &p->n_images[0], err, errlen) ||
 	    get_images(root, "locationImages", &p->images[1], &p->n_images[1], err, errlen))
 		return -1;

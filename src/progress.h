@@ -23,8 +23,6 @@ struct progress {
 	size_t n_images[2];
 	const char **failed_ids;
 	size_t n_failed;
-	const char *dispatch_id;	/* from a worker host, or NULL */
-	const char *worker_host;	/* ... its name, or NULL */
 };
 
 int  progress_parse(const char *body, size_t len, struct progress *p,

@@ -26,7 +26,6 @@
 #include "notify.h"
 #include "reap.h"
 #include "spawn.h"
-#include "dispatch.h"
 #include "store.h"
 #include "store_queue.h"
 #include "worker.h"
@@ -151,7 +150,6 @@ reap_run(const struct config *cfg, int *redelivered)
 {
 	int resumed = resume_orphans(cfg, MAX_PER_RUN, 0);
 	*redelivered = redeliver(cfg);
-	(void)dispatch_reap(cfg);
 	check_daily(cfg);
 	return resumed;
 }

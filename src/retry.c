@@ -8,7 +8,6 @@
 #include "casereq.h"
 #include "codec.h"
 #include "config.h"
-#include "dispatch.h"
 #include "jobjson.h"
 #include "log.h"
 #include "queue.h"
@@ -40,11 +39,7 @@ retry_handle(struct request *r, const char *case_id)
 		cJSON *o = jobjson_accepted_job(r->cfg, case_id, "retryImages",
 		    cJSON_CreateNumber(n));
 		log_info("case %s: retrying %d failed images", case_id, n);
-		/* A state host's job goes to the worker hosts again. */
-		if (*r->cfg->dispatch_url != '\0')
-			dispatch_retry(r->cfg, case_id);
-		else
-			queue_start_or_wait(r->cfg, case_id);
+		queue_start_or_wait(r->cfg, case_id);
 		started(r, o);
 		break;
 	}

@@ -13,7 +13,6 @@
 #include "router.h"
 #include "status.h"
 #include "webhook.h"
-#include "workerjobs.h"
 
 struct route {
 	const char *path;
@@ -33,8 +32,6 @@ static const struct route routes[] = {
 	{ "/api/case-images/", 1, NULL, "GET", READ, 1, status_handle },
 	{ "/api/case-images", 0, NULL, "GET", READ, 1, list_handle },
 	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
-	/* Signed with dispatch_secret, checked in workerjobs.c. */
-	{ "/api/worker/jobs", 0, NULL, "POST", OPEN, 0, workerjobs_handle },
 	/* Read on the reader, as status: a held write lock does not hold it up. */
 	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 1, metrics_handle },
 };

@@ -97,14 +97,6 @@ spawn_worker(const char *case_id)
 	return spawn_detached(argv, case_id);
 }
 
-/* A state host's dispatch is sent apart from the responder: it waits on the pool. */
-int
-spawn_dispatcher(const char *case_id)
-{
-	char *const argv[] = { "imagegen", "dispatch", "--", (char *)case_id, NULL };
-	return spawn_detached(argv, case_id);
-}
-
 /* The sweep runs apart from the responder: it may wait on webhook receivers. */
 int
 spawn_reaper(void)

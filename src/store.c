@@ -11,7 +11,6 @@
 #include "store_metrics.h"
 #include "store_provider.h"
 #include "store_health.h"
-#include "store_dispatch.h"
 #include "store_outbox.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -73,8 +72,6 @@ static const char *const sql[S_COUNT] = {
 	    "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at,"
 	    " queued_at IS NOT NULL"
 	    " FROM jobs WHERE status IN ('pending', 'generating')"
-	    /* A state host's dispatched jobs are their worker hosts' (dispatch.c). */
-	    " AND case_id NOT IN (SELECT case_id FROM dispatches)"
 	    " ORDER BY coalesce(queued_at, updated_at)",
 	/* A task's first run makes its row: the provider checks are one per provider. */
 	[S_MAINTENANCE] =
@@ -522,7 +519,6 @@ store_close(void)
 	store_metrics_close();
 	store_provider_close();
 	store_outbox_close();
-	store_dispatch_close();
 	close_conn(&reader);
 	close_conn(&writer);
 }

@@ -25,10 +25,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	/* The 4th column: NULL for a job not dispatched, else whether ?2 is an old dispatch. */
-	[Q_OWNER] = "SELECT status, worker_pid, total_images,"
-	    " (SELECT dispatch_id IS NOT ?2 FROM dispatches WHERE case_id = ?1)"
-	    " FROM jobs WHERE case_id = ?1",
+	[Q_OWNER] = "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = ?1",
 	[Q_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
 	[Q_IMAGE] =
 	    "UPDATE images SET status = 'completed', url = ?4, path = ?6, last_error = NULL,"
@@ -238,18 +235,16 @@ first_sighting(const char *webhook_id, int64_t now)
  * Whose the job is: 1 the update's to apply, 0 no such job, 3 its own
  * local worker's (pending, about to be claimed, or generating by a live
  * worker: that worker wins, imagegen(8) says why), -1 on error. status
- * and *total: the job's. 4: a dispatched job (state host) and dispatch_id
- * not its current dispatch: fenced.
+ * and *total: the job's.
  */
 int
-store_progress_owner(const char *case_id, const char *dispatch_id,
-    int (*alive)(long pid, const char *case_id), char status[12], long *total, long *pid)
+store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
+    char status[12], long *total, long *pid)
 {
 	sqlite3_stmt *s = query(Q_OWNER);
 	if (s == NULL)
 		return -1;
 	bind_text(s, 1, case_id);
-	bind_text(s, 2, dispatch_id);
 	int rc = sqlite3_step(s), owner = rc == SQLITE_DONE ? 0 : -1;
 	if (rc == SQLITE_ROW) {
 		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
@@ -257,9 +252,6 @@ store_progress_owner(const char *case_id, const char *dispatch_id,
 		*total = sqlite3_column_int64(s, 2);
 		owner = strcmp(status, "pending") == 0 ||
 		    (strcmp(status, "generating") == 0 && *pid > 0 && alive(*pid, case_id)) ? 3 : 1;
-		/* A dispatched job is its worker host's; an old dispatch's update is fenced. */
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-			owner = sqlite3_column_int(s, 3) ? 4 : 1;
 	} else if (rc != SQLITE_DONE) {
 		log_error("store: case %s: read the job: %s", case_id,
 		    sqlite3_errmsg(store_handle()));
@@ -272,7 +264,7 @@ store_progress_owner(const char *case_id, const char *dispatch_id,
 /*
  * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
  * webhook_id (NULL when updates are not signed), 3 for a job its own
- * local worker holds, 4 for an old dispatch's update, -1 on error.
+ * local worker holds, -1 on error.
  */
 int
 store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
@@ -282,8 +274,8 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 	long total, pid;
 	if (exec(Q_BEGIN) != 0)
 		return -1;
-	int found = store_progress_owner(p->case_id, p->dispatch_id, alive, status, &total, &pid);
-	if (found == 0 || found == 3 || found == 4) {
+	int found = store_progress_owner(p->case_id, alive, status, &total, &pid);
+	if (found == 0 || found == 3) {
 		(void)exec(Q_ROLLBACK);
 		return found;
 	}

@@ -6,8 +6,8 @@
 
 struct progress;
 
-int store_progress_owner(const char *case_id, const char *dispatch_id,
-	int (*alive)(long pid, const char *case_id), char status[12], long *total, long *pid);
+int store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
+	char status[12], long *total, long *pid);
 int store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
 	int (*alive)(long pid, const char *case_id));
 

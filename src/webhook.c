@@ -5,13 +5,11 @@
 #include "codec.h"
 #include "config.h"
 #include "dataimage.h"
-#include "dispatch.h"
 #include "imageurl.h"
 #include "log.h"
 #include "progress.h"
 #include "request.h"
 #include "sign.h"
-#include "store_dispatch.h"
 #include "store_progress.h"
 #include "webhook.h"
 #include "worker.h"
@@ -40,8 +38,8 @@ verified(struct request *r)
 	char list[8192], *secrets[MAX_SECRETS], *save = NULL;
 	size_t n = 0;
 	const char *why = "";
-	snprintf(list, sizeof(list), "%s %s %s", r->cfg->webhook_verify_secrets,
-	    r->cfg->webhook_secret, r->cfg->dispatch_secret);
+	snprintf(list, sizeof(list), "%s %s", r->cfg->webhook_verify_secrets,
+	    r->cfg->webhook_secret);
 	for (char *t = strtok_r(list, " ", &save); t != NULL && n < MAX_SECRETS;
 	    t = strtok_r(NULL, " ", &save))
 		secrets[n++] = t;
@@ -75,29 +73,13 @@ urls_valid(struct request *r, const struct progress *p)
 	return 1;
 }
 
-/* An update of a dispatch this state host has since given to another worker host. */
-static void
-fenced(struct request *r, const struct progress *p)
-{
-	log_warn("case %s: refused an update of dispatch %s from %s: not the current dispatch",
-	    p->case_id, p->dispatch_id ? p->dispatch_id : "(none)",
-	    p->worker_host ? p->worker_host : "(unnamed)");
-	(void)store_dispatch_count(p->worker_host ? p->worker_host : "", 1, codec_now_ms());
-	reply_error(r, 409, "this dispatch is not the job's current one: stop", "dispatchId");
-}
-
 /* The job is there, not its own local worker's, and of the size the update says. */
 static int
 job_open(struct request *r, const struct progress *p)
 {
 	char status[12];
 	long total = 0, pid = 0;
-	int owner = store_progress_owner(p->case_id, p->dispatch_id, worker_alive, status, &total,
-	    &pid);
-	if (owner == 4) {
-		fenced(r, p);
-		return 0;
-	}
+	int owner = store_progress_owner(p->case_id, worker_alive, status, &total, &pid);
 	if (owner == 0) {
 		reply_error(r, 404, "Job not found", NULL);
 	} else if (owner == 3) {
@@ -107,11 +89,10 @@ job_open(struct request *r, const struct progress *p)
 	}
 	else if (owner < 0)
 		reply_error(r, 500, "internal error", NULL);
-	/* A dispatch again carries only the images still to make. */
-	else if (p->total != total && p->dispatch_id == NULL)
+	else if (p->total != total)
 		reply_error(r, 400, "totalImages is not the job's number of images",
 		    "totalImages");
-	return owner == 1 && (p->total == total || p->dispatch_id != NULL);
+	return owner == 1 && p->total == total;
 }
 
 static int
@@ -134,8 +115,6 @@ apply(struct request *r, const struct progress *p, int signing)
 	case 1:
 		log_info("case %s: progress %s %ld/%ld", p->case_id, p->status, p->completed,
 		    p->total);
-		if (p->dispatch_id != NULL)
-			dispatch_heard(r->cfg, p);
 		static const char ok[] = "{\"success\":true}\n";
 		reply(r, 200, NULL, ok, sizeof(ok) - 1);
 		break;
@@ -149,9 +128,6 @@ apply(struct request *r, const struct progress *p, int signing)
 		break;
 	case 3:
 		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
-		break;
-	case 4:
-		fenced(r, p);
 		break;
 	default:
 		reply_error(r, 500, "internal error", NULL);

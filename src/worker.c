@@ -22,7 +22,6 @@
 #include "image.h"
 #include "jobjson.h"
 #include "throttle.h"
-#include "handover.h"
 #include "log.h"
 #include "media.h"
 #include "notify.h"
@@ -739,7 +738,6 @@ heartbeat(struct worker *w, int64_t now)
 		_exit(1);
 	}
 	refresh_retired(w);
-	handover_heartbeat(w->cfg, w->job.case_id, now);
 }
 
 /* Waits for network activity, the next local image, a webhook retry or the deadline. */
@@ -860,8 +858,6 @@ static void
 finish(struct worker *w)
 {
 	int64_t now = codec_now_ms();
-	/* Before the job is over: then a new dispatch of the case may come here. */
-	handover_discard(w->cfg, w->job.case_id);
 	if (store_finish(w->job.case_id, now, w->job.status) != 0)
 		log_error("case %s: cannot record the final status", w->job.case_id);
 	w->finished = 1;
