@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
 #include "progress.h"
 #include "store.h"
+#include "store_int.h"
 #include "store_progress.h"
 #include "timing.h"
 
@@ -44,16 +43,19 @@ news(const char *prefix, int n, struct progress *p)
 	return 0;
 }
 
+static const char CEILING[] = "UPDATE jobs SET updated_at = $1 WHERE case_id = $2";
+
 static int
-ceiling(sqlite3_stmt *u, const char *prefix, int n)
+ceiling(const char *prefix, int n)
 {
 	char id[64];
+	struct sstmt *u = store_stmt(CEILING);
+	if (u == NULL)
+		return -1;
 	snprintf(id, sizeof(id), "%s%d", prefix, n / 14 % JOBS);
-	sqlite3_bind_int64(u, 1, n);
-	sqlite3_bind_text(u, 2, id, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(u);
-	sqlite3_reset(u);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sbind_int(u, 1, n);
+	sbind_text(u, 2, id);
+	return store_exec_done(u, "ceiling");
 }
 
 /* The seeded jobs have no worker: every update is a worker's from elsewhere. */
@@ -70,12 +72,9 @@ main(int argc, char **argv)
 {
 	int total = argc > 3 ? atoi(argv[3]) : 20000, from, to;
 	double t_ingest = 0, t_ceiling = 0;
-	sqlite3_stmt *u = NULL;
 	log_open("stderr", LOG_LVL_WARN, 0);
 	if (argc < 3 || total < BLOCK || store_open(argv[1]) != 0 ||
-	    store_migrate(&from, &to) != 0 ||
-	    sqlite3_prepare_v2(store_handle(), "UPDATE jobs SET updated_at = ? WHERE case_id = ?",
-	    -1, &u, NULL) != SQLITE_OK) {
+	    store_migrate(&from, &to) != 0 || store_stmt(CEILING) == NULL) {
 		fprintf(stderr, "usage: ingest DATABASE PREFIX [UPDATES >= %d]\n", BLOCK);
 		return 1;
 	}
@@ -95,16 +94,13 @@ main(int argc, char **argv)
 		}
 		double t0 = now_ms();
 		for (int n = done; n < done + BLOCK; n++)
-			if (ceiling(u, argv[2], n) != 0) {
-				fprintf(stderr, "ingest: %s\n", sqlite3_errmsg(store_handle()));
+			if (ceiling(argv[2], n) != 0)
 				return 1;
-			}
 		t_ceiling += now_ms() - t0;
 	}
 	int n = total / BLOCK * BLOCK;
 	printf("ingest_sql_us=%.1f\nceiling_sql_us=%.1f\n", 1000 * t_ingest / n,
 	    1000 * t_ceiling / n);
-	sqlite3_finalize(u);
 	store_close();
 	return 0;
 }

@@ -1,27 +1,23 @@
 /*
- * backup.c: `imagegen backup FILE`: a consistent copy of the database,
- * made with SQLite's online backup API while responders and workers go on
- * writing. Copying the .db file alone is not a backup: what was committed
- * since the last checkpoint is still in the -wal file beside it, and a
- * copy taken during a write may be torn. The copy is written beside FILE,
- * checked, made a single file (journal_mode DELETE, no -wal) and only then
- * renamed to FILE: a FILE that exists is a whole backup.
+ * backup.c: `imagegen backup FILE`, a consistent copy of the database
+ * while responders and workers go on writing. SQLite's: its online backup
+ * API (store_copy), written beside FILE, checked, made a single file and
+ * only then renamed to FILE, so that a FILE that exists is a whole backup.
+ * PostgreSQL's: pg_dump's custom format, which pg_restore reads, made the
+ * same way.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include "backup.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
-
-#define BUSY_TRIES 100		/* of 100 ms: a writer's checkpoint may hold the file a moment */
 
 static int
 fail(const char *file, const char *what, const char *why)
@@ -29,44 +25,6 @@ fail(const char *file, const char *what, const char *why)
 	fprintf(stderr, "imagegen: backup %s: %s: %s\n", file, what, why);
 	log_error("backup %s: %s: %s", file, what, why);
 	return -1;
-}
-
-/* One read transaction for the whole copy (step -1): a snapshot, not a mix. */
-static int
-copy(sqlite3 *dst, const char *file, int *pages)
-{
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", store_handle(), "main");
-	if (b == NULL)
-		return fail(file, "cannot start", sqlite3_errmsg(dst));
-	int rc, tries = 0;
-	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED ||
-	    rc == SQLITE_OK) {
-		if (rc != SQLITE_OK && ++tries > BUSY_TRIES)
-			break;
-		sqlite3_sleep(100);
-	}
-	*pages = sqlite3_backup_pagecount(b);
-	sqlite3_backup_finish(b);
-	return rc == SQLITE_DONE ? 0 : fail(file, "copy", sqlite3_errstr(rc));
-}
-
-/* The copy as its own reader will find it: one file, and sound. */
-static int
-settle(sqlite3 *dst, const char *file)
-{
-	sqlite3_stmt *s;
-	char *msg = NULL;
-	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, &msg) != SQLITE_OK) {
-		fail(file, "journal_mode", msg ? msg : sqlite3_errmsg(dst));
-		sqlite3_free(msg);
-		return -1;
-	}
-	if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
-		return fail(file, "quick_check", sqlite3_errmsg(dst));
-	int ok = sqlite3_step(s) == SQLITE_ROW &&
-	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
-	sqlite3_finalize(s);
-	return ok ? 0 : fail(file, "quick_check of the copy", "failed");
 }
 
 static int
@@ -79,11 +37,41 @@ sync_file(const char *path)
 	return rc;
 }
 
+/*
+ * pg_dump takes the URI as it is: the password stays where libpq finds it
+ * (.pgpass, PGPASSFILE, PGPASSWORD), never in its arguments.
+ */
+static int
+pg_dump(const struct config *cfg, const char *tmp, const char *file)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("pg_dump", "pg_dump", "--format=custom", "--file", tmp, "--dbname",
+		    cfg->database, (char *)NULL);
+		fprintf(stderr, "imagegen: backup: pg_dump: %s (Debian: postgresql-client)\n",
+		    strerror(errno));
+		_exit(127);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return fail(file, "pg_dump", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return fail(file, "pg_dump", "failed (its message is above)");
+	return 0;
+}
+
+static int
+make_copy(const struct config *cfg, const char *tmp, const char *file, int *pages)
+{
+	if (store_is_uri(cfg->database))
+		return pg_dump(cfg, tmp, file);
+	return store_copy(tmp, pages) == 0 ? 0 : fail(file, "copy", "see the log");
+}
+
 int
 backup_run(const struct config *cfg, const char *file)
 {
 	char tmp[PATH_MAX];
-	sqlite3 *dst = NULL;
 	int pages = 0;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", file, (long)getpid()) >= (int)sizeof(tmp))
 		return fail(file, "name", "too long");
@@ -93,22 +81,19 @@ backup_run(const struct config *cfg, const char *file)
 	if (fd < 0)
 		return fail(file, "create", strerror(errno));
 	close(fd);
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		unlink(tmp);
-		fail(file, "create", dst ? sqlite3_errmsg(dst) : "out of memory");
-		sqlite3_close(dst);
-		return -1;
-	}
-	int rc = copy(dst, file, &pages) == 0 && settle(dst, file) == 0 ? 0 : -1;
-	if (sqlite3_close(dst) != SQLITE_OK)
-		rc = -1;
+	int rc = make_copy(cfg, tmp, file, &pages);
 	if (rc == 0 && (sync_file(tmp) != 0 || rename(tmp, file) != 0))
 		rc = fail(file, "rename", strerror(errno));
 	if (rc != 0) {
 		unlink(tmp);
 		return -1;
 	}
-	log_info("backup: %s copied to %s (%d pages)", cfg->database, file, pages);
-	printf("%s: a consistent copy of %s, %d pages\n", file, cfg->database, pages);
+	if (store_is_uri(cfg->database)) {
+		log_info("backup: the database dumped to %s", file);
+		printf("%s: a consistent dump of the database (pg_restore reads it)\n", file);
+	} else {
+		log_info("backup: %s copied to %s (%d pages)", cfg->database, file, pages);
+		printf("%s: a consistent copy of %s, %d pages\n", file, cfg->database, pages);
+	}
 	return 0;
 }

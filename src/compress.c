@@ -53,7 +53,10 @@ run(struct compressor *c, struct compress_task *t)
 		t->err_no = t->rc != 0 ? errno : 0;
 		t->out_len = len;
 	}
-	free(jpeg);
+	if (t->rc == 0)
+		t->out = jpeg;
+	else
+		free(jpeg);
 }
 
 static void *
@@ -194,6 +197,7 @@ compressor_free(struct compressor *c)
 	for (struct compress_task *t = c->done, *next; t != NULL; t = next) {
 		next = t->next;
 		free(t->in);
+		free(t->out);
 		free(t);
 	}
 	for (int i = 0; i < 2; i++)

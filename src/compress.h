@@ -17,6 +17,7 @@ struct compress_task {
 	/* Outcome: */
 	int rc;				/* 0 written, -1 failed */
 	int err_no;			/* errno of a failed write, else 0 */
+	unsigned char *out;		/* the JPEG written: the worker frees it */
 	size_t out_len;
 	char err[512];
 	struct compress_task *next;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "provider.h"
 #include "sign.h"
+#include "store.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
@@ -43,7 +44,7 @@ static const struct config_key keys[] = {
 	{ "check_interval", K_INT, S(check_interval), 0, 2592000, NULL, "86400", NULL },
 	{ "concurrency", K_INT, S(concurrency), 1, 64, NULL, "5", NULL },
 	{ "connect_timeout", K_INT, S(connect_timeout), 1, 300, NULL, "10", NULL },
-	{ "database", K_PATH, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db", NULL },
+	{ "database", K_DATABASE, S(database), 0, 0, NULL, "/var/lib/imagegen/imagegen.db", NULL },
 	{ "evidence_prompt", K_STR, S(evidence_prompt), 0, 0, NULL,
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background.", NULL },
@@ -246,9 +247,47 @@ set_names(const struct config_key *k, struct config_names *m, const char *v, cha
 	return 0;
 }
 
+/*
+ * A password in the URI would sit in the config in clear, and reach every
+ * process that prints it: libpq takes it from ~/.pgpass, passfile= or
+ * PGPASSWORD instead.
+ */
+static int
+uri_has_password(const char *uri)
+{
+	const char *auth = strstr(uri, "://") + 3;
+	size_t end = strcspn(auth, "/?");
+	const char *at = memchr(auth, '@', end);
+	if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
+		return 1;
+	const char *q = strchr(auth, '?');
+	for (; q != NULL; q = strchr(q + 1, '&'))
+		if (strncmp(q + 1, "password=", 9) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_database(const struct config_key *k, const char *v, char *err, size_t errlen)
+{
+	if (store_is_uri(v) && uri_has_password(v)) {
+		snprintf(err, errlen, "%s: the URI holds a password: take it out, and give it in "
+		    "~/.pgpass or the file PGPASSFILE names (imagegen(8), POSTGRESQL)", k->name);
+		return -1;
+	}
+	if (!store_is_uri(v) && v[0] != '/') {
+		snprintf(err, errlen, "%s: neither an absolute path nor a postgresql:// URI: \"%s\"",
+		    k->name, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 set_str(const struct config_key *k, void *field, const char *v, char *err, size_t errlen)
 {
+	if (k->kind == K_DATABASE && check_database(k, v, err, errlen) != 0)
+		return -1;
 	if ((k->kind == K_URL || (k->kind == K_OPTURL && *v != '\0')) &&
 	    strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
 		snprintf(err, errlen, "%s: not an http or https URL", k->name);

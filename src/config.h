@@ -19,6 +19,7 @@ enum config_kind {
 	K_OPTURL,	/* the same, or empty */
 	K_PATH,		/* char *, an absolute path */
 	K_OPTPATH,	/* the same, or empty */
+	K_DATABASE,	/* char *, an absolute path or a postgresql:// URI without a password */
 	K_SECRET,	/* char *, never printed nor logged */
 	K_NAMES,	/* struct config_names: 1..MAX_MODELS names, by spaces */
 };

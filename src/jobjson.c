@@ -33,17 +33,10 @@ read_file(const char *path, unsigned char **buf, size_t *len)
 
 /* The reference returned images inline; some clients still need that. */
 char *
-jobjson_data_url(const char *path)
+jobjson_jpeg_url(const unsigned char *jpeg, size_t len)
 {
 	static const char prefix[] = "data:image/jpeg;base64,";
-	unsigned char *buf;
-	size_t len;
-	if (read_file(path, &buf, &len) != 0) {
-		log_error("jobjson: read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	char *b64 = codec_base64_encode(buf, len);
-	free(buf);
+	char *b64 = codec_base64_encode(jpeg, len);
 	char *url = b64 ? malloc(sizeof(prefix) + strlen(b64)) : NULL;
 	if (url != NULL) {
 		memcpy(url, prefix, sizeof(prefix) - 1);
@@ -53,11 +46,28 @@ jobjson_data_url(const char *path)
 	return url;
 }
 
+char *
+jobjson_data_url(const char *path)
+{
+	unsigned char *buf;
+	size_t len;
+	if (read_file(path, &buf, &len) != 0) {
+		log_error("jobjson: read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *url = jobjson_jpeg_url(buf, len);
+	free(buf);
+	return url;
+}
+
+/* A worker keeps each image's data URL; the status route reads the file. */
 static int
 add_url(const struct config *cfg, cJSON *map, const struct image *im)
 {
 	if (cfg->image_urls != URLS_DATA || im->path == NULL)
 		return cJSON_AddStringToObject(map, im->item_id, im->url) ? 0 : -1;
+	if (im->data != NULL)
+		return cJSON_AddStringToObject(map, im->item_id, im->data) ? 0 : -1;
 	char *data = jobjson_data_url(im->path);
 	if (data == NULL)
 		return -1;

@@ -73,9 +73,28 @@ start(struct config *cfg, const char *path, int detached)
 	log_open(cfg->log, (enum log_level)cfg->log_level, detached);
 	/* The worker we fork finds the same file through the environment. */
 	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
-	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    store_open(cfg->database) != 0)
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
+	return 0;
+}
+
+/*
+ * A damaged or read-only file is served, each request answered 503 (a
+ * read-only one reads still, when it opened); a CGI start runs no
+ * quick_check. A database server that cannot be reached is served too:
+ * 503s until it answers, each thread reconnecting on its own.
+ */
+static int
+open_store(const struct config *cfg, int cgi)
+{
+	int from, to;
+	if (store_open(cfg->database) != 0 && store_is_uri(cfg->database)) {
+		log_warn("store: answering 503 until the database can be reached");
+		return 0;
+	}
+	if (!store_is_open() || store_migrate(&from, &to) != 0 ||
+	    (!cgi && store_check() != 0))
+		return store_damaged() || store_read_only() ? 0 : -1;
 	return 0;
 }
 
@@ -92,19 +111,13 @@ serve_failed(int cgi)
 static int
 serve(struct config *cfg, const char *path)
 {
-	int cgi = serve_is_cgi(), from, to;
+	int cgi = serve_is_cgi();
 	if (!cgi && !serve_is_fastcgi()) {
 		usage(stderr);
 		return 2;
 	}
 	char err[512];
-	/*
-	 * A damaged or read-only file is served, each request answered 503
-	 * (a read-only one reads still, when it opened); a CGI start runs no
-	 * quick_check.
-	 */
-	if ((start(cfg, path, 0) != 0 || store_migrate(&from, &to) != 0 ||
-	    (!cgi && store_check() != 0)) && !store_damaged() && !store_read_only())
+	if (start(cfg, path, 0) != 0 || open_store(cfg, cgi) != 0)
 		return serve_failed(cgi);
 	int tokens = auth_load(cfg, err, sizeof(err));
 	if (tokens < 0) {
@@ -126,6 +139,28 @@ serve(struct config *cfg, const char *path)
 	return cgi ? serve_cgi(cfg) : serve_fastcgi(cfg);
 }
 
+/* A file's directory must be there; a server must answer, with the schema in it. */
+static int
+check_database(const struct config *cfg)
+{
+	char dir[4096];
+	if (store_is_uri(cfg->database)) {
+		int rc = store_open(cfg->database) == 0 && store_check_schema(cfg->database) == 0;
+		store_close();
+		return rc ? 0 : -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", cfg->database);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (access(dir, F_OK) != 0) {
+		fprintf(stderr, "imagegen: %s: database %s: its directory %s: %s\n", cfg->path,
+		    cfg->database, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * What the server checks as it starts, and not config_load alone: exit 0
  * from `imagegen config` means the server will start.
@@ -140,16 +175,8 @@ check_config(const struct config *cfg)
 		fprintf(stderr, "imagegen: %s: %s\n", cfg->path, err);
 		return -1;
 	}
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", cfg->database);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	if (access(dir, F_OK) != 0) {
-		fprintf(stderr, "imagegen: %s: database %s: its directory %s: %s\n", cfg->path,
-		    cfg->database, dir, strerror(errno));
+	if (check_database(cfg) != 0)
 		return -1;
-	}
 	if (tokens == 0)
 		fprintf(stderr, "imagegen: warning: no api_tokens: generate, retry and cancel "
 		    "refuse every request\n");
@@ -186,7 +213,7 @@ config_command(struct config *cfg, const char *path)
 static int
 need_database(const struct config *cfg, const char *cmd)
 {
-	if (strcmp(cmd, "initdb") == 0)
+	if (strcmp(cmd, "initdb") == 0 || store_is_uri(cfg->database))
 		return 0;
 	if (access(cfg->database, F_OK) != 0) {
 		fprintf(stderr, "imagegen: %s: %s: run imagegen initdb\n", cfg->database,

@@ -283,6 +283,13 @@ reply_error_headers(struct request *r, int status, const char *headers,
 		message = "busy";
 		field = NULL;
 	}
+	/* PostgreSQL restarting or away: the store reconnects, the client comes back. */
+	if (status == 500 && store_unreachable()) {
+		status = 503;
+		headers = "Retry-After: " BUSY_RETRY_AFTER "\r\n";
+		message = "the database is unavailable";
+		field = NULL;
+	}
 	if (status == 500 && (store_damaged() || store_read_only())) {
 		status = 503;
 		message = store_damaged() ? "the database is damaged" : "the database is read-only";

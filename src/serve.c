@@ -59,7 +59,7 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 static int
 may_reap(void)
 {
-	return !store_busy() && !store_damaged() && !store_read_only();
+	return !store_busy() && !store_unreachable() && !store_damaged() && !store_read_only();
 }
 
 static void

@@ -1,4 +1,8 @@
-/* store.h: the job store, one SQLite database shared by every process. */
+/*
+ * store.h: the job store, one database shared by every process: an SQLite
+ * file, or a PostgreSQL server shared by several hosts. The domain's
+ * functions, and nothing of either engine (store_int.h has that).
+ */
 #ifndef IMAGEGEN_STORE_H
 #define IMAGEGEN_STORE_H
 
@@ -35,6 +39,7 @@ struct image {
 	char *url;
 	char *provider;		/* who made it, or last tried: NULL before the first attempt */
 	char *model;
+	char *data;		/* image_urls = data: its data URL, kept by the worker */
 };
 
 /* A job a worker should be running, for the reaper. */
@@ -66,23 +71,17 @@ enum store_retry { RETRY_ERROR = -1, RETRY_STARTED, RETRY_NOT_FOUND, RETRY_RUNNI
 	RETRY_NOTHING };
 enum store_cancel { CANCEL_ERROR = -1, CANCEL_ASKED, CANCEL_NOT_FOUND, CANCEL_FINISHED };
 
-struct sqlite3;
-struct sqlite3_stmt;
+struct store_slots;
 
-int  store_open(const char *path);
-int  store_open_reader(const char *path);
+int  store_is_uri(const char *database);
+int  store_open(const char *database);
+int  store_open_reader(const char *database);
 void store_use_reader(int on);
-int  store_on_reader(void);
-struct sqlite3_stmt *store_statement_here(struct sqlite3_stmt **slots, const char *text,
-	const char *what);
-void store_note_error(struct sqlite3 *db);
+int  store_shared_writer(void);
 int  store_busy(void);
+int  store_unreachable(void);
 void store_busy_reset(void);
-struct sqlite3 *store_handle(void);
-void store_bind_known(struct sqlite3_stmt *s, int i, long n);
-struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,
-	const char *what);
-int  store_step(struct sqlite3_stmt *s, const char *what);
+int  store_copy(const char *path, int *pages);
 int  store_migrate(int *from, int *to);
 int  store_check(void);
 int  store_is_open(void);
@@ -100,7 +99,7 @@ int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
 int  store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
 	int limit, int (*fn)(const struct job *, void *), void *arg);
 
-int  store_claim(const char *case_id, long pid, int64_t now);
+int  store_claim(const char *case_id, long pid, int64_t now, const char *update);
 int  store_heartbeat(const char *case_id, long pid, int64_t now);
 int  store_release(const char *case_id, long old_pid, int64_t now);
 int  store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg);
@@ -108,12 +107,12 @@ int  store_maintenance_due(const char *task, int64_t now, int64_t interval_ms);
 int  store_image_started(const char *case_id, const char *item_id, const char *provider,
 	const char *model, int64_t now);
 int  store_image_completed(const char *case_id, const char *item_id, const char *path,
-	const char *url, long bytes, long api_ms, int64_t now);
+	const char *url, long bytes, long api_ms, int64_t now, const char *update);
 int  store_image_retry(const char *case_id, const char *item_id, const char *error);
 int  store_image_interrupted(const char *case_id, const char *item_id);
 int  store_image_failed(const char *case_id, const char *item_id, const char *error,
-	long api_ms, int64_t now);
-int  store_finish(const char *case_id, int64_t now, char status[12]);
+	long api_ms, int64_t now, const char *update);
+int  store_finish(const char *case_id, const char *status, int64_t now, const char *update);
 
 enum store_retry store_retry(const char *case_id, int64_t now, int *n);
 enum store_cancel store_cancel(const char *case_id, int64_t now);
@@ -126,6 +125,10 @@ int  store_delivery_result(int64_t id, const char *status, int attempts, long co
 
 int  store_rate_take(const char *case_id, const char *provider, long per_minute, int64_t now,
 	int64_t *retry_at);
+struct store_slots *store_slots_open(const char *database, const char *provider);
+int  store_slot_try(struct store_slots *sl, int slot);
+void store_slot_free(struct store_slots *sl, int slot);
+void store_slots_close(struct store_slots *sl);
 
 
 #endif

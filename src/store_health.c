@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "store_health.h"
+#include "store_int.h"
 
 #define WAL_HEADER 32
 #define WAL_FRAME_HEADER 24

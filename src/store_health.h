@@ -1,14 +1,11 @@
-/* store_health.h: a missing, cut, damaged or read-only database, said out loud. */
+/*
+ * store_health.h: a missing, cut, damaged or read-only database, said out
+ * loud; what the rest of the program asks of it. The SQLite engine's own
+ * part is in store_int.h.
+ */
 #ifndef IMAGEGEN_STORE_HEALTH_H
 #define IMAGEGEN_STORE_HEALTH_H
 
-struct sqlite3;
-
-void store_health_preflight(const char *path);
-void store_health_opened(struct sqlite3 *db, const char *path);
-int  store_health_check(struct sqlite3 *db, const char *path);
-void store_health_note(int errcode);
-void store_health_damaged(const char *path, const char *why);
 int  store_damaged(void);
 int  store_read_only(void);
 const char *store_health_reason(void);

@@ -1,10 +1,9 @@
 /* store_metrics.c: the aggregate queries behind the metrics route, on the store's connection. */
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "store_metrics.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -30,23 +29,23 @@ static const int64_t webhook_latency_ms[] = {
  * One shape for every histogram: ?1..?8 are the bounds; a bound left
  * unbound is NULL, so a histogram with fewer buckets reads NULL there.
  */
+#define LE(i) "count(*) FILTER (WHERE x <= $" #i ")"
 #define HISTOGRAM(source) \
-	"SELECT sum(x <= ?1), sum(x <= ?2), sum(x <= ?3), sum(x <= ?4)," \
-	" sum(x <= ?5), sum(x <= ?6), sum(x <= ?7), sum(x <= ?8)," \
-	" count(*), sum(x) FROM (" source ")"
+	"SELECT " LE(1) ", " LE(2) ", " LE(3) ", " LE(4) ", " LE(5) ", " LE(6) ", " \
+	LE(7) ", " LE(8) ", count(*), sum(x) FROM (" source ") AS h"
+
+/* A condition as 1 or 0, which both engines can sum. */
+#define IS(cond) "CASE WHEN " cond " THEN 1 ELSE 0 END"
+#define RETRIES "CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END"
 
 enum query {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_JOBS, Q_IMAGES, Q_DELIVERIES, Q_STUCK, Q_QUEUED,
 	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY, Q_PROVIDERS, Q_MODELS, Q_MODEL_STATUS,
 	Q_COUNT
 };
 
 static const struct { const char *what, *sql; } queries[Q_COUNT] = {
-	/* A deferred BEGIN takes no write lock: a WAL snapshot for every query below. */
-	[Q_BEGIN] = { "begin", "BEGIN" },
-	[Q_COMMIT] = { "commit", "COMMIT" },
-	[Q_ROLLBACK] = { "rollback", "ROLLBACK" },
+	/* SQLite's deferred BEGIN takes no write lock: a WAL snapshot for every query below. */
 	[Q_JOBS] = { "jobs by status",
 	    "SELECT status, count(*) FROM jobs GROUP BY status" },
 	/*
@@ -56,14 +55,14 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	 */
 	[Q_IMAGES] = { "images by result",
 	    "SELECT sum(c), sum(f), sum(r), sum(i) FROM ("
-	    " SELECT status = 'completed' AS c, status = 'failed' AS f,"
-	    "  max(attempts - 1, 0) AS r, interrupted AS i FROM images"
-	    " UNION ALL SELECT 0, 1, iif(replaced_by = 'pending', max(attempts - 1, 0), 0), 0"
-	    "  FROM past_failures)" },
+	    " SELECT " IS("status = 'completed'") " AS c, " IS("status = 'failed'") " AS f,"
+	    "  " RETRIES " AS r, interrupted AS i FROM images"
+	    " UNION ALL SELECT 0, 1, CASE WHEN replaced_by = 'pending' THEN " RETRIES
+	    "  ELSE 0 END, 0 FROM past_failures) AS u" },
 	[Q_DELIVERIES] = { "webhook deliveries by status",
 	    "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" },
 	[Q_STUCK] = { "stuck jobs",
-	    "SELECT count(*) FROM jobs WHERE status = 'generating' AND started_at < ?1" },
+	    "SELECT count(*) FROM jobs WHERE status = 'generating' AND started_at < $1" },
 	[Q_QUEUED] = { "queued jobs",
 	    "SELECT count(*) FROM jobs WHERE status = 'pending' AND queued_at IS NOT NULL" },
 	[Q_JOB_DURATION] = { "job duration", HISTOGRAM(
@@ -81,15 +80,18 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    " WHERE status = 'delivered' AND latency_ms IS NOT NULL") },
 	/* Failures a retry replaced count for the provider that failed them. */
 	[Q_PROVIDERS] = { "images by provider",
-	    "SELECT provider, sum(c), sum(f), sum(pt), sum(ot), sum(c AND ot IS NULL) FROM ("
-	    " SELECT provider, status = 'completed' AS c, status = 'failed' AS f,"
-	    "  prompt_tokens AS pt, output_tokens AS ot FROM images"
-	    " UNION ALL SELECT provider, 0, 1, NULL, NULL FROM past_failures)"
+	    "SELECT provider, sum(c), sum(f), sum(pt), sum(ot),"
+	    " count(*) FILTER (WHERE c = 1 AND ot IS NULL) FROM ("
+	    " SELECT provider, " IS("status = 'completed'") " AS c,"
+	    "  " IS("status = 'failed'") " AS f, prompt_tokens AS pt, output_tokens AS ot"
+	    "  FROM images"
+	    " UNION ALL SELECT provider, 0, 1, NULL, NULL FROM past_failures) AS u"
 	    " WHERE provider IS NOT NULL GROUP BY provider ORDER BY provider" },
 	[Q_MODELS] = { "images by model",
 	    "SELECT provider, model, sum(c), sum(f) FROM ("
-	    " SELECT provider, model, status = 'completed' AS c, status = 'failed' AS f"
-	    "  FROM images UNION ALL SELECT provider, model, 0, 1 FROM past_failures)"
+	    " SELECT provider, model, " IS("status = 'completed'") " AS c,"
+	    "  " IS("status = 'failed'") " AS f"
+	    "  FROM images UNION ALL SELECT provider, model, 0, 1 FROM past_failures) AS u"
 	    " WHERE provider IS NOT NULL AND model IS NOT NULL"
 	    " GROUP BY provider, model ORDER BY provider, model" },
 	[Q_MODEL_STATUS] = { "models' retirement",
@@ -97,40 +99,27 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    " FROM models ORDER BY provider, model" },
 };
 
-/* Each kept on the writer ([0]) and the reader ([1]): the route runs on either. */
-static sqlite3_stmt *stmts[Q_COUNT][2];
+typedef void row_fn(struct sstmt *s, void *arg);
 
-typedef void row_fn(sqlite3_stmt *s, void *arg);
-
-/* Prepared on first use and kept: a responder answers this route again and again. */
-static sqlite3_stmt *
-prepare(enum query id)
-{
-	return store_statement_here(stmts[id], queries[id].sql, queries[id].what);
-}
-
-/* Binds params to ?1.., hands each row to fn, and leaves the statement reset. */
+/*
+ * Binds params to $1.., hands each row to fn, and leaves the statement
+ * reset; prepared on first use on this connection and kept: a responder
+ * answers this route again and again.
+ */
 static int
 run(enum query id, const int64_t *params, size_t n, row_fn *fn, void *arg)
 {
-	sqlite3_stmt *s = prepare(id);
-	int rc = SQLITE_OK;
+	struct sstmt *s = store_stmt(queries[id].sql);
 	if (s == NULL)
 		return -1;
-	for (size_t i = 0; i < n && rc == SQLITE_OK; i++)
-		rc = sqlite3_bind_int64(s, (int)i + 1, params[i]);
-	if (rc == SQLITE_OK)
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-			if (fn != NULL)
-				fn(s, arg);
-	if (rc != SQLITE_DONE) {
-		store_note_error(sqlite3_db_handle(s));
-		log_error("store_metrics: %s: %s", queries[id].what,
-		    sqlite3_errmsg(sqlite3_db_handle(s)));
-	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	for (size_t i = 0; i < n; i++)
+		sbind_int(s, (int)i + 1, params[i]);
+	enum sstep rc;
+	while ((rc = store_next(s, queries[id].what)) == SS_ROW)
+		if (fn != NULL)
+			fn(s, arg);
+	store_done(s);
+	return rc == SS_DONE ? 0 : -1;
 }
 
 struct tally {
@@ -141,42 +130,42 @@ struct tally {
 
 /* A (status, count) row; a status outside the names (superseded) is left out. */
 static void
-tally_row(sqlite3_stmt *s, void *arg)
+tally_row(struct sstmt *s, void *arg)
 {
 	struct tally *t = arg;
-	const char *status = (const char *)sqlite3_column_text(s, 0);
+	const char *status = scol_text(s, 0);
 	for (size_t i = 0; status != NULL && i < t->n; i++)
 		if (strcmp(status, t->names[i]) == 0)
-			t->counts[i] = sqlite3_column_int64(s, 1);
+			t->counts[i] = scol_int(s, 1);
 }
 
 static void
-images_row(sqlite3_stmt *s, void *arg)
+images_row(struct sstmt *s, void *arg)
 {
 	struct metrics_data *m = arg;
-	m->images_completed = sqlite3_column_int64(s, 0);
-	m->images_failed = sqlite3_column_int64(s, 1);
-	m->retries = sqlite3_column_int64(s, 2);
-	m->interrupted = sqlite3_column_int64(s, 3);
+	m->images_completed = scol_int(s, 0);
+	m->images_failed = scol_int(s, 1);
+	m->retries = scol_int(s, 2);
+	m->interrupted = scol_int(s, 3);
 }
 
 /* A name that is not a plain word (a hand-edited row) is left out of the labels. */
 static void
-provider_row(sqlite3_stmt *s, void *arg)
+provider_row(struct sstmt *s, void *arg)
 {
 	struct metrics_data *m = arg;
-	const char *name = (const char *)sqlite3_column_text(s, 0);
+	const char *name = scol_text(s, 0);
 	if (m->n_providers == METRICS_MAX_PROVIDERS || name == NULL || *name == '\0' ||
 	    strlen(name) >= sizeof(m->providers[0].name) ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
 		return;
 	struct metrics_provider *p = &m->providers[m->n_providers++];
 	strcpy(p->name, name);
-	p->completed = sqlite3_column_int64(s, 1);
-	p->failed = sqlite3_column_int64(s, 2);
-	p->prompt_tokens = sqlite3_column_int64(s, 3);
-	p->output_tokens = sqlite3_column_int64(s, 4);
-	p->untokened = sqlite3_column_int64(s, 5);
+	p->completed = scol_int(s, 1);
+	p->failed = scol_int(s, 2);
+	p->prompt_tokens = scol_int(s, 3);
+	p->output_tokens = scol_int(s, 4);
+	p->untokened = scol_int(s, 5);
 }
 
 static int
@@ -198,10 +187,10 @@ metrics_find_model(const struct metrics_data *m, const char *provider, const cha
 
 /* The row's model, found or added; NULL for a name unfit for a label, or no room. */
 static struct metrics_model *
-model_of(struct metrics_data *m, sqlite3_stmt *s)
+model_of(struct metrics_data *m, struct sstmt *s)
 {
-	const char *p = (const char *)sqlite3_column_text(s, 0);
-	const char *name = (const char *)sqlite3_column_text(s, 1);
+	const char *p = scol_text(s, 0);
+	const char *name = scol_text(s, 1);
 	if (!label_safe(p, sizeof(m->models[0].provider)) ||
 	    !label_safe(name, sizeof(m->models[0].model)))
 		return NULL;
@@ -215,40 +204,40 @@ model_of(struct metrics_data *m, sqlite3_stmt *s)
 }
 
 static void
-model_row(sqlite3_stmt *s, void *arg)
+model_row(struct sstmt *s, void *arg)
 {
 	struct metrics_model *x = model_of(arg, s);
 	if (x != NULL) {
-		x->completed = sqlite3_column_int64(s, 2);
-		x->failed = sqlite3_column_int64(s, 3);
+		x->completed = scol_int(s, 2);
+		x->failed = scol_int(s, 3);
 	}
 }
 
 static void
-model_status_row(sqlite3_stmt *s, void *arg)
+model_status_row(struct sstmt *s, void *arg)
 {
 	struct metrics_model *x = model_of(arg, s);
 	if (x != NULL) {
-		x->retired_at = sqlite3_column_int64(s, 2);
-		x->retires_at = sqlite3_column_int64(s, 3);
+		x->retired_at = scol_int(s, 2);
+		x->retires_at = scol_int(s, 3);
 	}
 }
 
 static void
-count_row(sqlite3_stmt *s, void *arg)
+count_row(struct sstmt *s, void *arg)
 {
-	*(int64_t *)arg = sqlite3_column_int64(s, 0);
+	*(int64_t *)arg = scol_int(s, 0);
 }
 
 /* sum() over no rows is NULL, which reads as 0. */
 static void
-histogram_row(sqlite3_stmt *s, void *arg)
+histogram_row(struct sstmt *s, void *arg)
 {
 	struct metrics_histogram *h = arg;
 	for (size_t i = 0; i < h->n; i++)
-		h->bucket[i] = sqlite3_column_int64(s, (int)i);
-	h->count = sqlite3_column_int64(s, METRICS_MAX_BUCKETS);
-	h->sum_ms = sqlite3_column_int64(s, METRICS_MAX_BUCKETS + 1);
+		h->bucket[i] = scol_int(s, (int)i);
+	h->count = scol_int(s, METRICS_MAX_BUCKETS);
+	h->sum_ms = scol_int(s, METRICS_MAX_BUCKETS + 1);
 }
 
 static int
@@ -289,24 +278,12 @@ int
 store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s)
 {
 	memset(m, 0, sizeof(*m));
-	if (run(Q_BEGIN, NULL, 0, NULL, NULL) != 0)
+	if (store_begin_read() != 0)
 		return -1;
 	if (read_all(m, now_ms - (int64_t)stuck_after_s * 1000) != 0 ||
-	    run(Q_COMMIT, NULL, 0, NULL, NULL) != 0) {
-		/* SQLite may have ended the transaction itself; a second error would mislead. */
-		if (!sqlite3_get_autocommit(sqlite3_db_handle(prepare(Q_BEGIN))))
-			(void)run(Q_ROLLBACK, NULL, 0, NULL, NULL);
+	    store_commit() != 0) {
+		store_rollback();
 		return -1;
 	}
 	return 0;
-}
-
-void
-store_metrics_close(void)
-{
-	for (int i = 0; i < Q_COUNT; i++) {
-		sqlite3_finalize(stmts[i][0]);
-		sqlite3_finalize(stmts[i][1]);
-		stmts[i][0] = stmts[i][1] = NULL;
-	}
 }

@@ -70,6 +70,5 @@ const struct metrics_model *metrics_find_model(const struct metrics_data *m,
 	const char *provider, const char *model);
 
 int  store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s);
-void store_metrics_close(void);
 
 #endif

@@ -1,58 +1,51 @@
 /*
  * store_outbox.c: webhook_deliveries as an outbox (migration 12). A
  * worker's progress update is a row written inside the transaction of the
- * change it reports, on the store's connection, before anything is sent:
- * a worker killed after it recorded a job completed leaves the final
- * update here, and `imagegen reap` sends it. The row supersedes the case's
- * older pending rows, which are then never sent: a receiver gets the
- * latest state, and nothing older after the final.
+ * change it reports, before anything is sent: a worker killed after it
+ * recorded a job completed leaves the final update here, and `imagegen
+ * reap` sends it. The row supersedes the case's older pending rows, which
+ * are then never sent: a receiver gets the latest state, and nothing older
+ * after the final.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "jobjson.h"
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "store_outbox.h"
 
-enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_COUNT };
+/* Kept for the operator, but not a payload of data URLs (image_urls = data) each. */
+static const char SUPERSEDE[] =
+    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL,"
+    " payload = CASE WHEN length(payload) > 65536 THEN '' ELSE payload END"
+    " WHERE case_id = $1 AND status = 'pending'";
+/* To the job's webhookUrl: a job without one gets no row. */
+static const char ADD[] =
+    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
+    " next_attempt_at, webhook_id) SELECT $1, $2, webhook_url, $3, $4, $4, $5"
+    " FROM jobs WHERE case_id = $1 AND webhook_url IS NOT NULL RETURNING id";
+static const char NEWEST[] =
+    "SELECT id, event, url, payload, attempts, coalesce(next_attempt_at, 0), webhook_id"
+    " FROM webhook_deliveries WHERE case_id = $1 AND status = 'pending'"
+    " ORDER BY id DESC LIMIT 1";
+static const char PENDING[] =
+    "SELECT d.id, d.case_id, d.event, d.url, d.payload, d.attempts,"
+    " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status,"
+    " coalesce(d.webhook_id, d.case_id || '-' || d.id)"
+    " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
+    " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
+    " ORDER BY d.case_id, d.id LIMIT $1";
+static const char RESULT[] =
+    "UPDATE webhook_deliveries SET attempts = $3,"
+    " status = CASE WHEN status = 'superseded' AND $2 <> 'delivered' THEN status"
+    "   ELSE $2 END,"
+    " response_code = $4, last_error = $5, latency_ms = $6,"
+    " next_attempt_at = $7,"
+    " delivered_at = CASE WHEN $2 = 'delivered' THEN CAST($8 AS BIGINT) END WHERE id = $1";
 
-static const char *const sql[Q_COUNT] = {
-	/* Kept for the operator, but not a payload of data URLs (image_urls = data) each. */
-	[Q_SUPERSEDE] =
-	    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL,"
-	    " payload = iif(length(payload) > 65536, '', payload)"
-	    " WHERE case_id = ?1 AND status = 'pending'",
-	/* 64 random bits: ids never repeat, whatever rows a deleted case took with it. */
-	[Q_ADD] =
-	    "INSERT INTO webhook_deliveries (case_id, event, url, payload, created_at,"
-	    " next_attempt_at, webhook_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?1 || '-' || lower(hex(randomblob(8))))",
-	[Q_NEWEST] =
-	    "SELECT id, event, url, payload, attempts, coalesce(next_attempt_at, 0), webhook_id"
-	    " FROM webhook_deliveries WHERE case_id = ?1 AND status = 'pending'"
-	    " ORDER BY id DESC LIMIT 1",
-};
-
-static sqlite3_stmt *stmts[Q_COUNT];
-static const struct config *outbox_cfg;	/* set by a worker: others write no rows */
 static int64_t last_added;
-
-static sqlite3_stmt *
-query(enum query id)
-{
-	return store_statement(&stmts[id], sql[id], sql[id]);
-}
-
-/* This process writes rows from now on, built as cfg says (image_urls). */
-void
-store_outbox_use(const struct config *cfg)
-{
-	outbox_cfg = cfg;
-}
 
 /* The id of the last row this process wrote: a sender's cue that there is news. */
 int64_t
@@ -61,105 +54,136 @@ store_outbox_last(void)
 	return last_added;
 }
 
-static int64_t
-insert(const char *case_id, const char *event, const char *url, const char *payload,
-    int64_t now)
+/* 64 random bits after the case: ids never repeat, whatever rows a deleted case took. */
+static void
+webhook_id(const char *case_id, char *out, size_t len)
 {
-	sqlite3_stmt *sup = query(Q_SUPERSEDE), *add = query(Q_ADD);
-	if (sup == NULL || add == NULL)
-		return -1;
-	sqlite3_bind_text(sup, 1, case_id, -1, SQLITE_STATIC);
-	if (store_step(sup, "supersede deliveries") != 0)
-		return -1;
-	sqlite3_bind_text(add, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(add, 2, event, -1, SQLITE_STATIC);
-	sqlite3_bind_text(add, 3, url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(add, 4, payload, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(add, 5, now);
-	if (store_step(add, "add delivery") != 0)
-		return -1;
-	return last_added = sqlite3_last_insert_rowid(store_handle());
+	unsigned char r[8];
+	arc4random_buf(r, sizeof(r));
+	snprintf(out, len, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", case_id, r[0], r[1], r[2],
+	    r[3], r[4], r[5], r[6], r[7]);
 }
 
 /*
- * Inside the caller's transaction: the case's update (event start,
- * progress or final) as the store has it now. Returns the row's id, 0 when
- * there is none to write (no webhookUrl, not a worker, or no payload), -1
- * on a database error: the caller's transaction then fails with it.
+ * Inside the caller's transaction, the update (event start, progress or
+ * final) its writer rendered of the state this transaction commits: the
+ * store reads no file and renders nothing while it holds the write. It
+ * supersedes the case's older pending rows. Returns the row's id, 0 when
+ * there is none to write (no payload, or the job has no webhookUrl), -1 on
+ * a database error: the caller's transaction then fails with it.
  */
 int64_t
-store_outbox_add(const char *case_id, const char *event, int64_t now)
+store_outbox_add(const char *case_id, const char *event, const char *payload, int64_t now)
 {
-	struct job job = { 0 };
-	struct image *images;
-	size_t n;
-	if (outbox_cfg == NULL)
+	struct sstmt *sup, *add;
+	char wid[100];
+	if (payload == NULL)
 		return 0;
-	/* The job's row first: without a webhookUrl, the images need not be read. */
-	int found = store_load_current(case_id, &job, NULL, NULL);
-	int hook = found == 1 && job.webhook_url != NULL;
-	store_free(&job, NULL, 0);
-	if (found <= 0 || !hook)
-		return found < 0 ? -1 : 0;
-	if ((found = store_load_current(case_id, &job, &images, &n)) <= 0)
-		return found < 0 ? -1 : 0;
-	int64_t id = 0;
-	/*
-	 * An update that cannot be built (a data URL's file gone) is logged and
-	 * left out: the change it reports still commits, and the next carries it.
-	 */
-	if (job.webhook_url != NULL) {
-		char *payload = jobjson_progress(outbox_cfg, &job, images, n);
-		if (payload == NULL)
-			log_error("case %s: cannot build the %s webhook; not sent", case_id, event);
-		else
-			id = insert(case_id, event, job.webhook_url, payload, now);
-		free(payload);
-	}
-	store_free(&job, images, n);
+	if ((sup = store_stmt(SUPERSEDE)) == NULL || (add = store_stmt(ADD)) == NULL)
+		return -1;
+	sbind_text(sup, 1, case_id);
+	if (store_exec_done(sup, "supersede deliveries") != 0)
+		return -1;
+	webhook_id(case_id, wid, sizeof(wid));
+	sbind_text(add, 1, case_id);
+	sbind_text(add, 2, event);
+	sbind_text(add, 3, payload);
+	sbind_int(add, 4, now);
+	sbind_text(add, 5, wid);
+	enum sstep rc = store_next(add, "add delivery");
+	int64_t id = rc == SS_ROW ? scol_int(add, 0) : rc == SS_DONE ? 0 : -1;
+	store_done(add);
+	if (id > 0)
+		last_added = id;
 	return id;
+}
+
+static int
+read_row(struct sstmt *s, struct delivery_row *r, const char *case_id)
+{
+	r->id = scol_int(s, 0);
+	snprintf(r->case_id, sizeof(r->case_id), "%s", case_id);
+	scol_copy(s, 1, r->event, sizeof(r->event));
+	r->url = strdup(scol_text(s, 2));
+	r->payload = strdup(scol_text(s, 3));
+	r->attempts = (int)scol_int(s, 4);
+	r->next_attempt_at = scol_int(s, 5);
+	scol_copy(s, 6, r->webhook_id, sizeof(r->webhook_id));
+	if (r->url != NULL && r->payload != NULL)
+		return 0;
+	free(r->url);
+	free(r->payload);
+	r->url = r->payload = NULL;
+	return -1;
 }
 
 /* The case's newest pending row, the one to send: 1, 0 for none, -1 on error. */
 int
 store_outbox_next(const char *case_id, struct delivery_row *r)
 {
-	sqlite3_stmt *s = query(Q_NEWEST);
+	struct sstmt *s = store_stmt(NEWEST);
 	if (s == NULL)
 		return -1;
 	memset(r, 0, sizeof(*r));
-	sqlite3_bind_text(s, 1, case_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		r->id = sqlite3_column_int64(s, 0);
-		snprintf(r->case_id, sizeof(r->case_id), "%s", case_id);
-		snprintf(r->event, sizeof(r->event), "%s", sqlite3_column_text(s, 1));
-		r->url = strdup((const char *)sqlite3_column_text(s, 2));
-		r->payload = strdup((const char *)sqlite3_column_text(s, 3));
-		r->attempts = sqlite3_column_int(s, 4);
-		r->next_attempt_at = sqlite3_column_int64(s, 5);
-		snprintf(r->webhook_id, sizeof(r->webhook_id), "%s", sqlite3_column_text(s, 6));
-	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	if (rc == SQLITE_ROW && (r->url == NULL || r->payload == NULL)) {
-		free(r->url);
-		free(r->payload);
+	sbind_text(s, 1, case_id);
+	enum sstep rc = store_next(s, "next delivery");
+	int got = rc == SS_ROW ? (read_row(s, r, case_id) == 0 ? 1 : -1) :
+	    rc == SS_DONE ? 0 : -1;
+	store_done(s);
+	return got;
+}
+
+/* Deliveries still pending of jobs that have ended, in order within each case. */
+int
+store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
+{
+	struct sstmt *s = store_stmt(PENDING);
+	*n = 0;
+	if (s == NULL || (*rows = calloc(max + 1, sizeof(**rows))) == NULL)
 		return -1;
+	sbind_int(s, 1, (int64_t)max);
+	enum sstep rc;
+	while ((rc = store_next(s, "pending deliveries")) == SS_ROW && *n < max) {
+		struct delivery_row *r = &(*rows)[(*n)++];
+		r->id = scol_int(s, 0);
+		scol_copy(s, 1, r->case_id, sizeof(r->case_id));
+		scol_copy(s, 2, r->event, sizeof(r->event));
+		r->url = scol_strdup(s, 3);
+		r->payload = scol_strdup(s, 4);
+		r->attempts = (int)scol_int(s, 5);
+		r->next_attempt_at = scol_int(s, 6);
+		r->worker_pid = (long)scol_int(s, 7);
+		scol_copy(s, 8, r->job_status, sizeof(r->job_status));
+		scol_copy(s, 9, r->webhook_id, sizeof(r->webhook_id));
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_error("store: case %s: next delivery: %s", case_id,
-		    sqlite3_errmsg(store_handle()));
-		return -1;
-	}
-	return rc == SQLITE_ROW;
+	store_done(s);
+	return rc == SS_ERROR ? -1 : 0;
 }
 
 void
-store_outbox_close(void)
+store_free_deliveries(struct delivery_row *rows, size_t n)
 {
-	for (int i = 0; i < Q_COUNT; i++) {
-		sqlite3_finalize(stmts[i]);
-		stmts[i] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].url);
+		free(rows[i].payload);
 	}
+	free(rows);
+}
+
+int
+store_delivery_result(int64_t id, const char *status, int attempts, long code,
+    const char *error, long latency_ms, int64_t next_at, int64_t now)
+{
+	struct sstmt *s = store_stmt(RESULT);
+	if (s == NULL)
+		return -1;
+	sbind_int(s, 1, id);
+	sbind_text(s, 2, status);
+	sbind_int(s, 3, attempts);
+	sbind_known(s, 4, code > 0 ? code : -1);
+	sbind_text(s, 5, error);
+	sbind_int(s, 6, latency_ms);
+	sbind_known(s, 7, next_at > 0 ? next_at : -1);
+	sbind_int(s, 8, now);
+	return store_exec_done(s, "delivery result");
 }

@@ -4,13 +4,11 @@
 
 #include <stdint.h>
 
-struct config;
 struct delivery_row;
 
-void    store_outbox_use(const struct config *cfg);
-int64_t store_outbox_add(const char *case_id, const char *event, int64_t now);
+int64_t store_outbox_add(const char *case_id, const char *event, const char *payload,
+	int64_t now);
 int64_t store_outbox_last(void);
 int     store_outbox_next(const char *case_id, struct delivery_row *r);
-void    store_outbox_close(void);
 
 #endif

@@ -7,77 +7,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
 #include "progress.h"
 #include "sign.h"
 #include "store.h"
+#include "store_int.h"
 #include "store_progress.h"
 
-enum query {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-	Q_OWNER, Q_ROWS, Q_IMAGE, Q_FAIL, Q_JOB, Q_COUNTS, Q_SEEN_PRUNE, Q_SEEN_ADD,
-	Q_COUNT
-};
-
-static const char *const sql[Q_COUNT] = {
-	[Q_BEGIN] = "BEGIN IMMEDIATE",
-	[Q_COMMIT] = "COMMIT",
-	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_OWNER] = "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = ?1",
-	[Q_ROWS] = "SELECT item_id, kind, status FROM images WHERE case_id = ?1",
-	[Q_IMAGE] =
-	    "UPDATE images SET status = 'completed', url = ?4, path = ?6, last_error = NULL,"
-	    " finished_at = ?5 WHERE case_id = ?1 AND item_id = ?2 AND kind = ?3"
-	    " AND status <> 'completed'",
-	[Q_FAIL] =
-	    "UPDATE images SET status = 'failed',"
-	    " last_error = coalesce(last_error, 'reported failed by the worker'),"
-	    " finished_at = ?3 WHERE case_id = ?1 AND item_id = ?2"
-	    " AND status NOT IN ('completed', 'failed')",
-	/*
-	 * The counts are the rows', never the update's; a final status is the
-	 * rows' too, as a local worker's would be (store.c, S_FINISH).
-	 */
-	[Q_JOB] =
-	    "UPDATE jobs SET status = CASE WHEN NOT ?5 THEN ?2"
-	    "   WHEN ?6 = total_images THEN 'completed' WHEN ?6 = 0 THEN 'failed'"
-	    "   ELSE 'partial' END,"
-	    " completed_images = ?6, failed_images = ?7,"
-	    " started_at = coalesce(started_at, ?4),"
-	    " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END,"
-	    " updated_at = ?4 WHERE case_id = ?1",
-	/* The same without the status: writing it, even unchanged, costs a third more. */
-	[Q_COUNTS] =
-	    "UPDATE jobs SET completed_images = ?6, failed_images = ?7,"
-	    " started_at = coalesce(started_at, ?4),"
-	    " updated_at = ?4 WHERE case_id = ?1",
-	[Q_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
-	[Q_SEEN_ADD] =
-	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-};
-
-static sqlite3_stmt *stmts[Q_COUNT];
-
-static sqlite3_stmt *
-query(enum query id)
-{
-	return store_statement(&stmts[id], sql[id], sql[id]);
-}
-
-static int
-bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-}
-
-static int
-exec(enum query id)
-{
-	sqlite3_stmt *s = query(id);
-	return s == NULL ? -1 : store_step(s, sql[id]);
-}
+/* PostgreSQL: the job's row locked, as SQLite's BEGIN IMMEDIATE locks them all. */
+static const char OWNER[] =
+    "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = $1";
+static const char OWNER_LOCKED[] =
+    "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = $1 FOR UPDATE";
+static const char ROWS[] = "SELECT item_id, kind, status FROM images WHERE case_id = $1";
+static const char IMAGE[] =
+    "UPDATE images SET status = 'completed', url = $4, path = $6, last_error = NULL,"
+    " finished_at = $5 WHERE case_id = $1 AND item_id = $2 AND kind = $3"
+    " AND status <> 'completed'";
+static const char FAIL[] =
+    "UPDATE images SET status = 'failed',"
+    " last_error = coalesce(last_error, 'reported failed by the worker'),"
+    " finished_at = $3 WHERE case_id = $1 AND item_id = $2"
+    " AND status NOT IN ('completed', 'failed')";
+/*
+ * The counts are the rows', never the update's; a final status is the
+ * rows' too, as a local worker's would be (store_jobs.c, FINISH).
+ */
+static const char JOB[] =
+    "UPDATE jobs SET status = CASE WHEN $5 = 0 THEN $2"
+    "   WHEN $6 = total_images THEN 'completed' WHEN $6 = 0 THEN 'failed'"
+    "   ELSE 'partial' END,"
+    " completed_images = $6, failed_images = $7,"
+    " started_at = coalesce(started_at, $4),"
+    " completed_at = CASE WHEN $5 = 1 THEN $4 ELSE completed_at END,"
+    " updated_at = $4 WHERE case_id = $1";
+/* The same without the status: writing it, even unchanged, costs a third more. */
+static const char COUNTS[] =
+    "UPDATE jobs SET completed_images = $2, failed_images = $3,"
+    " started_at = coalesce(started_at, $4),"
+    " updated_at = $4 WHERE case_id = $1";
+static const char SEEN_PRUNE[] = "DELETE FROM webhook_seen WHERE accepted_at < $1";
+static const char SEEN_ADD[] =
+    "INSERT INTO webhook_seen (id, accepted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 /* A job's image rows as a progress update needs them: which are done already. */
 struct row_state {
@@ -95,13 +66,13 @@ struct rows {
 static int
 load_rows(const char *case_id, struct rows *rows)
 {
-	sqlite3_stmt *s = query(Q_ROWS);
+	struct sstmt *s = store_stmt(ROWS);
 	size_t cap = 0;
-	int rc;
+	enum sstep rc;
 	if (s == NULL)
 		return -1;
-	bind_text(s, 1, case_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	sbind_text(s, 1, case_id);
+	while ((rc = store_next(s, "a job's images")) == SS_ROW) {
 		if (rows->n == cap) {
 			struct row_state *r = realloc(rows->r, (cap = cap ? 2 * cap : 16) *
 			    sizeof(*r));
@@ -110,17 +81,16 @@ load_rows(const char *case_id, struct rows *rows)
 			rows->r = r;
 		}
 		struct row_state *r = &rows->r[rows->n++];
-		const char *st = (const char *)sqlite3_column_text(s, 2);
-		snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(s, 0));
-		r->kind = strcmp((const char *)sqlite3_column_text(s, 1), "location") == 0;
+		const char *st = scol_text(s, 2);
+		scol_copy(s, 0, r->id, sizeof(r->id));
+		r->kind = strcmp(scol_text(s, 1), "location") == 0;
 		r->status = strcmp(st, "completed") == 0 ? 'c' : strcmp(st, "failed") == 0 ? 'f'
 		    : '-';
 		rows->completed += r->status == 'c';
 		rows->failed += r->status == 'f';
 	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	store_done(s);
+	return rc == SS_DONE ? 0 : -1;
 }
 
 static struct row_state *
@@ -134,20 +104,20 @@ find_row(struct rows *rows, const char *id, int kind)
 
 /* Marks one image completed, keeping the counts; only a row not completed is written. */
 static int
-complete_row(sqlite3_stmt *s, const struct progress *p, int k, size_t i, struct rows *rows,
+complete_row(struct sstmt *s, const struct progress *p, int k, size_t i, struct rows *rows,
     int64_t now)
 {
 	static const char *const kinds[2] = { "evidence", "location" };
 	struct row_state *r = find_row(rows, p->images[k][i].id, k);
 	if (r == NULL || r->status == 'c')
 		return 0;
-	bind_text(s, 1, p->case_id);
-	bind_text(s, 2, p->images[k][i].id);
-	bind_text(s, 3, kinds[k]);
-	bind_text(s, 4, p->images[k][i].stored ? p->images[k][i].stored : p->images[k][i].url);
-	sqlite3_bind_int64(s, 5, now);
-	bind_text(s, 6, p->images[k][i].path);
-	if (store_step(s, "progress image") != 0)
+	sbind_text(s, 1, p->case_id);
+	sbind_text(s, 2, p->images[k][i].id);
+	sbind_text(s, 3, kinds[k]);
+	sbind_text(s, 4, p->images[k][i].stored ? p->images[k][i].stored : p->images[k][i].url);
+	sbind_int(s, 5, now);
+	sbind_text(s, 6, p->images[k][i].path);
+	if (store_exec_done(s, "progress image") != 0)
 		return -1;
 	rows->failed -= r->status == 'f';
 	rows->completed++;
@@ -156,15 +126,15 @@ complete_row(sqlite3_stmt *s, const struct progress *p, int k, size_t i, struct 
 }
 
 static int
-fail_row(sqlite3_stmt *f, const struct progress *p, size_t i, struct rows *rows, int64_t now)
+fail_row(struct sstmt *f, const struct progress *p, size_t i, struct rows *rows, int64_t now)
 {
 	struct row_state *r = find_row(rows, p->failed_ids[i], -1);
 	if (r == NULL || r->status != '-')
 		return 0;
-	bind_text(f, 1, p->case_id);
-	bind_text(f, 2, p->failed_ids[i]);
-	sqlite3_bind_int64(f, 3, now);
-	if (store_step(f, "progress failed image") != 0)
+	sbind_text(f, 1, p->case_id);
+	sbind_text(f, 2, p->failed_ids[i]);
+	sbind_int(f, 3, now);
+	if (store_exec_done(f, "progress failed image") != 0)
 		return -1;
 	rows->failed++;
 	r->status = 'f';
@@ -179,7 +149,7 @@ fail_row(sqlite3_stmt *f, const struct progress *p, size_t i, struct rows *rows,
 static int
 apply_images(const struct progress *p, int64_t now, struct rows *rows)
 {
-	sqlite3_stmt *s = query(Q_IMAGE), *f = query(Q_FAIL);
+	struct sstmt *s = store_stmt(IMAGE), *f = store_stmt(FAIL);
 	if (s == NULL || f == NULL || load_rows(p->case_id, rows) != 0)
 		return -1;
 	for (int k = 0; k < 2; k++)
@@ -198,18 +168,21 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
     int64_t now)
 {
 	int forward = progress_status_rank(p->status) > progress_status_rank(old_status);
-	sqlite3_stmt *s = query(forward ? Q_JOB : Q_COUNTS);
+	struct sstmt *s = store_stmt(forward ? JOB : COUNTS);
 	if (s == NULL)
 		return -1;
-	bind_text(s, 1, p->case_id);
-	if (forward)
-		bind_text(s, 2, p->status);
-	sqlite3_bind_int64(s, 4, now);
-	if (forward)
-		sqlite3_bind_int(s, 5, progress_status_rank(p->status) == 2);
-	sqlite3_bind_int64(s, 6, rows->completed);
-	sqlite3_bind_int64(s, 7, rows->failed);
-	return store_step(s, "progress job");
+	sbind_text(s, 1, p->case_id);
+	sbind_int(s, 4, now);
+	if (forward) {
+		sbind_text(s, 2, p->status);
+		sbind_int(s, 5, progress_status_rank(p->status) == 2);
+		sbind_int(s, 6, rows->completed);
+		sbind_int(s, 7, rows->failed);
+	} else {
+		sbind_int(s, 2, rows->completed);
+		sbind_int(s, 3, rows->failed);
+	}
+	return store_exec_done(s, "progress job");
 }
 
 /*
@@ -220,15 +193,15 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 static int
 first_sighting(const char *webhook_id, int64_t now)
 {
-	sqlite3_stmt *prune = query(Q_SEEN_PRUNE), *add = query(Q_SEEN_ADD);
+	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
 	if (prune == NULL || add == NULL)
 		return -1;
-	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
-	bind_text(add, 1, webhook_id);
-	sqlite3_bind_int64(add, 2, now);
-	if (store_step(prune, "prune webhook ids") != 0 || store_step(add, "add webhook id") != 0)
+	sbind_int(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
+	if (store_exec_done(prune, "prune webhook ids") != 0)
 		return -1;
-	return sqlite3_changes(store_handle()) == 1;
+	sbind_text(add, 1, webhook_id);
+	sbind_int(add, 2, now);
+	return store_exec_changed(add, "add webhook id");
 }
 
 /*
@@ -241,23 +214,20 @@ int
 store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
     char status[12], long *total, long *pid)
 {
-	sqlite3_stmt *s = query(Q_OWNER);
+	struct sstmt *s = store_stmt(store_sql(OWNER, OWNER_LOCKED));
 	if (s == NULL)
 		return -1;
-	bind_text(s, 1, case_id);
-	int rc = sqlite3_step(s), owner = rc == SQLITE_DONE ? 0 : -1;
-	if (rc == SQLITE_ROW) {
-		snprintf(status, 12, "%s", sqlite3_column_text(s, 0));
-		*pid = sqlite3_column_int64(s, 1);
-		*total = sqlite3_column_int64(s, 2);
+	sbind_text(s, 1, case_id);
+	enum sstep rc = store_next(s, "read the job");
+	int owner = rc == SS_DONE ? 0 : -1;
+	if (rc == SS_ROW) {
+		scol_copy(s, 0, status, 12);
+		*pid = scol_int(s, 1);
+		*total = scol_int(s, 2);
 		owner = strcmp(status, "pending") == 0 ||
 		    (strcmp(status, "generating") == 0 && *pid > 0 && alive(*pid, case_id)) ? 3 : 1;
-	} else if (rc != SQLITE_DONE) {
-		log_error("store: case %s: read the job: %s", case_id,
-		    sqlite3_errmsg(store_handle()));
 	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	store_done(s);
 	return owner;
 }
 
@@ -272,25 +242,25 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 {
 	char status[12];
 	long total, pid;
-	if (exec(Q_BEGIN) != 0)
+	if (store_begin() != 0)
 		return -1;
 	int found = store_progress_owner(p->case_id, alive, status, &total, &pid);
 	if (found == 0 || found == 3) {
-		(void)exec(Q_ROLLBACK);
+		store_rollback();
 		return found;
 	}
 	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
 	if (fresh == 0) {
-		(void)exec(Q_ROLLBACK);
+		store_rollback();
 		return 2;
 	}
 	if (fresh < 0)
 		found = -1;
 	struct rows rows = { 0 };
 	if (found < 0 || apply_images(p, now, &rows) != 0 ||
-	    apply_job(p, status, &rows, now) != 0 || exec(Q_COMMIT) != 0) {
-		log_error("store: case %s: apply progress: %s", p->case_id, sqlite3_errmsg(store_handle()));
-		(void)exec(Q_ROLLBACK);
+	    apply_job(p, status, &rows, now) != 0 || store_commit() != 0) {
+		log_error("store: case %s: cannot apply the progress update", p->case_id);
+		store_rollback();
 		free(rows.r);
 		return -1;
 	}

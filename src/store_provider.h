@@ -36,6 +36,5 @@ int  store_model_retire(const char *provider, const char *model, const char *kin
 int  store_model_clear(const char *provider, const char *model);
 int  store_model_note(const char *provider, const char *model, const char *stage,
 	int64_t retires_at, int64_t now);
-void store_provider_close(void);
 
 #endif

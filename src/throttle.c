@@ -1,18 +1,14 @@
 /*
  * throttle.c: many cases at once must not overload an image provider. A
- * request needs one of max_inflight slots, each a byte of
- * "{database}.{provider}.slots" locked with fcntl: the kernel drops a dead
- * worker's locks, so a crash never leaks a slot. Then it needs a place in
- * the last minute's rate_limit, kept in the store so that every worker
- * counts the same calls. Each provider has its own quota, so its own
- * slots and its own count.
+ * request needs one of max_inflight slots (store_throttle.c: a dead
+ * worker's are freed by its death, so a crash never leaks one), then a
+ * place in the last minute's rate_limit, kept in the store so that every
+ * worker, on every host that shares it, counts the same calls. Each
+ * provider has its own quota, so its own slots and its own count.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "throttle.h"
@@ -24,8 +20,8 @@
 struct throttle {
 	const struct config *cfg;
 	const char *provider;	/* a provider table's name: static */
-	int fd;
-	unsigned char *held;	/* fcntl lets a process lock its own byte again: we must know */
+	struct store_slots *slots;
+	unsigned char *held;	/* a process may lock its own byte again: we must know */
 	int64_t waiting_since;	/* the first refusal of the wait under way, 0 if none */
 	int wait_logged;
 };
@@ -65,19 +61,15 @@ end_wait(struct throttle *l, const char *case_id, int64_t now)
 struct throttle *
 throttle_open(const struct config *cfg, const char *provider)
 {
-	char path[4200];
 	struct throttle *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NULL;
 	l->cfg = cfg;
 	l->provider = provider;
 	l->held = calloc((size_t)cfg->max_inflight, 1);
-	snprintf(path, sizeof(path), "%s.%s.slots", cfg->database, provider);
-	l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (l->fd < 0 || l->held == NULL) {
-		log_error("throttle: open %s: %s", path, strerror(errno));
-		if (l->fd >= 0)
-			close(l->fd);
+	l->slots = store_slots_open(cfg->database, provider);
+	if (l->slots == NULL || l->held == NULL) {
+		store_slots_close(l->slots);
 		free(l->held);
 		free(l);
 		return NULL;
@@ -86,17 +78,10 @@ throttle_open(const struct config *cfg, const char *provider)
 }
 
 static int
-lock_byte(int fd, int slot, short type)
-{
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = slot, .l_len = 1 };
-	return fcntl(fd, F_SETLK, &fl);
-}
-
-static int
 take_slot(struct throttle *l)
 {
 	for (int i = 0; i < l->cfg->max_inflight; i++) {
-		if (!l->held[i] && lock_byte(l->fd, i, F_WRLCK) == 0) {
+		if (!l->held[i] && store_slot_try(l->slots, i) == 1) {
 			l->held[i] = 1;
 			return i;
 		}
@@ -136,8 +121,7 @@ throttle_release(struct throttle *l, int slot)
 	if (l == NULL || slot < 0)
 		return;
 	l->held[slot] = 0;
-	if (lock_byte(l->fd, slot, F_UNLCK) != 0)
-		log_error("throttle: unlock slot %d: %s", slot, strerror(errno));
+	store_slot_free(l->slots, slot);
 }
 
 void
@@ -145,7 +129,7 @@ throttle_close(struct throttle *l)
 {
 	if (l == NULL)
 		return;
-	close(l->fd);
+	store_slots_close(l->slots);
 	free(l->held);
 	free(l);
 }

@@ -34,6 +34,11 @@
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
 #define DRAIN_WAIT_MS 5000	/* a retry due later than this is left to the reaper */
 #define POLL_MAX_MS 250		/* the longest a cancel request waits to be seen */
+#define STORE_RETRY_MS 1000	/* between two tries of a write the database did not take */
+#define STORE_GRACE_MS 60000	/* past the deadline, the most the worker waits for it */
+
+/* An image's change the store has yet to take: the database was away. */
+enum unrecorded { REC_NONE, REC_COMPLETED, REC_FAILED };
 
 struct slot {
 	int busy;
@@ -81,6 +86,11 @@ struct worker {
 	int disk_errno;		/* of the image that found it so, 0 for the probe */
 	int64_t last_progress;
 	int progress_dirty;
+	unsigned char *unrec;	/* per image: an enum unrecorded */
+	long *rec_bytes, *rec_api_ms;	/* per image: what its record says */
+	size_t n_unrec;
+	int64_t store_retry_at;	/* when the writes the store did not take are tried again */
+	int64_t store_away_since;	/* 0 while the store takes every write */
 };
 
 static char *
@@ -121,7 +131,88 @@ static int
 unfinished(const struct worker *w)
 {
 	return w->next < w->n_todo || w->inflight > 0 || w->n_waiting > 0 ||
-	    w->compressing > 0;
+	    w->compressing > 0 || w->n_unrec > 0;
+}
+
+/*
+ * The update the caller's webhook gets for a change, rendered from the
+ * worker's view of its job (it is the job's one writer) before the store
+ * writes the change and the update together: the store's transaction
+ * reads no file and renders nothing. NULL when the job has no webhookUrl.
+ */
+static char *
+update_for(struct worker *w, const char *status)
+{
+	struct job job = w->job;
+	if (job.webhook_url == NULL)
+		return NULL;
+	snprintf(job.status, sizeof(job.status), "%s", status);
+	for (size_t i = 0; w->cfg->image_urls == URLS_DATA && i < w->n; i++) {
+		struct image *im = &w->images[i];
+		if (im->data == NULL && im->path != NULL && strcmp(im->status, "completed") == 0)
+			im->data = jobjson_data_url(im->path);
+	}
+	char *update = jobjson_progress(w->cfg, &job, w->images, w->n);
+	if (update == NULL)
+		log_error("case %s: cannot build the webhook update; not sent", job.case_id);
+	return update;
+}
+
+/* One image's record, with the update that reports the job as it now stands. */
+static int
+write_image(struct worker *w, size_t idx)
+{
+	struct image *im = &w->images[idx];
+	char *update = update_for(w, w->job.status);
+	int64_t now = codec_now_ms();
+	int rc = w->unrec[idx] == REC_COMPLETED ?
+	    store_image_completed(w->job.case_id, im->item_id, im->path, im->url,
+	    w->rec_bytes[idx], w->rec_api_ms[idx], now, update) :
+	    store_image_failed(w->job.case_id, im->item_id, im->error, w->rec_api_ms[idx], now,
+	    update);
+	free(update);
+	return rc;
+}
+
+/*
+ * Writes what the store has yet to take, until it refuses one: the images
+ * paid for are kept (on disk, and here), and no new request starts while
+ * any waits (generate_all). Tried again every STORE_RETRY_MS.
+ */
+static void
+flush_records(struct worker *w)
+{
+	int64_t now = codec_now_ms();
+	for (size_t i = 0; w->n_unrec > 0 && i < w->n; i++) {
+		if (w->unrec[i] == REC_NONE)
+			continue;
+		if (write_image(w, i) != 0) {
+			if (w->store_away_since == 0)
+				log_warn("case %s: image %s: the database did not take its record;"
+				    " kept, and no new request until it does", w->job.case_id,
+				    w->images[i].item_id);
+			w->store_away_since += w->store_away_since == 0 ? now : 0;
+			w->store_retry_at = now + STORE_RETRY_MS;
+			return;
+		}
+		w->unrec[i] = REC_NONE;
+		w->n_unrec--;
+	}
+	if (w->store_away_since != 0)
+		log_info("case %s: the database takes the records again, after %lld ms",
+		    w->job.case_id, (long long)(now - w->store_away_since));
+	w->store_away_since = 0;
+}
+
+static void
+record(struct worker *w, size_t idx, enum unrecorded kind, long api_ms)
+{
+	w->n_unrec += w->unrec[idx] == REC_NONE;
+	w->unrec[idx] = kind;
+	w->rec_api_ms[idx] = api_ms;
+	w->progress_dirty = 1;
+	if (w->store_away_since == 0 || codec_now_ms() >= w->store_retry_at)
+		flush_records(w);
 }
 
 /*
@@ -148,10 +239,7 @@ image_failed(struct worker *w, size_t idx, const char *error, long api_ms)
 	free(im->error);
 	im->error = strdup(error);
 	w->job.failed++;
-	w->progress_dirty = 1;
-	if (store_image_failed(w->job.case_id, im->item_id, error, api_ms, codec_now_ms()) != 0)
-		log_error("case %s: image %s: cannot record the failure", w->job.case_id,
-		    im->item_id);
+	record(w, idx, REC_FAILED, api_ms);
 }
 
 /* Errors that the next image would meet too: paying for it would be waste. */
@@ -162,21 +250,32 @@ disk_is_broken(int err)
 	    err == EACCES || err == EPERM;
 }
 
-/* The row follows the file: a crash between the two leaves a file to adopt. */
+/*
+ * The row follows the file: a crash between the two leaves a file to
+ * adopt. jpeg, when the worker has it, becomes the image's data URL.
+ */
 static int
-record_image(struct worker *w, struct image *im, const struct media_path *mp, long bytes,
-    long api_ms)
+record_image(struct worker *w, size_t idx, const struct media_path *mp, long bytes,
+    long api_ms, const unsigned char *jpeg, size_t len)
 {
-	if (store_image_completed(w->job.case_id, im->item_id, mp->path, mp->url, bytes,
-	    api_ms, codec_now_ms()) != 0)
+	struct image *im = &w->images[idx];
+	char *path = strdup(mp->path), *url = strdup(mp->url);
+	if (path == NULL || url == NULL) {
+		free(path);
+		free(url);
 		return -1;
+	}
 	free(im->path);
 	free(im->url);
-	im->path = strdup(mp->path);
-	im->url = strdup(mp->url);
+	free(im->data);
+	im->path = path;
+	im->url = url;
+	im->data = jpeg != NULL && w->cfg->image_urls == URLS_DATA ?
+	    jobjson_jpeg_url(jpeg, len) : NULL;
 	snprintf(im->status, sizeof(im->status), "completed");
 	w->job.completed++;
-	w->progress_dirty = 1;
+	w->rec_bytes[idx] = bytes;
+	record(w, idx, REC_COMPLETED, api_ms);
 	return 0;
 }
 
@@ -212,8 +311,9 @@ image_saved(struct worker *w, struct compress_task *t)
 			w->disk_errno = t->err_no;
 		}
 		image_failed(w, t->idx, t->err, t->api_ms);
-	} else if (record_image(w, im, &t->mp, (long)t->out_len, t->api_ms) != 0) {
-		image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
+	} else if (record_image(w, t->idx, &t->mp, (long)t->out_len, t->api_ms, t->out,
+	    t->out_len) != 0) {
+		image_failed(w, t->idx, "out of memory", t->api_ms);
 	} else {
 		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
@@ -227,6 +327,7 @@ collect(struct worker *w)
 	struct compress_task *t;
 	while ((t = compressor_take(w->compressor)) != NULL) {
 		image_saved(w, t);
+		free(t->out);
 		free(t);
 	}
 }
@@ -761,6 +862,8 @@ pump(struct worker *w, int64_t wake_at)
 			wake_at = w->throttle_retry_at[k];
 	if (w->progress_dirty && w->last_progress + w->cfg->webhook_interval < wake_at)
 		wake_at = w->last_progress + w->cfg->webhook_interval;
+	if (w->n_unrec > 0 && w->store_retry_at < wake_at)
+		wake_at = w->store_retry_at;
 	long wait = wake_at - now;
 	wait = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : wait;
 	struct curl_waitfd done = { .fd = compressor_fd(w->compressor), .events = CURL_WAIT_POLLIN };
@@ -770,6 +873,8 @@ pump(struct worker *w, int64_t wake_at)
 	now = codec_now_ms();
 	collect(w);
 	reap_transfers(w, now);
+	if (w->n_unrec > 0 && now >= w->store_retry_at)
+		flush_records(w);
 	heartbeat(w, now);
 	notify_tick(w->notify, now);
 	if (w->progress_dirty && now - w->last_progress >= w->cfg->webhook_interval &&
@@ -837,8 +942,27 @@ stop_reason(struct worker *w, int64_t now)
 	return NULL;
 }
 
-/* Pictures already with the compressor are finished even when the job stops. */
-static void
+/*
+ * The database away past the job's deadline and a grace: the worker ends,
+ * and the images it could not record stay on disk, for the worker that
+ * resumes the job to adopt (plan).
+ */
+static int
+store_gone_too_long(const struct worker *w, int64_t now)
+{
+	if (w->store_away_since == 0 || now < w->deadline + STORE_GRACE_MS)
+		return 0;
+	log_error("case %s: the database has been away for %lld s; stopping with %zu images"
+	    " not recorded: the worker that resumes the job records those on disk",
+	    w->job.case_id, (long long)((now - w->store_away_since) / 1000), w->n_unrec);
+	return 1;
+}
+
+/*
+ * Pictures already with the compressor are finished even when the job
+ * stops. No request starts while the store has records to take.
+ */
+static int
 generate_all(struct worker *w)
 {
 	while (unfinished(w)) {
@@ -848,18 +972,42 @@ generate_all(struct worker *w)
 			abandon_all(w, reason);
 			continue;
 		}
-		if (!w->stopping)
+		if (store_gone_too_long(w, codec_now_ms()))
+			return -1;
+		if (!w->stopping && w->n_unrec == 0)
 			fill_window(w, codec_now_ms());
 		pump(w, w->deadline);
 	}
+	return 0;
+}
+
+/* Its final status, as the worker counted it: tried until the database takes it. */
+static int
+record_final(struct worker *w)
+{
+	const char *status = w->job.completed == w->job.total ? "completed" :
+	    w->job.completed == 0 ? "failed" : "partial";
+	char *update = update_for(w, status);
+	int rc;
+	while ((rc = store_finish(w->job.case_id, status, codec_now_ms(), update)) != 0) {
+		int64_t now = codec_now_ms();
+		w->store_away_since += w->store_away_since == 0 ? now : 0;
+		if (store_gone_too_long(w, now))
+			break;
+		pump(w, now + STORE_RETRY_MS);
+	}
+	free(update);
+	if (rc == 0)
+		snprintf(w->job.status, sizeof(w->job.status), "%s", status);
+	return rc;
 }
 
 static void
 finish(struct worker *w)
 {
 	int64_t now = codec_now_ms();
-	if (store_finish(w->job.case_id, now, w->job.status) != 0)
-		log_error("case %s: cannot record the final status", w->job.case_id);
+	if (record_final(w) != 0)
+		return;
 	w->finished = 1;
 	struct rusage ru;
 	int ok = getrusage(RUSAGE_SELF, &ru) == 0;
@@ -893,7 +1041,7 @@ adopt(struct worker *w, size_t idx)
 	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
 	    (size = media_finished_size(&mp)) < 0)
 		return 0;
-	if (record_image(w, im, &mp, size, -1) != 0)
+	if (record_image(w, idx, &mp, size, -1, NULL, 0) != 0)
 		return 0;
 	log_info("case %s: image %s found on disk, recorded", w->job.case_id, im->item_id);
 	return 1;
@@ -922,8 +1070,12 @@ plan(struct worker *w)
 	w->why = calloc(w->n + 1, sizeof(*w->why));
 	w->why_from = calloc(w->n + 1, sizeof(*w->why_from));
 	w->slots = calloc((size_t)w->cfg->concurrency, sizeof(*w->slots));
+	w->unrec = calloc(w->n + 1, sizeof(*w->unrec));
+	w->rec_bytes = calloc(w->n + 1, sizeof(*w->rec_bytes));
+	w->rec_api_ms = calloc(w->n + 1, sizeof(*w->rec_api_ms));
 	if (w->todo == NULL || w->retry_at == NULL || w->stage == NULL || w->tries == NULL ||
-	    w->why == NULL || w->why_from == NULL || w->slots == NULL)
+	    w->why == NULL || w->why_from == NULL || w->slots == NULL || w->unrec == NULL ||
+	    w->rec_bytes == NULL || w->rec_api_ms == NULL)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
@@ -972,7 +1124,10 @@ claim(struct worker *w, const char *case_id, int take_over)
 	int64_t now = codec_now_ms();
 	if (take_over && dead && strcmp(w->job.status, "generating") == 0)
 		store_release(case_id, pid, now);
-	if (store_claim(case_id, (long)getpid(), now) != 1) {
+	char *update = update_for(w, "generating");
+	int claimed = store_claim(case_id, (long)getpid(), now, update);
+	free(update);
+	if (claimed != 1) {
 		log_error("case %s: not claimed: the job is %s%s", case_id, w->job.status,
 		    strcmp(w->job.status, "generating") == 0 && !dead ? " by a live worker" : "");
 		return -1;
@@ -1039,6 +1194,9 @@ cleanup(struct worker *w)
 		free(w->why[i]);
 	free(w->why);
 	free(w->why_from);
+	free(w->unrec);
+	free(w->rec_bytes);
+	free(w->rec_api_ms);
 	for (int i = 0; i < MAX_STAGES; i++)
 		free(w->down[i]);
 	store_free(&w->job, w->images, w->n);
@@ -1057,7 +1215,6 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 	 */
 	if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) != 1 || mallopt(M_ARENA_MAX, 1) != 1)
 		log_warn("case %s: mallopt failed; the heap may cost more CPU", case_id);
-	store_outbox_use(cfg);
 	if (claim(&w, case_id, take_over) != 0) {
 		store_free(&w.job, w.images, w.n);
 		return 1;
@@ -1068,8 +1225,10 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 		return 1;
 	}
 	progress(&w, "start", codec_now_ms());
-	generate_all(&w);
-	finish(&w);
+	int rc = generate_all(&w) == 0 ? 0 : 1;
+	if (rc == 0)
+		finish(&w);
+	rc = rc == 0 && w.finished ? 0 : 1;
 	cleanup(&w);
-	return 0;
+	return rc;
 }
