@@ -46,8 +46,8 @@ is "$(pg -c 'SELECT count(*) || $$ $$ || min(version) FROM schema_version')" "1 
     "and leaves the one row of schema_version as it was"
 check "schema_version holds one row" sh -c "! $PSQL '$PG_URI' -c \
     'INSERT INTO schema_version VALUES (21, 0)' 2>/dev/null"
-is "$(pg -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner <> 'imagegen'")" 0 \
-    "imagegen owns every table"
+is "$(pg_sql -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner <> 'imagegen'")" 0 \
+    "imagegen owns every table (pg_sql, over the socket)"
 is "$(pg -c "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'
     AND column_name IN ('case_id', 'item_id') AND collation_name IS DISTINCT FROM 'C'")" 0 \
     "case_id and item_id sort byte by byte, as in SQLite, whatever the database's locale"

@@ -19,9 +19,10 @@
 # As root, the cluster runs as Debian's postgres user (initdb refuses
 # root): $T becomes traversable (o+x) and $T/pg is postgres's. An initdb'd
 # template, with the role and the database in it, is kept in
-# ${TMPDIR:-/tmp}/imagegen-pg-template.* and copied per test (under flock;
-# rebuilt when PostgreSQL or the recipe changes): initdb would cost each
-# test a second or more. IMAGEGEN_PG_TEMPLATE=no runs initdb every time.
+# ${TMPDIR:-/tmp}/imagegen-pg-cache.UID/ and copied per test (made under
+# flock; made anew when PostgreSQL or the recipe changes): it saves each
+# test initdb and CREATE DATABASE, about 0.7 s of 1.6 on 2 busy cores.
+# IMAGEGEN_PG_TEMPLATE=no runs initdb every time.
 
 # The environment must not point the tests' clients elsewhere.
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE \
@@ -115,11 +116,17 @@ pg_ctl_start() {
 }
 
 # pg_template: PG_TPL, an initdb'd cluster with the role and the database
-# in it, made once (one maker at a time, the others wait).
+# in it, made once (one maker at a time, the others wait). It lives in a
+# directory of this user's (not a name in the shared /tmp that another
+# user could have made, or made a link).
 pg_template() {
-	key=$( { id -u; "$PG_BIN/postgres" --version; echo "$PG_INITDB_ARGS $PG_SETUP_SQL"; } |
+	cache=${TMPDIR:-/tmp}/imagegen-pg-cache.$(id -u)
+	mkdir -m 711 "$cache" 2>/dev/null
+	[ -d "$cache" ] && [ ! -L "$cache" ] && [ -O "$cache" ] && chmod 711 "$cache" ||
+	    bail "$cache is not a directory of this user's: remove it"
+	key=$( { "$PG_BIN/postgres" --version; echo "$PG_INITDB_ARGS $PG_SETUP_SQL"; } |
 	    cksum | cut -d' ' -f1)
-	tpl=${TMPDIR:-/tmp}/imagegen-pg-template.$key
+	tpl=$cache/template.$key
 	if [ ! -f "$tpl/ready" ]; then
 		exec 8>"$tpl.lock" && flock -w 300 8 || bail "cannot lock $tpl.lock"
 		if [ ! -f "$tpl/ready" ]; then
@@ -178,7 +185,7 @@ start_pg() {
 		pg_conf "$PG_PORT"
 		pg_ctl_start && break
 		tries=$((tries + 1))
-		if [ $tries -ge 3 ] || ! grep -q 'could not bind' "$PG_DIR/log" 2>/dev/null; then
+		if [ $tries -ge 3 ] || ! grep -q 'could not create any TCP/IP sockets' "$PG_DIR/log" 2>/dev/null; then
 			pg_log_tail; bail "PostgreSQL did not start (log: $PG_DIR/log)"
 		fi
 		cp "$PG_DIR/postgresql.conf.orig" "$PG_DATA/postgresql.conf"
