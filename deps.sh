@@ -3,8 +3,9 @@
 # run, test and package and is not installed yet. Run as root on Debian 12.
 # It waits (10 minutes at most) for another apt or dpkg to finish, shows
 # what apt does, and stops and disables the services Debian starts as it
-# installs nginx and prometheus: the demo and the tests run their own
-# nginx, and the package test (t/0430) Debian's, on port 80.
+# installs nginx, prometheus and postgresql: the demo and the tests run
+# their own nginx and PostgreSQL clusters, and the package test (t/0430)
+# Debian's nginx, on port 80.
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libcurl4-openssl-dev libcjson-dev libmagickwand-dev
@@ -13,6 +14,9 @@ PACKAGES="build-essential autoconf automake pkg-config
 	systemd procps debhelper dpkg-dev fakeroot lintian prometheus"
 # t/0435 boots the package in a Debian 12 container.
 PACKAGES="$PACKAGES debootstrap systemd-container"
+# The store's second engine: libpq to build against, and PostgreSQL 15's
+# server and psql, of which the tests start throwaway clusters (t/pg.sh).
+PACKAGES="$PACKAGES libpq-dev postgresql postgresql-client"
 # `deps.sh test`, as check.sh runs it: also what the browser tests drive
 # (t/047*.t to t/049*.t): chromium and firefox-esr, and node with npm for
 # puppeteer-core (any node 18 or later; NodeSource's carries its own npm).
@@ -37,8 +41,9 @@ apt-get $LOCK update -q
 apt-get $LOCK install -y -q --no-install-recommends $missing
 
 # Debian starts what it installs; on port 80 (nginx) and 9090 (prometheus)
-# they would answer in the demo's and the tests' place.
-for svc in nginx prometheus; do
+# they would answer in the demo's and the tests' place, and Debian's
+# PostgreSQL cluster (5432) would only take memory: the tests start their own.
+for svc in nginx prometheus postgresql; do
 	case " $missing " in *" $svc"[-\ ]*) ;; *) continue ;; esac
 	echo "deps.sh: stopping and disabling the $svc service Debian started"
 	if [ -d /run/systemd/system ]; then

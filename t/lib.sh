@@ -54,6 +54,9 @@ done_testing() {
 
 cleanup() {
 	stop_stack
+	# The PostgreSQL cluster of a test that sourced t/pg.sh, after the
+	# processes that used it.
+	[ -z "${PG_DATA:-}" ] || stop_pg
 	if [ "$tap_failed" -gt 0 ] && [ -f "$T/imagegen.log" ]; then
 		echo "# imagegen.log:"; sed 's/^/#   /' "$T/imagegen.log" | tail -40
 	fi
