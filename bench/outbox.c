@@ -18,6 +18,7 @@
 #include "jobjson.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_worker.h"
 #include "timing.h"
 
 #define BLOCK 500
@@ -34,6 +35,8 @@ static const char job_sql[] =
 static struct config cfg;
 static struct job job = { .case_id = "case-bench", .status = "generating", .total = 14 };
 static struct image images[14];
+/* The seeded job is generating, at epoch 0: as if claimed. */
+static const struct claim claim = { .case_id = "case-bench", .epoch = 0 };
 
 /* The worker's view: item i completed, with its URL, as the job it writes has it. */
 static void
@@ -59,8 +62,8 @@ block(int base, int with_update)
 		snprintf(item, sizeof(item), "ev-%d", (base + i) % 14);
 		snprintf(path, sizeof(path), "/var/lib/imagegen/media/case-bench/%s.jpg", item);
 		char *update = with_update ? jobjson_progress(&cfg, &job, images, 14) : NULL;
-		int rc = store_image_completed("case-bench", item, path, "/media/case-bench/x.jpg",
-		    12345, 800, base + i, update);
+		int rc = store_image_completed(&claim, item, path, "/media/case-bench/x.jpg",
+		    12345, 800, NULL, base + i, update);
 		free(update);
 		if (rc != 0)
 			return -1;

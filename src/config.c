@@ -22,6 +22,7 @@
 #endif
 
 static const char *const urls_words[] = { "path", "data", NULL };
+static const char *const media_words[] = { "auto", "files", "database", NULL };
 static const char *const status_auth_words[] = { "public", "token", NULL };
 static const char *const yesno_words[] = { "no", "yes", NULL };
 static const char *const level_words[] = { "debug", "info", "warn", "error", NULL };
@@ -49,6 +50,7 @@ static const struct config_key keys[] = {
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background.", NULL },
 	{ "failover_on_refusal", K_ENUM, S(failover_on_refusal), 0, 0, yesno_words, "no", NULL },
+	{ "host_id", K_STR, S(host_id), 0, 0, NULL, "", NULL },
 	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5", NULL },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80", NULL },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512", NULL },
@@ -70,6 +72,7 @@ static const struct config_key keys[] = {
 	{ "max_name", K_INT, S(max_name), 1, 4096, NULL, "200", NULL },
 	{ "max_webhook_body", K_INT, S(max_webhook_body), 1024, 67108864, NULL, "8388608", NULL },
 	{ "media_dir", K_PATH, S(media_dir), 0, 0, NULL, "/var/lib/imagegen/media", NULL },
+	{ "media_store", K_ENUM, S(media_store), 0, 0, media_words, "auto", NULL },
 	{ "media_url", K_STR, S(media_url), 0, 0, NULL, "/media/", NULL },
 	/* Each is the default model's, with its source in imagegen.conf(5). */
 	{ "price_per_image", K_STR, S(price_per_image), 0, 0, NULL,
@@ -630,10 +633,41 @@ from_env(const struct config_key *k, void *base, void *arg)
 }
 
 /* What the keys cannot say one by one. */
+/*
+ * The host's name, unless host_id names it: what a claim records, and
+ * whose worker pids this host may judge.
+ */
+static int
+resolve_host(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char name[256];
+	if (*cfg->host_id == '\0') {
+		if (gethostname(name, sizeof(name)) != 0 || *name == '\0')
+			snprintf(name, sizeof(name), "localhost");
+		name[sizeof(name) - 1] = '\0';
+		name[strcspn(name, ".")] = '\0';
+		free(cfg->host_id);
+		if ((cfg->host_id = strdup(name)) == NULL)
+			return -1;
+	}
+	size_t n = strlen(cfg->host_id);
+	if (n > 64 || strspn(cfg->host_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != n) {
+		snprintf(err, errlen, "%s: host_id: 1 to 64 of A-Z a-z 0-9 . _ -", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	char why[256];
+	if (resolve_host(cfg, path, err, errlen) != 0)
+		return -1;
+	/* auto: the pictures go where every host sees them, the database, when it is shared. */
+	if (cfg->media_store == MEDIA_AUTO)
+		cfg->media_store = store_is_uri(cfg->database) ? MEDIA_DATABASE : MEDIA_FILES;
 	if (config_price(cfg->price_per_image, "") == -2 ||
 	    config_price(cfg->price_per_mtok, "") == -2) {
 		snprintf(err, errlen, "%s: %s: not prices in USD, as \"0.039\" or "

@@ -8,6 +8,7 @@
 #define MAX_PROVIDERS 3	/* provider.c's table: gemini, openai, local */
 #define MAX_MODELS 8	/* names in one provider's model list */
 enum image_urls { URLS_PATH, URLS_DATA };
+enum media_store { MEDIA_AUTO, MEDIA_FILES, MEDIA_DATABASE };
 enum status_auth { STATUS_PUBLIC, STATUS_TOKEN };
 
 /* How a setting's text is read, and where its value goes. */
@@ -56,6 +57,7 @@ struct config {
 	long  image_size;
 	long  image_urls;	/* enum image_urls */
 	long  heartbeat_interval;	/* s */
+	char *host_id;		/* this host's name in the claims it makes */
 	long  job_deadline;
 	long  local_delay;
 	char *location_prompt;
@@ -70,6 +72,7 @@ struct config {
 	long  max_name;
 	long  max_webhook_body;
 	char *media_dir;
+	long  media_store;	/* enum media_store: auto is resolved at load */
 	char *media_url;
 	char *price_per_image;	/* USD: "gemini:0.039 openai:0.042", or one number for all */
 	char *price_per_mtok;	/* USD per million output tokens, the same way; "" for none */

@@ -60,14 +60,17 @@ jobjson_data_url(const char *path)
 	return url;
 }
 
-/* A worker keeps each image's data URL; the status route reads the file. */
+/*
+ * A worker keeps each image's data URL, and picture.c reads those kept in
+ * the database; else the status route reads the file.
+ */
 static int
 add_url(const struct config *cfg, cJSON *map, const struct image *im)
 {
+	if (cfg->image_urls == URLS_DATA && im->data != NULL)
+		return cJSON_AddStringToObject(map, im->item_id, im->data) ? 0 : -1;
 	if (cfg->image_urls != URLS_DATA || im->path == NULL)
 		return cJSON_AddStringToObject(map, im->item_id, im->url) ? 0 : -1;
-	if (im->data != NULL)
-		return cJSON_AddStringToObject(map, im->item_id, im->data) ? 0 : -1;
 	char *data = jobjson_data_url(im->path);
 	if (data == NULL)
 		return -1;

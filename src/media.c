@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,24 @@ media_finished_size(const struct media_path *mp)
 	if (stat(mp->path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
 		return -1;
 	return (long)st.st_size;
+}
+
+/* A finished file's bytes, for the database (media_store = database): 0, or -1. */
+int
+media_read(const struct media_path *mp, unsigned char **buf, size_t *len)
+{
+	long size = media_finished_size(mp);
+	FILE *f = size > 0 ? fopen(mp->path, "rbe") : NULL;
+	*buf = f != NULL ? malloc((size_t)size) : NULL;
+	*len = *buf != NULL ? fread(*buf, 1, (size_t)size, f) : 0;
+	int ok = *buf != NULL && *len == (size_t)size;
+	if (f != NULL)
+		fclose(f);
+	if (!ok) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return ok ? 0 : -1;
 }
 
 static int

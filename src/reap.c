@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "check.h"
 #include "codec.h"
@@ -32,51 +33,65 @@
 
 #define MAX_PER_RUN 256
 
+#define SILENT_GRACE_MS 3000	/* a silent holder's last chance to be heard from */
+
 struct orphans {
 	const struct config *cfg;
 	int64_t now;
 	struct live_job jobs[MAX_PER_RUN];
 	int n;
+	int silent;		/* of jobs[], those whose holder is silent, not known dead */
 	long alive;		/* jobs whose worker lives, or is starting */
 	long more;		/* orphans past MAX_PER_RUN, for a later sweep */
 	int waited;		/* only jobs silent for stale_after: a hand-over */
 };
 
+enum judgement { J_ALIVE, J_ORPHAN, J_SILENT };
+
 /*
- * A worker that lives but has not beaten for stale_after seconds is hung:
- * it goes. With waited set, a job whose worker died less than stale_after
- * ago is left for a sweep. A queued job waits for no one.
+ * A job's holder, as this host can know it: on this host, its worker
+ * process, which may be dead (an orphan) or live but silent for
+ * stale_after (hung); on another host, only its lease, which its
+ * heartbeats renew. With waited set, a job whose worker died less than
+ * stale_after ago is left for a sweep. A queued job waits for no one.
  */
-static int
-is_orphan(const struct config *cfg, const struct live_job *j, int64_t now, int waited)
+static enum judgement
+judge(const struct config *cfg, const struct live_job *j, int64_t now, int waited)
 {
 	int64_t stale = now - cfg->stale_after * 1000;
+	int mine = *j->host_id == '\0' || strcmp(j->host_id, cfg->host_id) == 0;
 	if (strcmp(j->status, "pending") == 0)
-		return j->worker_pid == 0 && (j->queued || j->updated_at < stale);
-	if (!worker_alive(j->worker_pid, j->case_id))
-		return !waited || j->heartbeat_at < stale;
-	if (j->heartbeat_at >= stale)
-		return 0;
-	log_warn("case %s: worker %ld silent for %lld s; killing it", j->case_id,
-	    j->worker_pid, (long long)(now - j->heartbeat_at) / 1000);
-	kill((pid_t)j->worker_pid, SIGKILL);
-	return 1;
+		return j->worker_pid == 0 && (j->queued || j->updated_at < stale) ? J_ORPHAN :
+		    J_ALIVE;
+	if (mine && !worker_alive(j->worker_pid, j->case_id))
+		return !waited || j->heartbeat_at < stale ? J_ORPHAN : J_ALIVE;
+	if (mine)
+		return j->heartbeat_at < stale ? J_SILENT : J_ALIVE;
+	return j->lease_until < now ? J_SILENT : J_ALIVE;
 }
 
 /*
  * Every live job is looked at, so that all workers alive are counted; a
- * pending job not yet stale counts too: its worker is starting.
+ * pending job not yet stale counts too: its worker is starting. Orphans
+ * come first, the silent after them.
  */
 static int
 collect(const struct live_job *j, void *arg)
 {
 	struct orphans *o = arg;
-	if (!is_orphan(o->cfg, j, o->now, o->waited))
+	enum judgement v = judge(o->cfg, j, o->now, o->waited);
+	if (v == J_ALIVE) {
 		o->alive++;
-	else if (o->n < MAX_PER_RUN)
-		o->jobs[o->n++] = *j;
-	else
+	} else if (o->n == MAX_PER_RUN) {
 		o->more++;
+	} else if (v == J_SILENT) {
+		o->jobs[o->n++] = *j;
+		o->silent++;
+	} else {
+		memmove(&o->jobs[o->n - o->silent + 1], &o->jobs[o->n - o->silent],
+		    (size_t)o->silent * sizeof(*j));
+		o->jobs[o->n++ - o->silent] = *j;
+	}
 	return 0;
 }
 
@@ -108,7 +123,39 @@ redeliver(const struct config *cfg)
 	return sent;
 }
 
-/* Resumes at most limit orphans, and only while max_inflight allows. */
+/*
+ * Takes the job from its holder, if it is still as this reaper saw it:
+ * the epoch moves, and a worker of this host that is hung is killed (a
+ * worker elsewhere stops at its next write). 1 when this reaper took it.
+ */
+static int
+take(const struct orphans *o, const struct live_job *j, int silent)
+{
+	if ((j->queued ? store_take_queued(j->case_id, o->now) : store_release(j, o->now)) != 1)
+		return 0;
+	int mine = *j->host_id == '\0' || strcmp(j->host_id, o->cfg->host_id) == 0;
+	if (j->queued)
+		log_info("case %s: queued job; starting its worker", j->case_id);
+	else if (silent && mine)
+		log_warn("case %s: worker %ld silent for %lld s; killing it", j->case_id,
+		    j->worker_pid, (long long)(o->now - j->heartbeat_at) / 1000);
+	else if (silent)
+		log_warn("case %s: the lease of %s's worker ran out %lld s ago; resuming it here",
+		    j->case_id, j->host_id, (long long)(o->now - j->lease_until) / 1000);
+	else
+		log_warn("case %s: %s job without a live worker%s; resuming", j->case_id,
+		    j->status, j->worker_pid ? "" : " ever");
+	if (silent && mine)
+		kill((pid_t)j->worker_pid, SIGKILL);
+	return 1;
+}
+
+/*
+ * Resumes at most limit orphans, and only while max_inflight allows. A
+ * holder that lives but has not been heard from gets a last grace: one
+ * that was only cut off from the database (it came back a moment ago)
+ * renews its lease within it, and keeps its job and the calls it paid for.
+ */
 static int
 resume_orphans(const struct config *cfg, long limit, int waited)
 {
@@ -126,20 +173,14 @@ resume_orphans(const struct config *cfg, long limit, int waited)
 		log_info("reap: %ld jobs without a worker, %ld workers alive, max_inflight %ld:"
 		    " %ld wait for a place", o->n + o->more, o->alive, cfg->max_inflight,
 		    o->n + o->more - (room > 0 ? room : 0));
-	for (int i = 0; resumed >= 0 && i < o->n && resumed < room; i++) {
-		const struct live_job *j = &o->jobs[i];
-		/* Only the reaper whose release, or take, succeeds starts a worker. */
-		if ((j->queued ? store_take_queued(j->case_id, o->now)
-		    : store_release(j->case_id, j->worker_pid, o->now)) != 1)
-			continue;
-		if (j->queued)
-			log_info("case %s: queued job; starting its worker", j->case_id);
-		else
-			log_warn("case %s: %s job without a live worker%s; resuming", j->case_id,
-			    j->status, j->worker_pid ? "" : " ever");
-		if (spawn_worker(j->case_id) == 0)
-			resumed++;
+	if (resumed == 0 && o->silent > 0 && o->n - o->silent < room) {
+		struct timespec grace = { SILENT_GRACE_MS / 1000, SILENT_GRACE_MS % 1000 * 1000000L };
+		nanosleep(&grace, NULL);
+		o->now = codec_now_ms();
 	}
+	for (int i = 0; resumed >= 0 && i < o->n && resumed < room; i++)
+		if (take(o, &o->jobs[i], i >= o->n - o->silent) && spawn_worker(o->jobs[i].case_id) == 0)
+			resumed++;
 	free(o);
 	return resumed;
 }

@@ -263,6 +263,24 @@ reply_json(struct request *r, int status, const char *headers, void *json)
 	cJSON_free(text);
 }
 
+/* RFC 9110 13.1.2: a list of entity tags, or "*"; weak tags compare weakly. */
+int
+request_etag_matches(const struct request *r, const char *etag)
+{
+	const char *header = r->if_none_match;
+	if (header == NULL)
+		return 0;
+	if (strcmp(header, "*") == 0)
+		return 1;
+	size_t n = strlen(etag);
+	for (const char *p = header; (p = strstr(p, etag)) != NULL; p += n) {
+		char after = p[n];
+		if (after == '\0' || after == ',' || after == ' ')
+			return 1;
+	}
+	return 0;
+}
+
 void
 reply_error(struct request *r, int status, const char *message, const char *field)
 {

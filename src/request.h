@@ -34,6 +34,7 @@ int  request_init(struct request *r, FCGX_Request *fcgi, char **envp,
 void request_free(struct request *r);
 int  request_read_ahead(struct request *r, long max);
 int  request_read_json(struct request *r, long max);
+int  request_etag_matches(const struct request *r, const char *etag);
 void reply(struct request *r, int status, const char *headers, const char *body,
 	size_t len);
 void reply_typed(struct request *r, int status, const char *content_type,

@@ -8,6 +8,7 @@
 #include "generate.h"
 #include "list.h"
 #include "metrics.h"
+#include "picture.h"
 #include "request.h"
 #include "retry.h"
 #include "router.h"
@@ -34,6 +35,8 @@ static const struct route routes[] = {
 	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
 	/* Read on the reader, as status: a held write lock does not hold it up. */
 	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 1, metrics_handle },
+	/* media_store = database: nginx passes /media/ here (nginx/imagegen-pg.conf). */
+	{ "/media/", 1, ".jpg", "GET", OPEN, 1, picture_handle },
 };
 
 static int
@@ -65,7 +68,7 @@ match(const char *path, char *rest, size_t restlen)
 void
 router_dispatch(struct request *r)
 {
-	char rest[128] = "";
+	char rest[160] = "";
 	const struct route *rt = match(r->path, rest, sizeof(rest));
 	if (rt == NULL) {
 		reply_error(r, 404, "Not found", NULL);
@@ -96,7 +99,7 @@ router_dispatch(struct request *r)
 int
 router_reads_only(const struct request *r)
 {
-	char rest[128];
+	char rest[160];
 	const struct route *rt = match(r->path, rest, sizeof(rest));
 	return rt != NULL && rt->reader;
 }

@@ -10,6 +10,7 @@
 #include "casereq.h"
 #include "config.h"
 #include "jobjson.h"
+#include "picture.h"
 #include "log.h"
 #include "request.h"
 #include "status.h"
@@ -36,23 +37,6 @@ make_etag(const struct request *r, int64_t version, int64_t created_at, char *et
 {
 	snprintf(etag, len, "\"%" PRId64 "-%" PRId64 "%c\"", version, created_at,
 	    r->cfg->image_urls == URLS_DATA ? 'd' : 'p');
-}
-
-/* RFC 9110 13.1.2: a list of entity tags, or "*"; weak tags compare weakly. */
-static int
-etag_matches(const char *header, const char *etag)
-{
-	if (header == NULL)
-		return 0;
-	if (strcmp(header, "*") == 0)
-		return 1;
-	size_t n = strlen(etag);
-	for (const char *p = header; (p = strstr(p, etag)) != NULL; p += n) {
-		char after = p[n];
-		if (after == '\0' || after == ',' || after == ' ')
-			return 1;
-	}
-	return 0;
 }
 
 /*
@@ -149,6 +133,7 @@ send_job(struct request *r, const char *case_id)
 		return;
 	}
 	make_etag(r, job.version, job.created_at, etag, sizeof(etag));
+	picture_data_urls(r->cfg, case_id, images, n);
 	char *text = render(r->cfg, &job, images, n, &len);
 	if (text == NULL) {
 		log_error("case %s: cannot build the status", case_id);
@@ -177,7 +162,7 @@ status_handle(struct request *r, const char *case_id)
 		return;
 	}
 	make_etag(r, version, created_at, etag, sizeof(etag));
-	if (etag_matches(r->if_none_match, etag)) {
+	if (request_etag_matches(r, etag)) {
 		send_answer(r, 304, etag, NULL, 0);
 		return;
 	}

@@ -23,6 +23,10 @@ struct job {
 	int64_t created_at, started_at, completed_at, updated_at, version;
 	int64_t queued_at;	/* pending, waiting for a place under max_inflight; or 0 */
 	int64_t cancelled_at;	/* when a cancel was asked, until a retry; or 0 */
+	char host_id[65];	/* whose worker holds it, or "" */
+	int64_t epoch;		/* one more at each claim (store_worker.h) */
+	int64_t beat_at;	/* the last heartbeat, or -1 */
+	int64_t lease_until;	/* past it, another host may take the job; or 0 */
 };
 
 struct image {
@@ -50,6 +54,10 @@ struct live_job {
 	int64_t heartbeat_at;
 	int64_t updated_at;
 	int queued;		/* no worker started: max_inflight were at work */
+	char host_id[65];	/* the host whose worker holds it, or "" */
+	int64_t epoch;
+	int64_t lease_until;	/* past it, any host may resume the job; 0 for none */
+	int64_t beat_at;	/* the heartbeat as read, -1 for none: a release needs it unchanged */
 };
 
 /* A webhook delivery left pending by a worker that has ended, for the reaper. */
@@ -99,21 +107,9 @@ int  store_each_job(int (*fn)(const struct job *, void *), void *arg);
 int  store_each_recent_job(const char *status, int64_t before_at, const char *before_id,
 	int limit, int (*fn)(const struct job *, void *), void *arg);
 
-int  store_claim(const char *case_id, long pid, int64_t now, const char *update);
-int  store_heartbeat(const char *case_id, long pid, int64_t now);
-int  store_release(const char *case_id, long old_pid, int64_t now);
+int  store_release(const struct live_job *j, int64_t now);
 int  store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg);
 int  store_maintenance_due(const char *task, int64_t now, int64_t interval_ms);
-int  store_image_started(const char *case_id, const char *item_id, const char *provider,
-	const char *model, int64_t now);
-int  store_image_completed(const char *case_id, const char *item_id, const char *path,
-	const char *url, long bytes, long api_ms, int64_t now, const char *update);
-int  store_image_retry(const char *case_id, const char *item_id, const char *error);
-int  store_image_interrupted(const char *case_id, const char *item_id);
-int  store_image_failed(const char *case_id, const char *item_id, const char *error,
-	long api_ms, int64_t now, const char *update);
-int  store_finish(const char *case_id, const char *status, int64_t now, const char *update);
-
 enum store_retry store_retry(const char *case_id, int64_t now, int *n);
 enum store_cancel store_cancel(const char *case_id, int64_t now);
 int  store_cancel_requested(const char *case_id);

@@ -1,8 +1,7 @@
 /*
  * store_jobs.c: jobs and their images, from generate to the final status:
- * create, load, claim, each image's steps, finish, retry, cancel, and the
- * lists. Each change and the progress update that reports it (the outbox)
- * commit in one transaction.
+ * create, load, retry, cancel, the lists, and what the reaper reads and
+ * releases. A worker's own writes are store_worker.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +10,26 @@
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
-#include "store_outbox.h"
 
 #define JOB_COLUMNS \
 	"SELECT case_id, status, request_hash, total_images, completed_images," \
 	" failed_images, retry_count, last_error, webhook_url, worker_pid," \
 	" created_at, started_at, completed_at, updated_at, version, queued_at," \
-	" cancel_requested_at FROM jobs"
+	" cancel_requested_at, coalesce(host_id, ''), epoch, coalesce(heartbeat_at, -1)," \
+	" coalesce(lease_until, 0) FROM jobs"
 
 static const char JOB_HASH[] = "SELECT request_hash, status FROM jobs WHERE case_id = $1";
+/* Inside a write transaction, PostgreSQL's row is locked: two racing writers wait in turn. */
+static const char JOB_HASH_LOCKED[] =
+    "SELECT request_hash, status FROM jobs WHERE case_id = $1 FOR UPDATE";
+/* For a retry: the job's counters as its images have them. */
+static const char RECOUNT[] =
+    "UPDATE jobs SET"
+    " completed_images = (SELECT count(*) FROM images"
+    "   WHERE case_id = $1 AND status = 'completed'),"
+    " failed_images = (SELECT count(*) FROM images"
+    "   WHERE case_id = $1 AND status = 'failed'),"
+    " updated_at = $2 WHERE case_id = $1";
 static const char JOB_INSERT[] =
     "INSERT INTO jobs (case_id, total_images, webhook_url, request_hash,"
     " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)";
@@ -33,65 +43,26 @@ static const char IMAGES_SELECT[] =
     " last_error, path, url, provider, model, interrupted FROM images WHERE case_id = $1"
     " ORDER BY position";
 static const char JOBS_ALL[] = JOB_COLUMNS " ORDER BY created_at";
-static const char CLAIM[] =
-    "UPDATE jobs SET status = 'generating', worker_pid = $2, queued_at = NULL,"
-    " started_at = coalesce(started_at, $3), heartbeat_at = $3, updated_at = $3"
-    " WHERE case_id = $1 AND status = 'pending'";
-static const char HEARTBEAT[] =
-    "UPDATE jobs SET heartbeat_at = $3"
-    " WHERE case_id = $1 AND worker_pid = $2 AND status = 'generating'";
-static const char RELEASE[] =
-    "UPDATE jobs SET status = 'pending', worker_pid = NULL, updated_at = $3"
-    " WHERE case_id = $1 AND worker_pid IS NOT DISTINCT FROM $2"
-    " AND status IN ('pending', 'generating')";
+#define RELEASE_SET \
+    "UPDATE jobs SET status = 'pending', worker_pid = NULL, host_id = NULL," \
+    " lease_until = NULL, epoch = epoch + 1, updated_at = $3"
+#define RELEASE_AS_SEEN \
+    " case_id = $1 AND epoch = $2 AND heartbeat_at IS NOT DISTINCT FROM $4" \
+    " AND status IN ('pending', 'generating')"
+static const char RELEASE[] = RELEASE_SET " WHERE" RELEASE_AS_SEEN;
+/* A row another reaper, or a claim, holds is passed by, not waited for. */
+static const char RELEASE_PG[] = RELEASE_SET " WHERE case_id = (SELECT case_id FROM jobs"
+    " WHERE" RELEASE_AS_SEEN " FOR UPDATE SKIP LOCKED)";
 static const char LIVE_JOBS[] =
     "SELECT case_id, status, worker_pid, coalesce(heartbeat_at, updated_at), updated_at,"
-    " queued_at IS NOT NULL FROM jobs WHERE status IN ('pending', 'generating')"
+    " queued_at IS NOT NULL, coalesce(host_id, ''), epoch, coalesce(lease_until, 0),"
+    " heartbeat_at FROM jobs WHERE status IN ('pending', 'generating')"
     " ORDER BY coalesce(queued_at, updated_at)";
 /* A task's first run makes its row: the provider checks are one per provider. */
 static const char MAINTENANCE[] =
     "INSERT INTO maintenance (name, last_run) VALUES ($1, $2)"
     " ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run"
     " WHERE maintenance.last_run <= excluded.last_run - $3";
-static const char IMAGE_START[] =
-    "UPDATE images SET status = 'generating', attempts = attempts + 1,"
-    " started_at = $3, provider = $4, model = $5 WHERE case_id = $1 AND item_id = $2";
-static const char IMAGE_DONE[] =
-    "UPDATE images SET status = 'completed', path = $3, url = $4, bytes = $5,"
-    " last_error = NULL, finished_at = $6, api_ms = coalesce($7, api_ms)"
-    " WHERE case_id = $1 AND item_id = $2";
-/* An image a webhook report completed stays so: counts never go down. */
-static const char IMAGE_FAIL[] =
-    "UPDATE images SET status = 'failed', last_error = $3, finished_at = $4,"
-    " api_ms = coalesce($5, api_ms) WHERE case_id = $1 AND item_id = $2"
-    " AND status <> 'completed'";
-static const char IMAGE_RETRY[] =
-    "UPDATE images SET status = 'pending', last_error = $3"
-    " WHERE case_id = $1 AND item_id = $2";
-static const char COUNTERS[] =
-    "UPDATE jobs SET"
-    " completed_images = (SELECT count(*) FROM images"
-    "   WHERE case_id = $1 AND status = 'completed'),"
-    " failed_images = (SELECT count(*) FROM images"
-    "   WHERE case_id = $1 AND status = 'failed'),"
-    " updated_at = $2 WHERE case_id = $1";
-/* The status its worker counted: it wrote every image row, and the update that says so. */
-static const char FINISH[] =
-    "UPDATE jobs SET status = $3,"
-    " last_error = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled by request'"
-    "   ELSE (SELECT item_id || ': ' || last_error FROM images"
-    "   WHERE case_id = $1 AND status = 'failed'"
-    "   ORDER BY finished_at DESC, position LIMIT 1) END,"
-    " completed_at = $2, updated_at = $2 WHERE case_id = $1";
-/*
- * Back to pending at once: a worker killed before it asks again must not
- * have the same attempt refunded twice by the next.
- */
-static const char IMAGE_INTERRUPTED[] =
-    "UPDATE images SET status = 'pending',"
-    " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
-    " interrupted = interrupted + 1"
-    " WHERE case_id = $1 AND item_id = $2 AND status = 'generating'";
 static const char RETRY_IMAGES[] =
     "UPDATE images SET status = 'pending', attempts = 0, last_error = NULL,"
     " api_ms = NULL, finished_at = NULL WHERE case_id = $1 AND status = 'failed'";
@@ -151,8 +122,7 @@ insert_images(const struct case_req *req)
 static int
 find_existing(const struct case_req *req, char status[12])
 {
-	struct sstmt *s = store_stmt(store_sql(JOB_HASH, "SELECT request_hash, status FROM jobs"
-	    " WHERE case_id = $1 FOR UPDATE"));
+	struct sstmt *s = store_stmt(store_sql(JOB_HASH, JOB_HASH_LOCKED));
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, req->case_id);
@@ -241,6 +211,10 @@ read_job(struct sstmt *s, struct job *j)
 	j->version = scol_int(s, 14);
 	j->queued_at = scol_int(s, 15);
 	j->cancelled_at = scol_int(s, 16);
+	scol_copy(s, 17, j->host_id, sizeof(j->host_id));
+	j->epoch = scol_int(s, 18);
+	j->beat_at = scol_int(s, 19);
+	j->lease_until = scol_int(s, 20);
 }
 
 static void
@@ -392,55 +366,22 @@ store_each_recent_job(const char *status, int64_t before_at, const char *before_
 }
 
 /*
- * Returns 1 if this process now owns the job, 0 if another has it or it is
- * done. The claim and its start update (the outbox's row) commit together.
+ * Puts a job whose worker is gone back to pending, if it is as the reaper
+ * saw it (the same epoch, and no heartbeat since): of two reapers, on any
+ * hosts, one wins; the epoch moves, and the worker it was taken from is
+ * fenced out at its next write.
  */
 int
-store_claim(const char *case_id, long pid, int64_t now, const char *update)
+store_release(const struct live_job *j, int64_t now)
 {
-	struct sstmt *s = store_stmt(CLAIM);
-	if (s == NULL || store_begin() != 0)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_int(s, 2, pid);
-	sbind_int(s, 3, now);
-	int claimed = store_exec_changed(s, "claim job");
-	if (claimed < 0 || (claimed && store_outbox_add(case_id, "start", update, now) < 0) ||
-	    store_commit() != 0) {
-		store_rollback();
-		return -1;
-	}
-	return claimed;
-}
-
-/* The one row a statement of (case_id, pid or text, now) changes: 1, 0 none, -1 error. */
-static int
-change_one(const char *sql, const char *what, const char *case_id, long pid, int64_t now)
-{
-	struct sstmt *s = store_stmt(sql);
+	struct sstmt *s = store_stmt(store_sql(RELEASE, RELEASE_PG));
 	if (s == NULL)
 		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_known(s, 2, pid);
+	sbind_text(s, 1, j->case_id);
+	sbind_int(s, 2, j->epoch);
 	sbind_int(s, 3, now);
-	return store_exec_changed(s, what);
-}
-
-/* Returns 1 while pid still owns the job, 0 once it has been taken from it. */
-int
-store_heartbeat(const char *case_id, long pid, int64_t now)
-{
-	return change_one(HEARTBEAT, "heartbeat", case_id, pid, now);
-}
-
-/*
- * Puts a job whose worker is gone back to pending, if that worker (old_pid,
- * 0 for none) still holds it: of two reapers, only one wins.
- */
-int
-store_release(const char *case_id, long old_pid, int64_t now)
-{
-	return change_one(RELEASE, "release job", case_id, old_pid > 0 ? old_pid : -1, now);
+	sbind_known(s, 4, j->beat_at);
+	return store_exec_changed(s, "release job");
 }
 
 int
@@ -458,6 +399,10 @@ store_each_live_job(int (*fn)(const struct live_job *, void *), void *arg)
 		j.heartbeat_at = scol_int(s, 3);
 		j.updated_at = scol_int(s, 4);
 		j.queued = (int)scol_int(s, 5);
+		scol_copy(s, 6, j.host_id, sizeof(j.host_id));
+		j.epoch = scol_int(s, 7);
+		j.lease_until = scol_int(s, 8);
+		j.beat_at = store_engine()->is_null(s, 9) ? -1 : scol_int(s, 9);
 		if (fn(&j, arg))
 			break;
 	}
@@ -478,133 +423,11 @@ store_maintenance_due(const char *task, int64_t now, int64_t interval_ms)
 	return store_exec_changed(s, "maintenance");
 }
 
-int
-store_image_started(const char *case_id, const char *item_id, const char *provider,
-    const char *model, int64_t now)
-{
-	struct sstmt *s = store_stmt(IMAGE_START);
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	sbind_int(s, 3, now);
-	sbind_text(s, 4, provider);
-	sbind_text(s, 5, model);
-	return store_exec_done(s, "image started");
-}
-
-static int
-update_counters(const char *case_id, int64_t now)
-{
-	struct sstmt *s = store_stmt(COUNTERS);
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_int(s, 2, now);
-	return store_exec_done(s, "update counters");
-}
-
-/*
- * An image row, the job's counters and the progress update that reports
- * them change in one transaction, so they always agree.
- */
-static int
-image_txn(struct sstmt *s, const char *case_id, int64_t now, const char *what,
-    const char *update)
-{
-	if (store_exec_done(s, what) != 0 || update_counters(case_id, now) != 0 ||
-	    store_outbox_add(case_id, "progress", update, now) < 0 || store_commit() != 0) {
-		store_rollback();
-		return -1;
-	}
-	return 0;
-}
-
-/* api_ms: the image API's answer time, or -1 when there was no call. */
-int
-store_image_completed(const char *case_id, const char *item_id, const char *path,
-    const char *url, long bytes, long api_ms, int64_t now, const char *update)
-{
-	struct sstmt *s = store_stmt(IMAGE_DONE);
-	if (s == NULL || store_begin() != 0)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	sbind_text(s, 3, path);
-	sbind_text(s, 4, url);
-	sbind_int(s, 5, bytes);
-	sbind_int(s, 6, now);
-	sbind_known(s, 7, api_ms);
-	return image_txn(s, case_id, now, "image completed", update);
-}
-
-/*
- * An attempt a dead worker left 'generating' got no answer: it is taken
- * back from attempts, which retry_attempts limits, and counted apart.
- * Returns 1 when refunded, 0 when the image was not generating.
- */
-int
-store_image_interrupted(const char *case_id, const char *item_id)
-{
-	struct sstmt *s = store_stmt(IMAGE_INTERRUPTED);
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	return store_exec_changed(s, "image interrupted");
-}
-
-/* Back to pending with the reason, until the backoff is over. */
-int
-store_image_retry(const char *case_id, const char *item_id, const char *error)
-{
-	struct sstmt *s = store_stmt(IMAGE_RETRY);
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	sbind_text(s, 3, error);
-	return store_exec_done(s, "image retry");
-}
-
-int
-store_image_failed(const char *case_id, const char *item_id, const char *error,
-    long api_ms, int64_t now, const char *update)
-{
-	struct sstmt *s = store_stmt(IMAGE_FAIL);
-	if (s == NULL || store_begin() != 0)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	sbind_text(s, 3, error);
-	sbind_int(s, 4, now);
-	sbind_known(s, 5, api_ms);
-	return image_txn(s, case_id, now, "image failed", update);
-}
-
-int
-store_finish(const char *case_id, const char *status, int64_t now, const char *update)
-{
-	struct sstmt *s = store_stmt(FINISH);
-	if (s == NULL || store_begin() != 0)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_int(s, 2, now);
-	sbind_text(s, 3, status);
-	if (store_exec_done(s, "finish") != 0 || update_counters(case_id, now) != 0 ||
-	    store_outbox_add(case_id, "final", update, now) < 0 || store_commit() != 0) {
-		log_error("store: case %s: cannot record the final status", case_id);
-		store_rollback();
-		return -1;
-	}
-	return 0;
-}
-
 /* The job's status, inside the caller's transaction: 1 found, 0 not, -1 error. */
 int
 store_job_status(const char *case_id, char status[12])
 {
-	struct sstmt *s = store_stmt(JOB_HASH);
+	struct sstmt *s = store_stmt(store_sql(JOB_HASH, JOB_HASH_LOCKED));
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, case_id);
@@ -613,6 +436,17 @@ store_job_status(const char *case_id, char status[12])
 		scol_copy(s, 1, status, 12);
 	store_done(s);
 	return rc == SS_ROW ? 1 : rc == SS_DONE ? 0 : -1;
+}
+
+static int
+recount(const char *case_id, int64_t now)
+{
+	struct sstmt *s = store_stmt(RECOUNT);
+	if (s == NULL)
+		return -1;
+	sbind_text(s, 1, case_id);
+	sbind_int(s, 2, now);
+	return store_exec_done(s, "recount images");
 }
 
 static int
@@ -655,7 +489,7 @@ store_retry(const char *case_id, int64_t now, int *n)
 	}
 	sbind_text(job, 1, case_id);
 	sbind_int(job, 2, now);
-	if (store_exec_done(job, "retry job") != 0 || update_counters(case_id, now) != 0 ||
+	if (store_exec_done(job, "retry job") != 0 || recount(case_id, now) != 0 ||
 	    store_commit() != 0)
 		goto done;
 	return RETRY_STARTED;

@@ -373,17 +373,28 @@ pg_fault(struct sdb *d)
 	return d != NULL ? d->fault : SF_GONE;
 }
 
-/* The schema's version, 0 when the database has none, -1 on error. */
+/* One number a query gives, or 0 for none; -1 on error. */
 static int
-schema_version(struct sdb *d, int *v)
+query_int(struct sdb *d, const char *sql, int *v)
 {
-	PGresult *r = PQexec(d->c, "SELECT CASE WHEN to_regclass('schema_version') IS NULL"
-	    " THEN 0 ELSE (SELECT max(version) FROM schema_version) END");
+	PGresult *r = PQexec(d->c, sql);
 	int rc = result_ok(d, r);
 	*v = rc == 0 && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ?
 	    atoi(PQgetvalue(r, 0, 0)) : 0;
 	PQclear(r);
 	return rc;
+}
+
+/* The schema's version, 0 when the database has none, -1 on error. */
+static int
+schema_version(struct sdb *d, int *v)
+{
+	int there;
+	if (query_int(d, "SELECT CAST(to_regclass('schema_version') IS NOT NULL AS INTEGER)",
+	    &there) != 0)
+		return -1;
+	*v = 0;
+	return there ? query_int(d, "SELECT max(version) FROM schema_version", v) : 0;
 }
 
 /* The next step from version v: the whole schema, or one twin and its bump. */

@@ -33,13 +33,14 @@ static const char FAIL[] =
  * The counts are the rows', never the update's; a final status is the
  * rows' too, as a local worker's would be (store_jobs.c, FINISH).
  */
+/* $1 the case, $2 and $3 the counts, $4 now; $5 the status, $6 1 when it is final. */
 static const char JOB[] =
-    "UPDATE jobs SET status = CASE WHEN $5 = 0 THEN $2"
-    "   WHEN $6 = total_images THEN 'completed' WHEN $6 = 0 THEN 'failed'"
+    "UPDATE jobs SET status = CASE WHEN $6 = 0 THEN $5"
+    "   WHEN $2 = total_images THEN 'completed' WHEN $2 = 0 THEN 'failed'"
     "   ELSE 'partial' END,"
-    " completed_images = $6, failed_images = $7,"
+    " completed_images = $2, failed_images = $3,"
     " started_at = coalesce(started_at, $4),"
-    " completed_at = CASE WHEN $5 = 1 THEN $4 ELSE completed_at END,"
+    " completed_at = CASE WHEN $6 = 1 THEN $4 ELSE completed_at END,"
     " updated_at = $4 WHERE case_id = $1";
 /* The same without the status: writing it, even unchanged, costs a third more. */
 static const char COUNTS[] =
@@ -172,15 +173,12 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, p->case_id);
+	sbind_int(s, 2, rows->completed);
+	sbind_int(s, 3, rows->failed);
 	sbind_int(s, 4, now);
 	if (forward) {
-		sbind_text(s, 2, p->status);
-		sbind_int(s, 5, progress_status_rank(p->status) == 2);
-		sbind_int(s, 6, rows->completed);
-		sbind_int(s, 7, rows->failed);
-	} else {
-		sbind_int(s, 2, rows->completed);
-		sbind_int(s, 3, rows->failed);
+		sbind_text(s, 5, p->status);
+		sbind_int(s, 6, progress_status_rank(p->status) == 2);
 	}
 	return store_exec_done(s, "progress job");
 }

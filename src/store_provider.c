@@ -1,8 +1,7 @@
 /*
  * store_provider.c: the rows about the providers themselves, on the
- * store's connection: the tokens an image cost (migration 10), what
- * `imagegen check` found (migration 11), and each model's retirement,
- * marked or announced (migration 19).
+ * store's connection: what `imagegen check` found (migration 11), and
+ * each model's retirement, marked or announced (migration 19).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,13 +11,10 @@
 #include "store_int.h"
 #include "store_provider.h"
 
-enum query { Q_USAGE, Q_CHECK_ADD, Q_CHECK_LAST, Q_MODEL_GET, Q_MODEL_RETIRE, Q_MODEL_CLEAR,
+enum query { Q_CHECK_ADD, Q_CHECK_LAST, Q_MODEL_GET, Q_MODEL_RETIRE, Q_MODEL_CLEAR,
 	Q_MODEL_NOTE, Q_COUNT };
 
 static const struct { const char *what, *sql; } queries[Q_COUNT] = {
-	[Q_USAGE] = { "image usage",
-	    "UPDATE images SET prompt_tokens = $3, output_tokens = $4"
-	    " WHERE case_id = $1 AND item_id = $2" },
 	[Q_CHECK_ADD] = { "record a check",
 	    "INSERT INTO provider_checks (provider, model, ok, detail, checked_at)"
 	    " VALUES ($1, $2, $3, $4, $5)" },
@@ -59,21 +55,6 @@ prepare(enum query id)
 	if (id == Q_CHECK_LAST && store_is_pg())
 		return store_stmt(CHECK_LAST_PG);
 	return store_stmt(queries[id].sql);
-}
-
-/* The provider's own count of tokens; -1 for one it did not give. */
-int
-store_image_usage(const char *case_id, const char *item_id, long prompt_tokens,
-    long output_tokens)
-{
-	struct sstmt *s = prepare(Q_USAGE);
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
-	sbind_text(s, 2, item_id);
-	sbind_known(s, 3, prompt_tokens);
-	sbind_known(s, 4, output_tokens);
-	return store_exec_done(s, queries[Q_USAGE].what);
 }
 
 int

@@ -26,8 +26,6 @@ struct model_row {
 	int made_images;	/* it has made a picture here */
 };
 
-int  store_image_usage(const char *case_id, const char *item_id, long prompt_tokens,
-	long output_tokens);
 int  store_check_record(const struct check_row *row);
 int  store_check_last(const char *provider, const char *model, struct check_row *row);
 int  store_model_get(const char *provider, const char *model, struct model_row *row);

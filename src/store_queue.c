@@ -18,9 +18,13 @@ static const char QUEUE[] =
     "UPDATE jobs SET queued_at = $2 WHERE case_id = $1 AND status = 'pending'"
     " AND worker_pid IS NULL";
 /* It counts as at work from here: its worker is starting. */
+#define QUEUED " AND status = 'pending' AND worker_pid IS NULL AND queued_at IS NOT NULL"
 static const char TAKE[] =
-    "UPDATE jobs SET queued_at = NULL, updated_at = $2 WHERE case_id = $1"
-    " AND status = 'pending' AND worker_pid IS NULL AND queued_at IS NOT NULL";
+    "UPDATE jobs SET queued_at = NULL, updated_at = $2 WHERE case_id = $1" QUEUED;
+/* Any host with a free place may take it: one another host is taking is passed by. */
+static const char TAKE_PG[] =
+    "UPDATE jobs SET queued_at = NULL, updated_at = $2 WHERE case_id ="
+    " (SELECT case_id FROM jobs WHERE case_id = $1" QUEUED " FOR UPDATE SKIP LOCKED)";
 
 /* Jobs with a worker at work or starting, but for except_case's own. */
 int
@@ -79,5 +83,5 @@ store_queue(const char *case_id, int64_t now)
 int
 store_take_queued(const char *case_id, int64_t now)
 {
-	return update_one(TAKE, "take queued job", case_id, now);
+	return update_one(store_sql(TAKE, TAKE_PG), "take queued job", case_id, now);
 }

@@ -25,10 +25,11 @@
 #include "log.h"
 #include "media.h"
 #include "notify.h"
+#include "picture.h"
 #include "provider.h"
 #include "store.h"
-#include "store_outbox.h"
 #include "store_provider.h"
+#include "store_worker.h"
 #include "worker.h"
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
@@ -54,6 +55,7 @@ struct slot {
 struct worker {
 	const struct config *cfg;
 	struct job job;
+	struct claim claim;	/* every write names it: the job is this worker's */
 	struct image *images;
 	size_t n;
 	size_t *todo;
@@ -87,6 +89,8 @@ struct worker {
 	int64_t last_progress;
 	int progress_dirty;
 	unsigned char *unrec;	/* per image: an enum unrecorded */
+	unsigned char **jpeg;	/* per image, media_store = database: the picture until recorded */
+	size_t *jpeg_len;
 	long *rec_bytes, *rec_api_ms;	/* per image: what its record says */
 	size_t n_unrec;
 	int64_t store_retry_at;	/* when the writes the store did not take are tried again */
@@ -135,6 +139,28 @@ unfinished(const struct worker *w)
 }
 
 /*
+ * A write found the job's epoch moved on: another worker, here or on
+ * another host, resumed the job after this one's lease ran out. This one
+ * stops at once: no further paid call, and nothing more stored.
+ */
+static _Noreturn void
+taken(const struct worker *w)
+{
+	log_error("case %s: the job was taken by another worker (epoch %lld is no longer"
+	    " the job's); stopping", w->job.case_id, (long long)w->claim.epoch);
+	_exit(1);
+}
+
+/* A worker write's answer: fenced stops the worker; else 0, or -1 on error. */
+static int
+written(const struct worker *w, int rc)
+{
+	if (rc == STORE_FENCED)
+		taken(w);
+	return rc;
+}
+
+/*
  * The update the caller's webhook gets for a change, rendered from the
  * worker's view of its job (it is the job's one writer) before the store
  * writes the change and the update together: the store's transaction
@@ -152,6 +178,7 @@ update_for(struct worker *w, const char *status)
 		if (im->data == NULL && im->path != NULL && strcmp(im->status, "completed") == 0)
 			im->data = jobjson_data_url(im->path);
 	}
+	picture_data_urls(w->cfg, job.case_id, w->images, w->n);
 	char *update = jobjson_progress(w->cfg, &job, w->images, w->n);
 	if (update == NULL)
 		log_error("case %s: cannot build the webhook update; not sent", job.case_id);
@@ -165,13 +192,54 @@ write_image(struct worker *w, size_t idx)
 	struct image *im = &w->images[idx];
 	char *update = update_for(w, w->job.status);
 	int64_t now = codec_now_ms();
+	struct media_blob blob = { w->jpeg[idx], w->jpeg_len[idx] };
 	int rc = w->unrec[idx] == REC_COMPLETED ?
-	    store_image_completed(w->job.case_id, im->item_id, im->path, im->url,
-	    w->rec_bytes[idx], w->rec_api_ms[idx], now, update) :
-	    store_image_failed(w->job.case_id, im->item_id, im->error, w->rec_api_ms[idx], now,
+	    store_image_completed(&w->claim, im->item_id,
+	    w->cfg->media_store == MEDIA_DATABASE ? NULL : im->path, im->url,
+	    w->rec_bytes[idx], w->rec_api_ms[idx], &blob, now, update) :
+	    store_image_failed(&w->claim, im->item_id, im->error, w->rec_api_ms[idx], now,
 	    update);
 	free(update);
-	return rc;
+	return written(w, rc);
+}
+
+/* The store refused a write: nothing new is paid for until it takes one (generate_all). */
+static void
+store_away(struct worker *w, const char *what, int64_t now)
+{
+	if (w->store_away_since == 0) {
+		log_warn("case %s: the database did not take %s; no new request until it does",
+		    w->job.case_id, what);
+		w->store_away_since = now;
+	}
+	w->store_retry_at = now + STORE_RETRY_MS;
+}
+
+/* Back: the lease is renewed at once, so that no reaper takes a job that lives. */
+static void
+store_back(struct worker *w, int64_t now)
+{
+	if (w->store_away_since == 0)
+		return;
+	log_info("case %s: the database answers again, after %lld ms", w->job.case_id,
+	    (long long)(now - w->store_away_since));
+	w->store_away_since = 0;
+	w->last_heartbeat = 0;
+}
+
+/* In the database now: the picture kept for it goes, and with it the spool file. */
+static void
+recorded(struct worker *w, size_t i)
+{
+	w->unrec[i] = REC_NONE;
+	w->n_unrec--;
+	if (w->jpeg[i] != NULL && w->images[i].path != NULL && unlink(w->images[i].path) != 0 &&
+	    errno != ENOENT)
+		log_warn("case %s: image %s: cannot remove %s: %s", w->job.case_id,
+		    w->images[i].item_id, w->images[i].path, strerror(errno));
+	free(w->jpeg[i]);
+	w->jpeg[i] = NULL;
+	w->jpeg_len[i] = 0;
 }
 
 /*
@@ -187,21 +255,12 @@ flush_records(struct worker *w)
 		if (w->unrec[i] == REC_NONE)
 			continue;
 		if (write_image(w, i) != 0) {
-			if (w->store_away_since == 0)
-				log_warn("case %s: image %s: the database did not take its record;"
-				    " kept, and no new request until it does", w->job.case_id,
-				    w->images[i].item_id);
-			w->store_away_since += w->store_away_since == 0 ? now : 0;
-			w->store_retry_at = now + STORE_RETRY_MS;
+			store_away(w, "an image's record", now);
 			return;
 		}
-		w->unrec[i] = REC_NONE;
-		w->n_unrec--;
+		recorded(w, i);
 	}
-	if (w->store_away_since != 0)
-		log_info("case %s: the database takes the records again, after %lld ms",
-		    w->job.case_id, (long long)(now - w->store_away_since));
-	w->store_away_since = 0;
+	store_back(w, now);
 }
 
 static void
@@ -252,17 +311,20 @@ disk_is_broken(int err)
 
 /*
  * The row follows the file: a crash between the two leaves a file to
- * adopt. jpeg, when the worker has it, becomes the image's data URL.
+ * adopt. jpeg (the worker's from here on, NULL when it has none) becomes
+ * the image's data URL, and with media_store = database the picture the
+ * record carries; the file is then a spool, removed once recorded.
  */
 static int
 record_image(struct worker *w, size_t idx, const struct media_path *mp, long bytes,
-    long api_ms, const unsigned char *jpeg, size_t len)
+    long api_ms, unsigned char *jpeg, size_t len)
 {
 	struct image *im = &w->images[idx];
 	char *path = strdup(mp->path), *url = strdup(mp->url);
 	if (path == NULL || url == NULL) {
 		free(path);
 		free(url);
+		free(jpeg);
 		return -1;
 	}
 	free(im->path);
@@ -275,6 +337,13 @@ record_image(struct worker *w, size_t idx, const struct media_path *mp, long byt
 	snprintf(im->status, sizeof(im->status), "completed");
 	w->job.completed++;
 	w->rec_bytes[idx] = bytes;
+	if (w->cfg->media_store == MEDIA_DATABASE) {
+		free(w->jpeg[idx]);
+		w->jpeg[idx] = jpeg;
+		w->jpeg_len[idx] = len;
+	} else {
+		free(jpeg);
+	}
 	record(w, idx, REC_COMPLETED, api_ms);
 	return 0;
 }
@@ -311,14 +380,16 @@ image_saved(struct worker *w, struct compress_task *t)
 			w->disk_errno = t->err_no;
 		}
 		image_failed(w, t->idx, t->err, t->api_ms);
-	} else if (record_image(w, t->idx, &t->mp, (long)t->out_len, t->api_ms, t->out,
-	    t->out_len) != 0) {
-		image_failed(w, t->idx, "out of memory", t->api_ms);
-	} else {
-		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
-		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
-		    t->out_len);
+		return;
 	}
+	unsigned char *jpeg = t->out;
+	t->out = NULL;
+	if (record_image(w, t->idx, &t->mp, (long)t->out_len, t->api_ms, jpeg, t->out_len) != 0) {
+		image_failed(w, t->idx, "out of memory", t->api_ms);
+		return;
+	}
+	log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
+	log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id, t->out_len);
 }
 
 static void
@@ -357,11 +428,25 @@ static void
 start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t now)
 {
 	struct image *im = &w->images[idx];
+	const struct provider_stage *st = &w->stages[w->stage[idx]];
+	/*
+	 * The start is recorded before the paid call: with the database away
+	 * none is made (the image waits), and a worker fenced out stops here.
+	 */
+	if (written(w, store_image_started(&w->claim, im->item_id, st->p->name, st->model,
+	    now)) != 0) {
+		throttle_release(w->throttle[st->pos], host_slot);
+		w->retry_at[idx] = now + STORE_RETRY_MS;
+		w->n_waiting++;
+		store_away(w, "an image's start", now);
+		return;
+	}
+	store_back(w, now);
 	memset(s, 0, sizeof(*s));
 	s->busy = 1;
 	s->idx = idx;
 	s->stage = w->stage[idx];
-	s->prov = w->stages[s->stage].p;
+	s->prov = st->p;
 	s->host_slot = host_slot;
 	s->started = now;
 	w->inflight++;
@@ -371,11 +456,7 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	free(im->provider);
 	free(im->model);
 	im->provider = strdup(s->prov->name);
-	im->model = strdup(w->stages[s->stage].model);
-	if (store_image_started(w->job.case_id, im->item_id, s->prov->name,
-	    w->stages[s->stage].model, now) != 0)
-		log_error("case %s: image %s: cannot record its start", w->job.case_id,
-		    im->item_id);
+	im->model = strdup(st->model);
 	char *prompt = prompt_for(w, im);
 	int rc = prompt == NULL ? -1 : 0;
 	if (rc == 0 && s->prov->render != NULL)
@@ -551,7 +632,7 @@ requeue(struct worker *w, size_t idx, int64_t at, const char *err)
 	im->error = strdup(err);
 	w->retry_at[idx] = at;
 	w->n_waiting++;
-	if (store_image_retry(w->job.case_id, im->item_id, err) != 0)
+	if (written(w, store_image_retry(&w->claim, im->item_id, err)) != 0)
 		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
 		    im->item_id);
 }
@@ -708,8 +789,8 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 	switch (a->verdict) {
 	case PV_OK:
 		if ((a->prompt_tokens >= 0 || a->output_tokens >= 0) &&
-		    store_image_usage(w->job.case_id, w->images[idx].item_id, a->prompt_tokens,
-		    a->output_tokens) != 0)
+		    written(w, store_image_usage(&w->claim, w->images[idx].item_id,
+		    a->prompt_tokens, a->output_tokens)) != 0)
 			log_error("case %s: image %s: cannot record its usage", w->job.case_id,
 			    w->images[idx].item_id);
 		image_ready(w, idx, a->img, a->len, api_ms);
@@ -833,11 +914,13 @@ heartbeat(struct worker *w, int64_t now)
 	if (w->finished || now - w->last_heartbeat < w->cfg->heartbeat_interval * 1000)
 		return;
 	w->last_heartbeat = now;
-	if (store_heartbeat(w->job.case_id, (long)getpid(), now) == 0) {
-		log_error("case %s: the job was taken over by another worker; stopping",
-		    w->job.case_id);
-		_exit(1);
+	if (written(w, store_heartbeat(&w->claim, now, w->cfg->stale_after * 1000)) != 0) {
+		/* Tried again soon: a lease left to run out would give the job away. */
+		store_away(w, "the heartbeat", now);
+		w->last_heartbeat = now - w->cfg->heartbeat_interval * 1000 + STORE_RETRY_MS;
+		return;
 	}
+	store_back(w, now);
 	refresh_retired(w);
 }
 
@@ -974,8 +1057,10 @@ generate_all(struct worker *w)
 		}
 		if (store_gone_too_long(w, codec_now_ms()))
 			return -1;
-		if (!w->stopping && w->n_unrec == 0)
-			fill_window(w, codec_now_ms());
+		int64_t now = codec_now_ms();
+		if (!w->stopping && w->n_unrec == 0 &&
+		    (w->store_away_since == 0 || now >= w->store_retry_at))
+			fill_window(w, now);
 		pump(w, w->deadline);
 	}
 	return 0;
@@ -989,9 +1074,9 @@ record_final(struct worker *w)
 	    w->job.completed == 0 ? "failed" : "partial";
 	char *update = update_for(w, status);
 	int rc;
-	while ((rc = store_finish(w->job.case_id, status, codec_now_ms(), update)) != 0) {
+	while ((rc = written(w, store_finish(&w->claim, status, codec_now_ms(), update))) != 0) {
 		int64_t now = codec_now_ms();
-		w->store_away_since += w->store_away_since == 0 ? now : 0;
+		store_away(w, "the final status", now);
 		if (store_gone_too_long(w, now))
 			break;
 		pump(w, now + STORE_RETRY_MS);
@@ -1038,10 +1123,16 @@ adopt(struct worker *w, size_t idx)
 	struct image *im = &w->images[idx];
 	struct media_path mp;
 	long size;
+	unsigned char *jpeg = NULL;
+	size_t len = 0;
 	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
 	    (size = media_finished_size(&mp)) < 0)
 		return 0;
-	if (record_image(w, idx, &mp, size, -1, NULL, 0) != 0)
+	if (w->cfg->media_store == MEDIA_DATABASE && media_read(&mp, &jpeg, &len) != 0) {
+		log_error("case %s: image %s: cannot read %s", w->job.case_id, im->item_id, mp.path);
+		return 0;
+	}
+	if (record_image(w, idx, &mp, size, -1, jpeg, len) != 0)
 		return 0;
 	log_info("case %s: image %s found on disk, recorded", w->job.case_id, im->item_id);
 	return 1;
@@ -1051,7 +1142,7 @@ adopt(struct worker *w, size_t idx)
 static void
 interrupted(struct worker *w, struct image *im)
 {
-	if (store_image_interrupted(w->job.case_id, im->item_id) == 1) {
+	if (store_image_interrupted(&w->claim, im->item_id) == 1) {
 		snprintf(im->status, sizeof(im->status), "pending");
 		im->attempts -= im->attempts > 0;
 		im->interrupted++;
@@ -1073,9 +1164,12 @@ plan(struct worker *w)
 	w->unrec = calloc(w->n + 1, sizeof(*w->unrec));
 	w->rec_bytes = calloc(w->n + 1, sizeof(*w->rec_bytes));
 	w->rec_api_ms = calloc(w->n + 1, sizeof(*w->rec_api_ms));
+	w->jpeg = calloc(w->n + 1, sizeof(*w->jpeg));
+	w->jpeg_len = calloc(w->n + 1, sizeof(*w->jpeg_len));
 	if (w->todo == NULL || w->retry_at == NULL || w->stage == NULL || w->tries == NULL ||
 	    w->why == NULL || w->why_from == NULL || w->slots == NULL || w->unrec == NULL ||
-	    w->rec_bytes == NULL || w->rec_api_ms == NULL)
+	    w->rec_bytes == NULL || w->rec_api_ms == NULL || w->jpeg == NULL ||
+	    w->jpeg_len == NULL)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
@@ -1087,6 +1181,19 @@ plan(struct worker *w)
 			w->todo[w->n_todo++] = i;
 	}
 	return 0;
+}
+
+/*
+ * Whether the job's holder lives: on this host, its worker process (pids
+ * mean nothing elsewhere); on another, its lease, which its heartbeats renew.
+ */
+int
+worker_holds(const struct config *cfg, const char *host_id, long pid, const char *case_id,
+    int64_t lease_until, int64_t now)
+{
+	if (*host_id == '\0' || strcmp(host_id, cfg->host_id) == 0)
+		return worker_alive(pid, case_id);
+	return lease_until > now;
 }
 
 /* Whether pid is a live worker of this case: pids are reused, so not merely a live process. */
@@ -1119,13 +1226,18 @@ claim(struct worker *w, const char *case_id, int take_over)
 		log_error("case %s: %s", case_id, found == 0 ? "no such job" : "cannot load");
 		return -1;
 	}
-	long pid = w->job.worker_pid;
-	int dead = !worker_alive(pid, case_id);
 	int64_t now = codec_now_ms();
-	if (take_over && dead && strcmp(w->job.status, "generating") == 0)
-		store_release(case_id, pid, now);
+	int dead = !worker_holds(w->cfg, w->job.host_id, w->job.worker_pid, case_id,
+	    w->job.lease_until, now);
+	if (take_over && dead && strcmp(w->job.status, "generating") == 0) {
+		struct live_job j = { .epoch = w->job.epoch, .beat_at = w->job.beat_at };
+		snprintf(j.case_id, sizeof(j.case_id), "%s", case_id);
+		store_release(&j, now);
+	}
+	snprintf(w->claim.case_id, sizeof(w->claim.case_id), "%s", case_id);
 	char *update = update_for(w, "generating");
-	int claimed = store_claim(case_id, (long)getpid(), now, update);
+	int claimed = store_claim(&w->claim, w->cfg->host_id, (long)getpid(), now,
+	    w->cfg->stale_after * 1000, update);
 	free(update);
 	if (claimed != 1) {
 		log_error("case %s: not claimed: the job is %s%s", case_id, w->job.status,
@@ -1197,6 +1309,10 @@ cleanup(struct worker *w)
 	free(w->unrec);
 	free(w->rec_bytes);
 	free(w->rec_api_ms);
+	for (size_t i = 0; w->jpeg != NULL && i < w->n; i++)
+		free(w->jpeg[i]);
+	free(w->jpeg);
+	free(w->jpeg_len);
 	for (int i = 0; i < MAX_STAGES; i++)
 		free(w->down[i]);
 	store_free(&w->job, w->images, w->n);

@@ -1,0 +1,15 @@
+/* picture.h: the picture route, for media_store = database. */
+#ifndef IMAGEGEN_PICTURE_H
+#define IMAGEGEN_PICTURE_H
+
+#include <stddef.h>
+
+struct config;
+struct image;
+struct request;
+
+void picture_handle(struct request *r, const char *rest);
+void picture_data_urls(const struct config *cfg, const char *case_id, struct image *images,
+	size_t n);
+
+#endif
