@@ -105,7 +105,7 @@ env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api/generate-case
     "$IMAGEGEN" < "$T/cgi-1.json" > "$T/out" 2> "$T/err"
 split_cgi
 is "$(header Status)" "411 Length Required" "a POST without CONTENT_LENGTH: 411"
-is "$(sqlite3 "$T/imagegen.db" 'SELECT count(*) FROM jobs')" 0 "no job from any rejected request"
+is "$(db 'SELECT count(*) FROM jobs')" 0 "no job from any rejected request"
 
 t0=$(date +%s%N)
 cgi POST /api/generate-case-images "application/json; charset=utf-8" "$T/cgi-1.json"
@@ -113,13 +113,13 @@ t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 is "$(header Status)" "202 Accepted" "a valid case: Status: 202 Accepted"
 is "$CGI_RC" 0 "a valid case: the CGI program exits 0"
-st=$(sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" "SELECT status FROM jobs WHERE case_id = 'cgi-1'")
+st=$(db "SELECT status FROM jobs WHERE case_id = 'cgi-1'")
 check "the CGI program returned ($ms ms) while its job still runs ($st): the worker detached" \
     test "$st" = pending -o "$st" = generating
 is "$(header Location)" /api/case-images/cgi-1 "202: Location names the status URL"
 jcheck "202: the body is the accepted job" \
     '.caseId == "cgi-1" and .status == "pending" and .totalImages == 14 and .statusUrl == "/api/case-images/cgi-1"'
-q() { sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 is "$(q "SELECT count(*) FROM jobs WHERE case_id = 'cgi-1'")" 1 "the job is in the database"
 is "$(q "SELECT total_images FROM jobs WHERE case_id = 'cgi-1'")" 14 "the job counts 14 images"
 is "$(q "SELECT count(*) FROM images WHERE case_id = 'cgi-1'")" 14 "14 image rows"

@@ -17,7 +17,7 @@ is "$(json .status)" pending "the job starts pending"
 is "$(json .totalImages)" 14 "totalImages counts evidence and locations"
 is "$(json .statusUrl)" /api/case-images/case-ok "statusUrl names the status route"
 check "generate answers before any image is made ($(( (t1 - t0) / 1000000 )) ms)" \
-    test "$CODE" = 202 -a ! -s "$T/mock.log" -a "$(sqlite3 "$T/imagegen.db" \
+    test "$CODE" = 202 -a ! -s "$T/mock.log" -a "$(db \
         "SELECT completed_images FROM jobs WHERE case_id = 'case-ok'")" = 0
 rm -f "$T/hold"
 

@@ -32,15 +32,14 @@ case $(json '.images[] | select(.id == "loc-3") | .error') in
 *) ok 1 "invalid base64 fails with a clear error" ;;
 esac
 is "$(ls "$T/media/case-part" | wc -l)" 10 "10 files written, none for the failures"
-is "$(sqlite3 "$T/imagegen.db" "SELECT completed_images || '/' || failed_images FROM jobs")" \
+is "$(db "SELECT completed_images || '/' || failed_images FROM jobs")" \
     "10/4" "the job's counters match its rows"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images WHERE status = 'failed' AND last_error IS NOT NULL")" \
+is "$(db "SELECT count(*) FROM images WHERE status = 'failed' AND last_error IS NOT NULL")" \
     4 "each failed row records its error"
 
 # The operator's repair from imagegen(8): one failed image set back to
 # pending, the job re-run in the foreground; only that image is requested.
-sqlite3 "$T/imagegen.db" <<'SQL'
-.timeout 5000
+db <<'SQL'
 BEGIN;
 UPDATE images SET status = 'pending', last_error = NULL
  WHERE case_id = 'case-part' AND item_id = 'ev-1' AND status = 'failed';
@@ -67,7 +66,7 @@ check "the all-failing job finishes" wait_final case-none 30
 http GET /api/case-images/case-none
 is "$(json .status)" failed "no image at all: the job is failed"
 is "$(json .completedImages)" 0 "completedImages is 0"
-is "$(sqlite3 "$T/imagegen.db" "SELECT status FROM case_image_status WHERE case_id = 'case-part'")" \
+is "$(db "SELECT status FROM case_image_status WHERE case_id = 'case-part'")" \
     partial "the legacy view shows partial as it is"
 
 done_testing

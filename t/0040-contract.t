@@ -52,7 +52,7 @@ is "$(jq -c '.generationConfig' "$T/tmpl-bodies" | sort -u)" \
     "gemini_thinking_level and gemini_image_size go where the SDK puts them"
 is "$(jq -c 'has("store")' "$T/tmpl-bodies" | sort -u)" false \
     "gemini_store = yes sends no store field"
-is "$(sqlite3 "$T/imagegen.db" "SELECT sum(output_tokens) FROM images WHERE case_id = 'case-tmpl'")" \
+is "$(db "SELECT sum(output_tokens) FROM images WHERE case_id = 'case-tmpl'")" \
     2740 "thinking tokens count in the output tokens (2 x (1120 + 250))"
 
 done_testing

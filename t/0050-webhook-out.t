@@ -11,8 +11,8 @@ post_json /api/generate-case-images "$T/case-hook.json"
 is "$CODE" 202 "generate with a webhookUrl answers 202"
 check "the job finishes" wait_final case-hook 30
 delivered() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")" = 0 ] &&
-	    [ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE event = 'final'")" = 1 ]
+	[ "$(db "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")" = 0 ] &&
+	    [ "$(db "SELECT count(*) FROM webhook_deliveries WHERE event = 'final'")" = 1 ]
 }
 check "the final delivery is recorded" wait_for 10 delivered
 
@@ -53,9 +53,9 @@ PY
 )
 is "$verified" "$n" "every post is signed: webhook-id, webhook-timestamp, webhook-signature verify"
 check "the secret appears in no log" sh -c "! grep -q '${SECRET#whsec_}' '$T/imagegen.log'"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")" \
+is "$(db "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")" \
     "$n" "one delivered row per post received"
-is "$(sqlite3 "$T/imagegen.db" "SELECT event FROM webhook_deliveries ORDER BY id LIMIT 1")" start \
+is "$(db "SELECT event FROM webhook_deliveries ORDER BY id LIMIT 1")" start \
     "the first row is the start event"
 
 # A receiver that fails its first two posts: the start event is retried
@@ -68,11 +68,11 @@ make_case case-retry 1 1 "$HOOK_URL" ev-0=delay=8 loc-0=delay=8
 post_json /api/generate-case-images "$T/case-retry.json"
 check "the second job finishes" wait_final case-retry 30
 final_done() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT status FROM webhook_deliveries WHERE case_id = 'case-retry' AND event = 'final'")" = delivered ]
+	[ "$(db "SELECT status FROM webhook_deliveries WHERE case_id = 'case-retry' AND event = 'final'")" = delivered ]
 }
 check "the final update is delivered despite the failures" wait_for 20 final_done
 is "$(job_status case-retry)" completed "failed deliveries do not change the outcome"
-is "$(sqlite3 "$T/imagegen.db" "SELECT attempts || ' ' || status || ' ' || response_code FROM webhook_deliveries WHERE case_id = 'case-retry' ORDER BY id LIMIT 1")" \
+is "$(db "SELECT attempts || ' ' || status || ' ' || response_code FROM webhook_deliveries WHERE case_id = 'case-retry' ORDER BY id LIMIT 1")" \
     "3 delivered 200" "the start event took 3 attempts and is recorded so"
 t=$(jq -r '.t' "$T/hook.log" | head -3 | tr '\n' ' ')
 gap=$(echo "$t" | awk '{printf "%d", ($3 - $2) * 1000}')

@@ -9,14 +9,14 @@ MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $HOOK_SECRET" \
 submit_orphan() {
 	make_case "$1" 2 1
 	post_json /api/generate-case-images "$T/$1.json"
-	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
+	wait_for 10 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]"
 	kill_worker "$1"
 }
 # While one runs: the worker is detached from the responder that forked it.
 make_case case-probe 1 1
 post_json /api/generate-case-images "$T/case-probe.json"
-wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'case-probe'\")\" = generating ]"
-wp=$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-probe'")
+wait_for 10 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = 'case-probe'\")\" = generating ]"
+wp=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-probe'")
 is "$(ps -o ppid= -p "$wp" | tr -d ' ')" 1 "the worker is re-parented to init (double fork)"
 check "the worker has a session of its own (setsid)" \
     test "$(ps -o sid= -p "$wp")" != "$(ps -o sid= -p "$IMAGEGEN_PID")"
@@ -83,8 +83,8 @@ check "the data: URL is served as a file of ours ($url)" \
 curl -s -o "$T/loc0.jpg" "$BASE$url"
 is "$(identify -format '%m %w %h' "$T/loc0.jpg")" "JPEG 512 512" "... which nginx serves"
 check "the database holds no data: URL" \
-    test "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images WHERE url LIKE 'data:%'")" = 0
-is "$(sqlite3 "$T/imagegen.db" "SELECT status FROM case_image_status WHERE case_id = 'case-done'")" \
+    test "$(db "SELECT count(*) FROM images WHERE url LIKE 'data:%'")" = 0
+is "$(db "SELECT status FROM case_image_status WHERE case_id = 'case-done'")" \
     ready "the legacy per-case status says ready"
 
 hook '{"caseId":"no-such-case","status":"generating","completedImages":0,"totalImages":3}'

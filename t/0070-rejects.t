@@ -168,7 +168,7 @@ expect 405 "" "GET /api/webhook/image-progress"
 is "$(header Allow)" POST "GET /api/webhook/image-progress: Allow: POST"
 
 # --- nothing was written -------------------------------------------------------
-q() { sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 is "$(q 'SELECT count(*) FROM jobs')" 0 "no job was recorded"
 is "$(q 'SELECT count(*) FROM images')" 0 "no image row was recorded"
 is "$(q 'SELECT count(*) FROM webhook_deliveries')" 0 "no webhook delivery was recorded"

@@ -21,7 +21,7 @@ t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 is "$CODE" 202 "CGI generate answers 202 ($ms ms)"
 check "... while the mock holds every image: it did not wait for its job" \
-    test "$CODE" = 202 -a "$(sqlite3 "$T/imagegen.db" "SELECT completed_images + failed_images FROM jobs
+    test "$CODE" = 202 -a "$(db "SELECT completed_images + failed_images FROM jobs
         WHERE case_id = 'case-cgi'")" = 0 -a ! -s "$T/mock.log"
 is "$(json .totalImages)" 14 "... for 14 images"
 

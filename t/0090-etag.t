@@ -30,7 +30,7 @@ cp "$T/body" "$T/first"
 http GET /api/case-images/case-tag
 check "polled again, the answer (kept by the responder) is the same" cmp -s "$T/first" "$T/body"
 
-sqlite3 "$T/imagegen.db" "UPDATE images SET last_error = 'checked by hand' WHERE item_id = 'ev-0'"
+db "UPDATE images SET last_error = 'checked by hand' WHERE item_id = 'ev-0'"
 http GET /api/case-images/case-tag -H "If-None-Match: $etag"
 is "$CODE" 200 "a repair made in sqlite3 changes the ETag"
 check "the new ETag differs" test "$(header ETag)" != "$etag"
@@ -44,14 +44,14 @@ post_json /api/generate-case-images "$T/case-again.json"
 check "a second job finishes" wait_final case-again 30
 http GET /api/case-images/case-again
 old_etag=$(header ETag)
-sqlite3 "$T/imagegen.db" "PRAGMA foreign_keys = ON; DELETE FROM jobs WHERE case_id = 'case-again'"
+db "PRAGMA foreign_keys = ON; DELETE FROM jobs WHERE case_id = 'case-again'"
 make_case case-again 2 1
 post_json /api/generate-case-images "$T/case-again.json"
 is "$CODE" 202 "the deleted job's id is accepted again"
 check "... and its new job finishes" wait_final case-again 30
 # The worst case: the new job reaches the very version the old tag names.
 old_version=$(echo "$old_etag" | sed 's/^"\([0-9]*\)-.*/\1/')
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET version = $old_version WHERE case_id = 'case-again'"
+db "UPDATE jobs SET version = $old_version WHERE case_id = 'case-again'"
 http GET /api/case-images/case-again -H "If-None-Match: $old_etag"
 is "$CODE" 200 "the old job's tag does not match the new job, even at the same version"
 is "$(json .totalImages)" 3 "the answer is the new job's (3 images, not 2)"

@@ -27,7 +27,7 @@ post_json /api/generate-case-images "$T/case-same.json"
 is "$CODE/$(json .status)" 200/completed "a resubmission after the end reports completed"
 sleep 1
 is "$(wc -l < "$T/mock.log")" 5 "the image API was called once per image, no more"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images")" 5 "one row per image"
+is "$(db "SELECT count(*) FROM images")" 5 "one row per image"
 is "$(grep -c 'worker started' "$T/imagegen.log")" 1 "one worker ran"
 
 # Ten identical submissions at once still make one job and one worker.

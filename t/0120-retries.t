@@ -37,7 +37,7 @@ is "$(json '.images[] | select(.id == "loc-1") | .error')" \
     "no image: finishReason IMAGE_SAFETY: Unable to show the generated image: it may violate the policy (mock)." \
     "the filter's reason is kept, in Google's words (finishMessage)"
 is "$(json .status)/$(json .completedImages)/$(json .failedImages)" partial/9/5 "9 completed, 5 failed"
-is "$(sqlite3 "$T/imagegen.db" "SELECT sum(attempts) FROM images")" 25 "25 attempts recorded in all"
+is "$(db "SELECT sum(attempts) FROM images")" 25 "25 attempts recorded in all"
 is "$(wc -l < "$T/mock.log")" 25 "the mock saw exactly those 25 requests"
 
 # The waits between attempts. The worker logs the backoff it draws; the
@@ -74,7 +74,7 @@ echo "job_deadline = 20" >> "$T/imagegen.conf"
 make_case case-short 1 1 "" ev-0=503
 post_json /api/generate-case-images "$T/case-short.json"
 check "a job whose retry would outlive its deadline finishes" wait_final case-short 60
-el=$(sqlite3 "$T/imagegen.db" "SELECT completed_at - started_at FROM jobs WHERE case_id = 'case-short'")
+el=$(db "SELECT completed_at - started_at FROM jobs WHERE case_id = 'case-short'")
 check "... at once, not after the backoff nor at the 20 s deadline ($el ms)" between "$el" 0 9999
 http GET /api/case-images/case-short
 is "$(json '.images[] | select(.id == "ev-0") | "\(.status) \(.attempts) \(.error)"')" \

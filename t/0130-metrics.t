@@ -39,15 +39,15 @@ post_json /api/generate-case-images "$T/case-b.json"
 check "case-a finishes" wait_final case-a 30
 check "case-b finishes" wait_final case-b 30
 delivered() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries
+	[ "$(db "SELECT count(*) FROM webhook_deliveries
 	    WHERE status = 'pending' OR (event = 'final' AND status <> 'delivered')")" = 0 ] &&
-	    [ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE event = 'final'")" = 1 ]
+	    [ "$(db "SELECT count(*) FROM webhook_deliveries WHERE event = 'final'")" = 1 ]
 }
 check "case-b's webhooks are all delivered" wait_for 15 delivered
 
 # The API latency, seeded here rather than left to the worker: 5 at 0.7 s,
 # 2 at 0.1 s, and one NULL, which the histogram skips.
-sqlite3 "$T/imagegen.db" "UPDATE images SET api_ms = CASE
+db "UPDATE images SET api_ms = CASE
     WHEN case_id = 'case-a' THEN 700 WHEN item_id = 'loc-1' THEN NULL ELSE 100 END" ||
     bail "cannot seed api_ms"
 
@@ -72,13 +72,13 @@ is "$(metric imagegen_image_success_ratio)" 0.875 "success ratio 7/8"
 is "$(metric imagegen_image_failure_ratio)" 0.125 "failure ratio 1/8"
 is "$(metric imagegen_image_retries_total)" 2 "2 retries: one per 500"
 is "$(metric imagegen_job_duration_seconds_count)" 2 "2 job durations"
-want=$(sqlite3 "$T/imagegen.db" "SELECT sum(completed_at - started_at) / 1000.0 FROM jobs")
+want=$(db "SELECT sum(completed_at - started_at) / 1000.0 FROM jobs")
 got=$(metric imagegen_job_duration_seconds_sum)
 check "the job duration sum is the store's ($got s = $want s)" \
     awk -v a="$got" -v b="$want" 'BEGIN { exit !(a + 0 == b + 0 && a > 0) }'
 # How long the jobs took is the machine's business: the bucket must count
 # those the store says took 5 s or less (both, on a quiet machine).
-want=$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs WHERE completed_at - started_at <= 5000")
+want=$(db "SELECT count(*) FROM jobs WHERE completed_at - started_at <= 5000")
 is "$(metric 'imagegen_job_duration_seconds_bucket{le="5"}')" "$want" "the jobs that took 5 s or less ($want) are in le=5"
 
 is "$(metric 'imagegen_image_api_latency_seconds_bucket{le="0.25"}')" 2 "2 API answers under 0.25 s"
@@ -249,17 +249,17 @@ is "$(fallen "$T/c1" "$T/c2")" "" "once it ends again, no counter series has fal
 is "$(metric 'imagegen_images_total{result="failed"}')" 2 "2 failures: the replaced one and the new one"
 is "$(metric imagegen_image_retries_total)" 3 "3 retries: one more in the new run"
 is "$(metric imagegen_job_duration_seconds_count)" 3 "3 job durations: case-a's two runs and case-b's"
-is "$(sqlite3 "$T/imagegen.db" "SELECT run, status, last_error LIKE 'ev-0:%' FROM past_runs
+is "$(db "SELECT run, status, CAST(last_error LIKE 'ev-0:%' AS INTEGER) FROM past_runs
     WHERE case_id = 'case-a'")" "0|partial|1" "past_runs keeps case-a's first run, and why it failed"
-is "$(sqlite3 "$T/imagegen.db" "SELECT item_id, run, attempts, api_ms, replaced_by
+is "$(db "SELECT item_id, run, attempts, api_ms, replaced_by
     FROM past_failures")" "ev-0|0|2|700|pending" "past_failures keeps ev-0's first failure"
-is "$(sqlite3 "$T/imagegen.db" "SELECT retry_count, status, started_at > (SELECT completed_at
-    FROM past_runs) FROM jobs WHERE case_id = 'case-a'")" "1|partial|1" \
+is "$(db "SELECT retry_count, status, CAST(started_at > (SELECT completed_at
+    FROM past_runs) AS INTEGER) FROM jobs WHERE case_id = 'case-a'")" "1|partial|1" \
     "the new run has its own start"
 
 # --- stuck jobs, and a restart ---------------------------------------------
 old=$(($(date +%s) * 1000 - 700000))
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET status = 'generating', started_at = $old,
+db "UPDATE jobs SET status = 'generating', started_at = $old,
     completed_at = NULL WHERE case_id = 'case-b'" || bail "cannot make case-b stuck"
 http GET $M
 is "$(metric imagegen_stuck_jobs)" 1 "a job generating for 700 s is stuck (stuck_after 600)"

@@ -8,7 +8,7 @@
 MOCK_ARGS="--latency-min 0.05 --latency-max 0.4 --seed 7 --size 1536" start_stack \
     "heartbeat_interval = 1" "stale_after = 3" "reap_interval = 1"
 
-worker_of() { sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = '$1' AND status = 'generating'"; }
+worker_of() { db "SELECT worker_pid FROM jobs WHERE case_id = '$1' AND status = 'generating'"; }
 gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 reaped_final() { "$IMAGEGEN" reap >/dev/null; is_final "$1" || { sleep 0.5; return 1; }; }
 rand_ms() { awk -v seed="$1" 'BEGIN { srand(seed); printf "%.3f", 0.03 + rand() * 0.45 }'; }
@@ -44,7 +44,7 @@ while [ $i -le $cases ]; do
 	files=$(ls "$T/media/$id" | grep -c '\.jpg$')
 	[ "$files" = 14 ] || { badfiles=$((badfiles + 1)); diag "$id has $files files"; }
 	[ -z "$(ls -A "$T/media/$id" | grep -v '\.jpg$')" ] || { badfiles=$((badfiles + 1)); diag "$id: $(ls -A "$T/media/$id" | grep -v '\.jpg$')"; }
-	rows=$(sqlite3 "$T/imagegen.db" "SELECT (SELECT completed_images FROM jobs WHERE case_id = '$id') || '/' || count(*) FROM images WHERE case_id = '$id' AND status = 'completed'")
+	rows=$(db "SELECT (SELECT completed_images FROM jobs WHERE case_id = '$id') || '/' || count(*) FROM images WHERE case_id = '$id' AND status = 'completed'")
 	[ "$rows" = 14/14 ] || { badcount=$((badcount + 1)); diag "$id counters/rows $rows"; }
 	w=$(grep -E "case $id: image [a-z0-9-]+ (done|found on disk)" "$T/imagegen.log" |
 	    sed -E 's/.*image ([a-z0-9-]+) .*/\1/' | sort | uniq -d | wc -l)
@@ -69,9 +69,9 @@ diag "images found on disk after a crash and recorded without a new call: $adopt
 # A request to any responder sweeps it up (at most once per reap_interval).
 make_case case-nofork 2 1
 post_json /api/generate-case-images "$T/case-nofork.json"
-wait_for 5 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-nofork' AND status = 'generating'\")\" ]"
+wait_for 5 sh -c "[ -n \"\$('$top_srcdir/t/db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-nofork' AND status = 'generating'\")\" ]"
 kill -9 "$(worker_of case-nofork)"
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET status = 'pending', worker_pid = NULL, updated_at = updated_at - 60000 WHERE case_id = 'case-nofork'"
+db "UPDATE jobs SET status = 'pending', worker_pid = NULL, updated_at = updated_at - 60000 WHERE case_id = 'case-nofork'"
 sleep 1.1
 http GET /api/case-images/case-nofork
 check "a status poll made a responder resume the orphaned job" wait_final case-nofork 20
@@ -80,7 +80,7 @@ is "$(job_status case-nofork)" completed "... which completed"
 # A hung worker (stopped, so its heartbeat goes stale) is killed and replaced.
 make_case case-hung 3 1 "" ev-2=delay=2
 post_json /api/generate-case-images "$T/case-hung.json"
-wait_for 5 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-hung' AND status = 'generating'\")\" ]"
+wait_for 5 sh -c "[ -n \"\$('$top_srcdir/t/db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-hung' AND status = 'generating'\")\" ]"
 hung=$(worker_of case-hung)
 kill -STOP "$hung"
 sleep 3.5

@@ -19,12 +19,12 @@ done
 wait $curls
 is "$(sort -u "$T/codes")" 202 "20 cases accepted at once"
 all_final() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs WHERE status IN ('completed', 'partial', 'failed')")" = 20 ]
+	[ "$(db "SELECT count(*) FROM jobs WHERE status IN ('completed', 'partial', 'failed')")" = 20 ]
 }
 check "all 20 jobs finish" wait_for 240 all_final
 el=$(( $(date +%s) - t0 ))
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs WHERE status = 'completed'")" 20 "all 20 completed"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images WHERE status = 'completed'")" 280 "all 280 images completed"
+is "$(db "SELECT count(*) FROM jobs WHERE status = 'completed'")" 20 "all 20 completed"
+is "$(db "SELECT count(*) FROM images WHERE status = 'completed'")" 280 "all 280 images completed"
 is "$(find "$T/media" -name '*.jpg' | wc -l)" 280 "280 files"
 
 peak=$(curl -s "$(cat "$T/mock.port" | sed 's/^/http:\/\/127.0.0.1:/')/_stats" | jq .peak_inflight)

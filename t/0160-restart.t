@@ -37,22 +37,12 @@ check "with no responder, nginx answers 502 or 503 ($CODE)" \
 jcheck "... in JSON" '.error == "service unavailable"'
 
 # 2. Through nginx: a generate request held inside the responder (another
-# process holds the database's write lock) when SIGTERM arrives.
+# connection holds the database's write lock) when SIGTERM arrives.
 restart_imagegen
 pid=$IMAGEGEN_PID
 base=$(sockets "$pid")
-"$PYTHON3" - "$T/imagegen.db" "$T" <<-'PY' &
-import os, sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-con.execute("BEGIN IMMEDIATE")
-open(os.path.join(sys.argv[2], "lock.held"), "w").close()
-end = time.time() + 10
-while not os.path.exists(os.path.join(sys.argv[2], "lock.go")) and time.time() < end:
-    time.sleep(0.02)
-con.execute("COMMIT")
-PY
-lock_pid=$!
-wait_for 10 test -f "$T/lock.held" || bail "the lock holder did not start"
+hold_write_lock
+lock_pid=$LOCK_PID
 make_case case-term 4 2
 curl -s -m 30 -o "$T/term.body" -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer $API_TOKEN" \
     --data-binary "@$T/case-term.json" "$BASE/api/generate-case-images" > "$T/term.code" &
@@ -123,8 +113,8 @@ for i in 1 2 3; do
 	post_json /api/generate-case-images "$T/case-rs-$i.json"
 	codes="$codes$CODE "
 done
-wait_for 5 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-rs-1' AND status = 'generating'\")\" ]"
-wpid=$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-rs-1'")
+wait_for 5 sh -c "[ -n \"\$('$top_srcdir/t/db' \"SELECT worker_pid FROM jobs WHERE case_id = 'case-rs-1' AND status = 'generating'\")\" ]"
+wpid=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-rs-1'")
 kill -TERM "$pid"
 is "$codes" "202 202 202 " "three jobs accepted"
 is "$(awk '$1 == "SigBlk:" {print $2}' "/proc/$wpid/status" 2>/dev/null)" 0000000000000000 \

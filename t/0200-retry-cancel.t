@@ -34,7 +34,7 @@ is "$CODE" 405 "retry wants POST"
 # Cancel: two images land, three hang; the cancel must not wait for them.
 make_case case-cx 4 1 "" ev-2=delay=30 ev-3=delay=30 loc-0=delay=30
 post_json /api/generate-case-images "$T/case-cx.json"
-two_done() { [ "$(sqlite3 "$T/imagegen.db" "SELECT completed_images FROM jobs WHERE case_id = 'case-cx'")" = 2 ]; }
+two_done() { [ "$(db "SELECT completed_images FROM jobs WHERE case_id = 'case-cx'")" = 2 ]; }
 check "two images are done while three hang" wait_for 10 two_done
 http POST /api/case-images/case-cx/retry
 is "$CODE" 409 "retry while the job runs is 409"
@@ -46,7 +46,7 @@ check "the cancelled job ends long before its hanging requests would" wait_final
 # Timed by the store, on the server's clock: from the cancel the responder
 # stamped to the end the worker stamped. The test's own clock would count
 # its polling and a loaded machine's curl and sqlite3 start-ups too.
-ms=$(sqlite3 "$T/imagegen.db" "SELECT completed_at - cancel_requested_at FROM jobs
+ms=$(db "SELECT completed_at - cancel_requested_at FROM jobs
     WHERE case_id = 'case-cx'")
 check "... within 3 s of the cancel, not at the hanging requests' 30 s ($ms ms)" test -n "$ms" -a "${ms:-x}" -ge 0 -a "${ms:-x}" -lt 3000
 http GET /api/case-images/case-cx

@@ -26,7 +26,7 @@ NO_AUTH=1 post_json /api/generate-case-images "$T/case-auth.json" -H "Authorizat
 rejected "the Basic scheme"
 NO_AUTH=1 post_json /api/generate-case-images "$T/case-auth.json" -H "Authorization: Bearer ${API_TOKEN}x"
 rejected "the token with one more character"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs")" 0 "nothing was written"
+is "$(db "SELECT count(*) FROM jobs")" 0 "nothing was written"
 is "$(wc -l < "$T/mock.log" 2>/dev/null || echo 0)" 0 "nothing was paid for"
 
 NO_AUTH=1 post_json /api/generate-case-images "$T/case-auth.json" -H "Authorization: Bearer $SECOND"

@@ -11,7 +11,7 @@ MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $NEW $OLD" \
     "image_url_allow = https://cdn.example/"
 make_case case-sig 1 1
 post_json /api/generate-case-images "$T/case-sig.json"
-wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'case-sig'\")\" = generating ]"
+wait_for 10 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = 'case-sig'\")\" = generating ]"
 kill_worker case-sig
 
 BODY='{"caseId":"case-sig","status":"generating","completedImages":1,"totalImages":2,"evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":[]}'
@@ -28,7 +28,7 @@ send() {	# send ID TIMESTAMP SIGNATURE-HEADER
 	post_json /api/webhook/image-progress "$T/hook.json" -H "webhook-id: $1" \
 	    -H "webhook-timestamp: $2" -H "webhook-signature: $3"
 }
-completed() { sqlite3 "$T/imagegen.db" "SELECT completed_images FROM jobs WHERE case_id = 'case-sig'"; }
+completed() { db "SELECT completed_images FROM jobs WHERE case_id = 'case-sig'"; }
 now=$(date +%s)
 
 post_json /api/webhook/image-progress "$T/hook.json"

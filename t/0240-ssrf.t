@@ -23,7 +23,7 @@ refused "https://169.254.169.254/latest/meta-data" "webhookUrl points to a priva
 refused "https://[::1]/hook" "webhookUrl points to a private address"
 refused "https://[fd00::1]/hook" "webhookUrl points to a private address"
 refused "https://localhost/hook" "webhookUrl points to a private address"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
+is "$(db "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
 
 # An allowlist: only URLs under its prefixes.
 set_config "webhook_allow = https://game.example/api/ http://localhost:"
@@ -44,9 +44,9 @@ case $addr in
 	post_json /api/generate-case-images "$T/case-dns.json"
 	is "$CODE" 202 "a webhook by name ($name) passes the checks on the URL"
 	check "the job finishes" wait_final case-dns 20
-	settled() { [ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-dns' AND status = 'pending'")" = 0 ]; }
+	settled() { [ "$(db "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-dns' AND status = 'pending'")" = 0 ]; }
 	wait_for 20 settled
-	is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-dns' AND status = 'delivered'")" 0 \
+	is "$(db "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-dns' AND status = 'delivered'")" 0 \
 	    "nothing was delivered to the address it resolved to ($addr)"
 	is "$(wc -l < "$T/hook.log" 2>/dev/null || echo 0)" 0 "the receiver on loopback got no post"
 	check "the log says why" grep -q "refused to connect to the private address $addr" "$T/imagegen.log"

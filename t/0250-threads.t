@@ -55,21 +55,12 @@ held_then_released body case-body /api/case-images/case-params 200
 reply_body "$T/fcgi.out" > "$T/held.json"
 jcheck "... with its whole body" '.caseId == "case-body" and .totalImages == 3' "$T/held.json"
 
-# 3. SQLite's write lock held by hand, as an operator's open transaction in
-# the sqlite3 shell holds it: a webhook update waits for it on one thread,
-# and a status poll on the other is answered at once, from the reader.
-"$PYTHON3" - "$T/imagegen.db" "$T/lock.held" "$T/lock.go" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-end = time.time() + 60
-while not os.path.exists(sys.argv[3]) and time.time() < end:
-    time.sleep(0.02)
-db.execute("COMMIT")
-PY
-locker=$!
-wait_for 60 test -f "$T/lock.held" || bail "could not take the write lock"
+# 3. The write lock held by hand, as an operator's open transaction in the
+# sqlite3 shell (or psql) holds it: a webhook update waits for it on one
+# thread, and a status poll on the other is answered at once, from the
+# reader (each thread's own connection, on PostgreSQL).
+hold_write_lock
+locker=$LOCK_PID
 wait_final case-params 20 || bail "case-params did not finish"
 printf '{"caseId":"case-params","status":"generating","completedImages":0,"totalImages":3,"evidenceImages":{},"locationImages":{},"failedIds":[]}' \
     > "$T/update.json"
@@ -81,7 +72,7 @@ sleep 0.3	# the update now waits for the lock, on the writer
 t0=$(date +%s%N)
 http GET /api/case-images/case-params
 ms=$(ms_since "$t0")
-is "$CODE" 200 "a write waits for SQLite's lock on one thread: a poll on the other is answered"
+is "$CODE" 200 "a write waits for the lock on one thread: a poll on the other is answered"
 check "... while the lock is still held and the update waits ($ms ms)" \
     sh -c "kill -0 $locker && test ! -f '$T/lock.go'"
 touch "$T/lock.go"

@@ -31,9 +31,9 @@ check "... and none to the file moved away" \
     sh -c "! grep -q 'case-log-2' '$L.1'"
 
 # 2. A worker in the middle of its case: moved away again, SIGHUP to it.
-wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'case-log-2'\")\" = generating ]" ||
+wait_for 10 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = 'case-log-2'\")\" = generating ]" ||
     bail "case-log-2 did not start"
-pid=$(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs WHERE case_id = 'case-log-2'")
+pid=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-log-2'")
 check "... its worker has written to the new file" \
     wait_for 10 grep -q "imagegen\[$pid\] info: case case-log-2: worker started" "$L"
 mv "$L" "$L.2"

@@ -9,7 +9,7 @@ start_stack "provider = gemini"
 make_case case-u 10 4
 post_json /api/generate-case-images "$T/case-u.json"
 check "the job finishes within 60 s" wait_final case-u 60
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*), sum(output_tokens), min(prompt_tokens) > 0
+is "$(db "SELECT count(*), sum(output_tokens), CAST(min(prompt_tokens) > 0 AS INTEGER)
     FROM images WHERE case_id = 'case-u' AND provider = 'gemini'")" "14|15680|1" \
     "each image keeps usageMetadata's tokens: 1120 output tokens each"
 http GET /api/metrics/image-generation
@@ -35,7 +35,7 @@ make_case case-o 1 1
 sed -i 's/^provider = gemini$/provider = openai/' "$T/imagegen.conf"
 post_json /api/generate-case-images "$T/case-o.json"
 wait_final case-o 60
-is "$(sqlite3 "$T/imagegen.db" "SELECT group_concat(output_tokens) FROM images
+is "$(db "SELECT group_concat(output_tokens) FROM images
     WHERE case_id = 'case-o'")" "1056,1056" "OpenAI's usage.output_tokens are kept"
 http GET /api/metrics/image-generation
 check "openai's images cost its own price_per_image" \

@@ -52,7 +52,7 @@ out=$(GEMINI_API_KEY= "$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$out" "1:gemini gemini-embedding-2: FAILED: no key: set api_key or GEMINI_API_KEY
 openai gpt-image-9: FAILED: not in the model list: retired, misspelt, or not open to this key (change openai_model)" \
     "no key and an unknown OpenAI model: a line each"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*), sum(ok) FROM provider_checks")" "23|14" \
+is "$(db "SELECT count(*), sum(ok) FROM provider_checks")" "23|14" \
     "every model's result is kept in provider_checks"
 
 # The responder, restarted, says the last check failed.

@@ -25,9 +25,9 @@ check "... the dead model asked at most once per request in flight ($n, concurre
 is "$(twice_to gemini-2.5-flash-image)" 0 "... and no image asked twice of it"
 ms=$(job_ms case-a)
 check "... at once, before any backoff ($ms ms < 15000)" test -n "$ms" -a "${ms:-x}" -lt 15000
-is "$(sqlite3 "$T/imagegen.db" "SELECT provider, model, retired_kind, retired_at > 0,
-    retired_reason LIKE 'HTTP 404: models/gemini-2.5-flash-image is not found%(check gemini_model%'
-    FROM models WHERE retired_at IS NOT NULL")" "gemini|gemini-2.5-flash-image|retired|1|1" \
+is "$(db "SELECT provider, model, retired_kind, CAST(retired_at > 0 AS INTEGER),
+    CAST(retired_reason LIKE 'HTTP 404: models/gemini-2.5-flash-image is not found%(check gemini_model%'
+    AS INTEGER) FROM models WHERE retired_at IS NOT NULL")" "gemini|gemini-2.5-flash-image|retired|1|1" \
     "it is marked retired in the store, with the time and the provider's words"
 "$IMAGEGEN" show case-a > "$T/show"
 is "$(awk '$1 ~ /^(ev|loc)-/ { print $6, $7 }' "$T/show" | sort -u)" \
@@ -48,7 +48,7 @@ check "metrics: the retired model is 1" grep -qx \
     'imagegen_model_retired{provider="gemini",model="gemini-2.5-flash-image"} 1' "$T/body"
 check "... the other 0" grep -qx \
     'imagegen_model_retired{provider="gemini",model="gemini-nano-banana-2.1"} 0' "$T/body"
-want=$(sqlite3 "$T/imagegen.db" "SELECT retired_at / 1000 FROM models WHERE model = 'gemini-2.5-flash-image'")
+want=$(db "SELECT retired_at / 1000 FROM models WHERE model = 'gemini-2.5-flash-image'")
 check "metrics: its retirement time is when it was found gone ($want)" grep -qx \
     "imagegen_model_retirement_timestamp_seconds{provider=\"gemini\",model=\"gemini-2.5-flash-image\"} $want" "$T/body"
 
@@ -57,7 +57,7 @@ out=$("$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$(echo "$out" | head -1 | cut -c1-90)" \
     "1:gemini gemini-2.5-flash-image: FAILED: not in the model list: retired, misspelt, or not op" \
     "imagegen check: the retired first model is a problem"
-sqlite3 "$T/imagegen.db" "INSERT INTO models (provider, model, retired_at, retired_kind,
+db "INSERT INTO models (provider, model, retired_at, retired_kind,
     retired_reason, updated_at) VALUES ('gemini', 'gemini-nano-banana-2.1', 1, 'retired',
     'HTTP 404 (by hand)', 1)" || bail "cannot mark a model retired"
 : > "$T/mock.log"
@@ -69,7 +69,7 @@ is "$(wc -l < "$T/mock.log")" 0 "... no call at all"
 out=$("$IMAGEGEN" check 2>&1)
 check "imagegen check clears a model its provider lists again" \
     sh -c "echo '$out' | grep -q '^gemini gemini-nano-banana-2.1: ok: listed, makes images; marked retired on 1970-01-01, listed again: cleared'"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM models WHERE model = 'gemini-nano-banana-2.1' AND retired_at IS NOT NULL")" \
+is "$(db "SELECT count(*) FROM models WHERE model = 'gemini-nano-banana-2.1' AND retired_at IS NOT NULL")" \
     0 "... in the store"
 
 # 2. A text model asked for an image (400): no images from it, for good.
@@ -77,7 +77,7 @@ restart_stack "gemini_model = gemini-3.8-flash gemini-3.1-flash-lite-image"
 run_case case-text 10 4
 is "$(status_models)" \
     "completed gemini-3.1-flash-lite-image" "a text model gives way to the next model"
-is "$(sqlite3 "$T/imagegen.db" "SELECT retired_kind FROM models WHERE model = 'gemini-3.8-flash'")" \
+is "$(db "SELECT retired_kind FROM models WHERE model = 'gemini-3.8-flash'")" \
     no-images "... marked: it makes no images"
 
 # 3. OpenAI: model_not_found in a 400.
@@ -89,7 +89,7 @@ is "$(json '.status + " " + ([.images[] | .provider + "/" + .model] | unique | j
 n=$(calls_to gpt-image-2.6-sunburst)
 check "... the dead model asked at most once per request in flight ($n)" test "$n" -le 5
 is "$(twice_to gpt-image-2.6-sunburst)" 0 "... and no image twice"
-is "$(sqlite3 "$T/imagegen.db" "SELECT retired_reason FROM models WHERE model = 'gpt-image-2.6-sunburst'")" \
+is "$(db "SELECT retired_reason FROM models WHERE model = 'gpt-image-2.6-sunburst'")" \
     "HTTP 400: The model \`gpt-image-2.6-sunburst\` does not exist or you do not have access to it. (check openai_model: gpt-image-2.6-sunburst is retired or misspelt)" \
     "... marked retired with OpenAI's words and the setting"
 

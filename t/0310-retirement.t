@@ -19,7 +19,7 @@ run_case case-a 2 1
 is "$(status_models)" \
     "completed gemini-nano-banana-2.1" "... made by the deprecated model: it still works"
 when=$(date -u -d "$DAY10" +%s)
-is "$(sqlite3 "$T/imagegen.db" "SELECT stage, retires_at / 1000 FROM models WHERE model = 'gemini-nano-banana-2.1'")" \
+is "$(db "SELECT stage, retires_at / 1000 FROM models WHERE model = 'gemini-nano-banana-2.1'")" \
     "DEPRECATED|$when" "the announced stage and retirement are kept"
 check "the worker logs what was announced" \
     grep -q "warn: case case-a: gemini model gemini-nano-banana-2.1 is DEPRECATED, retiring as announced" "$T/imagegen.log"
@@ -82,13 +82,13 @@ is "$?" 0 "promtool test rules: ImagegenModelRetiring fires for it"
 
 # 2. The reaper's daily check: logged once, and not again at the next sweep.
 # The responder's own first sweep ran it before the case announced anything.
-sqlite3 "$T/imagegen.db" "DELETE FROM maintenance WHERE name = 'check:gemini'" ||
+db "DELETE FROM maintenance WHERE name = 'check:gemini'" ||
     bail "cannot reset the check's lease"
 "$IMAGEGEN" reap > /dev/null 2>&1
 "$IMAGEGEN" reap > /dev/null 2>&1
 is "$(grep -c "warn: check: gemini model gemini-nano-banana-2.1: .*retires on $DAY10 (in 10 days): change gemini_model before then" "$T/imagegen.log")" \
     1 "the reaper's daily check logs it, once for two sweeps"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM maintenance WHERE name = 'check:gemini'")" 1 \
+is "$(db "SELECT count(*) FROM maintenance WHERE name = 'check:gemini'")" 1 \
     "... at most once a day per provider (the maintenance lease)"
 
 # 3. OpenAI: the list's shutdown_date.
@@ -98,12 +98,16 @@ out=$("$IMAGEGEN" check 2>&1); rc=$?
 is "$rc:$out" "1:openai gpt-image-2.6-sunburst: FAILED: listed; retires on $DAY10 (in 10 days): change openai_model before then
 openai gpt-image-2.6-flare: ok: listed; retires on $DAY40" \
     "OpenAI's shutdown_date: 10 days is a problem, 40 days not yet"
-is "$(sqlite3 "$T/imagegen.db" "SELECT date(retires_at / 1000, 'unixepoch') FROM models WHERE model = 'gpt-image-2.6-sunburst'")" \
+day_of() {	# day_of COLUMN: an epoch-ms column as YYYY-MM-DD, in UTC, on either engine
+	if on_pg; then echo "to_char(to_timestamp($1 / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	else echo "date($1 / 1000, 'unixepoch')"; fi
+}
+is "$(db "SELECT $(day_of retires_at) FROM models WHERE model = 'gpt-image-2.6-sunburst'")" \
     "$DAY10" "... and kept for the metrics"
 
 # 4. Nothing announced within 30 days: check passes.
 MOCK_ARGS="--shutdown gpt-image-2.6-sunburst=$DAY40" restart_stack "provider = openai"
-sqlite3 "$T/imagegen.db" "DELETE FROM models" || bail "cannot clear the models"
+db "DELETE FROM models" || bail "cannot clear the models"
 out=$("$IMAGEGEN" check 2>&1); rc=$?
 is "$rc" 0 "a retirement 40 days away passes the check ($out)"
 

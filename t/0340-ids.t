@@ -59,7 +59,7 @@ post_json /api/generate-case-images "$T/-run.json"
 gen() { [ "$(job_status -run)" = generating ]; }
 check "-run is generating" wait_for 10 gen
 kill_worker -run
-sqlite3 "$T/imagegen.db" "UPDATE images SET description = 'no fault' WHERE case_id = '-run'"
+db "UPDATE images SET description = 'no fault' WHERE case_id = '-run'"
 "$IMAGEGEN" run -- -run > "$T/run.out" 2>&1
 is "$?/$(job_status -run)" 0/completed "imagegen run -- -run takes over and finishes the job"
 
@@ -78,7 +78,7 @@ printf '{"caseId":"nul-d","evidence":[{"id":"e","name":"a\\\\u0000","description
 post_json /api/generate-case-images "$T/nul4.json"
 is "$CODE" 202 "an escaped backslash before u0000 is no NUL: 202"
 check "... and that job finishes" wait_final nul-d 20
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs WHERE case_id IN ('nul-a', 'nul-b', 'nul-c')")" 0 \
+is "$(db "SELECT count(*) FROM jobs WHERE case_id IN ('nul-a', 'nul-b', 'nul-c')")" 0 \
     "no job nul-a, nul-b or nul-c was created"
 
 done_testing

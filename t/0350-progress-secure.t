@@ -8,7 +8,7 @@
 orphan() {	# orphan CASEID: a job whose local worker is killed at once
 	make_case "$1" 2 1 "" ev-0=hang=60 ev-1=hang=60 loc-0=hang=60
 	post_json /api/generate-case-images "$T/$1.json"
-	wait_for 10 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]" ||
+	wait_for 10 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = '$1'\")\" = generating ]" ||
 	    bail "$1 did not start"
 	kill_worker "$1"
 }
@@ -21,7 +21,7 @@ restart() {	# restart [config lines...]: the whole stack again, on fresh ports
 	rm -f "$T/mock.port" "$T/imagegen.sock"
 	MOCK_ARGS="--latency 0.05" start_stack "$@"
 }
-row() { sqlite3 "$T/imagegen.db" "SELECT $2 FROM jobs WHERE case_id = '$1'"; }
+row() { db "SELECT $2 FROM jobs WHERE case_id = '$1'"; }
 
 # 1. A default install: no secret, so every update is refused.
 MOCK_ARGS="--latency 0.05" start_stack
@@ -67,17 +67,20 @@ convert -size 100x100 gradient:red-blue "$T/small.png"
 bad_url "data:image/png;base64,$(base64 -w0 "$T/small.png")" "a 100x100 picture, not image_size"
 check "... saying what size it should be" sh -c "jq -r .error '$T/body' | grep -q 'not the 512x512'"
 # 8 MB of data: 400, and the database does not grow.
-size0=$(stat -c %s "$T/imagegen.db")
+db_size() {	# the database's bytes, on either engine
+	if on_pg; then db "SELECT pg_database_size('imagegen')"
+	else db "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null; stat -c %s "$T/imagegen.db"; fi
+}
+size0=$(db_size)
 head -c 6000000 /dev/urandom > "$T/big.bin"
 printf '{"caseId":"case-a","status":"generating","completedImages":1,"totalImages":3,"evidenceImages":{"ev-1":"data:image/jpeg;base64,%s"},"locationImages":{},"failedIds":[]}' \
     "$(base64 -w0 "$T/big.bin")" > "$T/u.json"
 post_progress "$T/u.json"
 is "$CODE/$(json .field)" 400/evidenceImages.ev-1 "an 8 MB data: URL is 400"
 check "... saying it is too big" sh -c "jq -r .error '$T/body' | grep -q 'more than 2097152'"
-sqlite3 "$T/imagegen.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-check "... and the database did not grow ($size0 -> $(stat -c %s "$T/imagegen.db") bytes)" \
-    test "$(stat -c %s "$T/imagegen.db")" -lt $((size0 + 1000000))
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM images WHERE case_id = 'case-a' AND status = 'completed'")" 1 \
+check "... and the database did not grow ($size0 -> $(db_size) bytes)" \
+    test "$(db_size)" -lt $((size0 + 1000000))
+is "$(db "SELECT count(*) FROM images WHERE case_id = 'case-a' AND status = 'completed'")" 1 \
     "none of the refused updates wrote an image"
 # Good ones: the case's own media path, an allowed prefix, a real picture.
 convert -size 512x512 gradient:green-yellow "$T/good.png"

@@ -87,7 +87,7 @@ run() {	# run CASEID NEVIDENCE NLOCATIONS fault-spec...: submit, wait, set RSS
 	RSS=$(peak "$id")
 	diag "$id: worker peak RSS ${RSS:-?} KiB ($(( ${RSS:-0} / 1024 )) MiB)"
 }
-error_of() { sqlite3 "$T/imagegen.db" "SELECT last_error FROM images WHERE case_id = '$1' AND item_id = '$2'"; }
+error_of() { db "SELECT last_error FROM images WHERE case_id = '$1' AND item_id = '$2'"; }
 
 run case-prog 1 1 "" ev-0=prog8192
 under_cap "a progressive 8192x8192 JPEG"

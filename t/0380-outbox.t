@@ -8,7 +8,7 @@
 # submitted again, which reuses SQLite's row ids.
 . "$(dirname "$0")/lib.sh"
 
-q() { sqlite3 "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 H=$T/hook.log
 
 # The receiver holds the first post (the start update) and never answers it.
@@ -39,7 +39,7 @@ is "$(jq -c 'select(.status == 200) | [.json.status, .json.completedImages]' "$H
 is "$(jq -r --arg id "$final" 'select(.headers["webhook-id"] == $id)' "$H" | jq -s length)" 1 \
     "a second reap sends nothing again"
 is "$(q "SELECT group_concat(status, ' ') FROM (SELECT status FROM webhook_deliveries
-    WHERE case_id = 'case-held' ORDER BY id)")" \
+    WHERE case_id = 'case-held' ORDER BY id) AS d")" \
     "superseded superseded superseded superseded delivered" \
     "start and progress rows were superseded, kept for the operator; the final delivered"
 
@@ -60,12 +60,16 @@ for round in 1 2; do
 	wait_for 10 exited "$(q "SELECT worker_pid FROM jobs WHERE case_id = 'case-again'")"
 	[ $round = 1 ] && q "PRAGMA foreign_keys = ON; DELETE FROM jobs WHERE case_id = 'case-again'"
 done
-is "$(cat "$T/maxid.2")" "$(cat "$T/maxid.1")" "the second job's rows took the first job's row ids again"
+if on_pg; then
+	skip 1 "PostgreSQL's identity ids never repeat"
+else
+	is "$(cat "$T/maxid.2")" "$(cat "$T/maxid.1")" "the second job's rows took the first job's row ids again"
+fi
 is "$(jq -r 'select(.status == 200) | .json.status' "$H" | grep -c completed)" 2 \
     "the receiver got both finals"
 is "$(jq -r '.headers["webhook-id"]' "$H" | sort | uniq -d | wc -l)" 0 \
     "no webhook-id was seen twice across both jobs"
-is "$(q "SELECT count(*) FROM webhook_deliveries WHERE webhook_id NOT GLOB 'case-again-[0-9a-f]*' AND case_id = 'case-again'")" 0 \
+is "$(q "SELECT count(*) FROM webhook_deliveries WHERE $(on_pg && echo "webhook_id !~ '^case-again-[0-9a-f]'" || echo "webhook_id NOT GLOB 'case-again-[0-9a-f]*'") AND case_id = 'case-again'")" 0 \
     "ids read caseId-random, as imagegen(8) says"
 
 done_testing

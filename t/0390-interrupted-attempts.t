@@ -9,7 +9,7 @@
 
 MOCK_ARGS="--latency 3" start_stack "retry_attempts = 3" "retry_base = 200" \
     "retry_cap = 400" "reap_interval = 86400"
-q() { sqlite3 "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 make_case case-int 1 1 "" ev-0=500x1 loc-0=503x2
 post_json /api/generate-case-images "$T/case-int.json"
 is "$CODE" 202 "generate answers 202"

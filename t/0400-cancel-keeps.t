@@ -8,7 +8,7 @@
 
 MOCK_ARGS="--latency 60" start_stack "webhook_verify_secrets = $HOOK_SECRET" \
     "image_url_allow = https://cdn.example/"
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 make_case case-keep 3 1
 post_json /api/generate-case-images "$T/case-keep.json"
 out() { [ "$(q "SELECT count(*) FROM images WHERE case_id = 'case-keep' AND status = 'generating'")" -ge 2 ]; }

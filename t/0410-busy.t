@@ -1,6 +1,7 @@
 #!/bin/sh
-# A write lock held by another connection (an operator's sqlite3 shell)
-# past the busy timeout (5 s) is no internal error: generate, cancel and
+# A write lock held by another connection (an operator's sqlite3 shell,
+# or psql) past the busy timeout (5 s; PostgreSQL's lock_timeout) is no
+# internal error: generate, cancel and
 # the progress webhook answer 503 {"error":"busy"} with Retry-After, within
 # the timeout, not 500 after it twice over. Status and metrics read on the
 # reader connection and answer 200 meanwhile: while a generate still waits
@@ -8,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_stack "webhook_verify_secrets = $HOOK_SECRET"
-q() { sqlite3 "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 make_case case-before 1 1
 post_json /api/generate-case-images "$T/case-before.json"
 check "a job made before the lock finishes" wait_final case-before 30
@@ -16,13 +17,21 @@ http GET /api/metrics/image-generation	# the metrics' statements are prepared
 
 # The operator's shell: it takes the write lock and keeps it until told.
 mkfifo "$T/shell.in"
-sqlite3 "$T/imagegen.db" < "$T/shell.in" > "$T/shell.out" 2>&1 &
+db < "$T/shell.in" > "$T/shell.out" 2>&1 &
 SHELL_PID=$!
 before_cleanup "kill $SHELL_PID 2>/dev/null"
 exec 3> "$T/shell.in"
-printf 'BEGIN IMMEDIATE;\nUPDATE maintenance SET last_run = last_run;\nSELECT %s;\n' "'locked'" >&3
+if on_pg; then
+	printf 'BEGIN;\nLOCK TABLE jobs, images, webhook_seen, maintenance IN EXCLUSIVE MODE;\n' >&3
+	locked() { ! db "BEGIN; LOCK TABLE jobs IN EXCLUSIVE MODE NOWAIT; ROLLBACK;" 2>/dev/null; }
+	LOCK_SAYS='canceling statement due to lock timeout'
+else
+	printf 'BEGIN IMMEDIATE;\nUPDATE maintenance SET last_run = last_run;\n' >&3
+	locked() { ! db ".timeout 0" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; }
+	LOCK_SAYS='database is locked'
+fi
+printf 'SELECT %s;\n' "'locked'" >&3
 check "the shell holds the write lock" wait_for 10 grep -q locked "$T/shell.out"
-locked() { ! sqlite3 "$T/imagegen.db" ".timeout 0" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; }
 check "... which another writer cannot take" locked
 
 timed() {	# timed METHOD PATH [curl options]: sets CODE and MS
@@ -61,7 +70,7 @@ is "$CODE" 200 "metrics answers 200 (${MS} ms)"
 check "... both while the generate still waits: on the reader" test ! -s "$T/waits.code"
 wait "$WRITER"
 is "$(cat "$T/waits.code")" 503 "... which then answers 503"
-check "the log says what was locked" grep -q 'database is locked' "$T/imagegen.log"
+check "the log says what was locked" grep -q "$LOCK_SAYS" "$T/imagegen.log"
 
 printf 'COMMIT;\n' >&3
 exec 3>&-

@@ -5,6 +5,7 @@
 # page fails PRAGMA quick_check at start-up, with a line, and every route
 # answers 503 instead of a 500 each.
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the file itself: a deleted, cut, read-only or corrupted SQLite file"
 
 start_stack
 DB=$T/imagegen.db

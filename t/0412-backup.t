@@ -3,6 +3,7 @@
 # API while workers write, one file (no -wal beside it), checked, and put
 # in place only when whole.
 . "$(dirname "$0")/lib.sh"
+sqlite_only "SQLite's backup API; t/0612 backs PostgreSQL up with pg_dump"
 
 MOCK_ARGS="--latency-min 0.05 --latency-max 0.3" start_stack
 q() { sqlite3 "$1" "$2"; }

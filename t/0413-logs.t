@@ -12,7 +12,7 @@ L=$T/imagegen.log
 # Two requests in the last minute already, 55 s ago: the window is full
 # for the next 6 s.
 now=$(($(date +%s%N) / 1000000))
-sqlite3 "$T/imagegen.db" "INSERT INTO api_calls (at, case_id, provider) VALUES
+db "INSERT INTO api_calls (at, case_id, provider) VALUES
     ($((now - 55000)), 'earlier', 'gemini'), ($((now - 55000)), 'earlier', 'gemini')"
 make_case case-log 1 1 "$HOOK_URL"
 post_json /api/generate-case-images "$T/case-log.json"

@@ -11,7 +11,7 @@
 start_receiver --delay 0.05
 MOCK_ARGS="--latency-min 0.3 --latency-max 1.0 --seed 13 --size 512" start_stack \
     "heartbeat_interval = 1" "stale_after = 3" "reap_interval = 1" "webhook_interval = 100"
-q() { sqlite3 "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 H=$T/hook.log
 CASES=10 WANT=100
 

@@ -32,7 +32,7 @@ check "... and when a retired model is not kept out of the retiring alert" \
 # The series the rules read, in what the metrics route serves: a configured
 # model with an announced retirement has its timestamp.
 start_stack
-sqlite3 "$T/imagegen.db" "INSERT INTO models (provider, model, retires_at, updated_at)
+db "INSERT INTO models (provider, model, retires_at, updated_at)
     VALUES ('gemini', 'gemini-nano-banana-2.1', 1800000000000, 1)" || bail "cannot seed models"
 http GET /api/metrics/image-generation
 is "$CODE" 200 "the metrics route answers"

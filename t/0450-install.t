@@ -142,7 +142,7 @@ code=$(curl -s -m 30 -o "$T/body" -w '%{http_code}' -H 'Host: mysite.example' \
 is "$code" 202 "the snippet in someone's server: generate reaches imagegen"
 is "$(get mysite.example "http://127.0.0.1:$PORT2/")" mine "... and the server's own / is its own"
 check "... and its images are served there" wait_final case-snippet 30
-url=$(sqlite3 "$T/imagegen.db" "SELECT url FROM images WHERE case_id = 'case-snippet' LIMIT 1")
+url=$(db "SELECT url FROM images WHERE case_id = 'case-snippet' LIMIT 1")
 is "$(curl -s -m 10 -o /dev/null -w '%{http_code} %{content_type}' -H 'Host: mysite.example' \
     "http://127.0.0.1:$PORT2$url")" "200 image/jpeg" "... at $url"
 

@@ -15,7 +15,7 @@
 MOCK_ARGS="--latency 0.8" start_stack "max_inflight = 1"
 make_case blocker 1 1 "" ev-0=hang=300
 post_json /api/generate-case-images "$T/blocker.json"
-check "the blocker runs" wait_for 20 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'blocker'\")\" = generating ]"
+check "the blocker runs" wait_for 20 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = 'blocker'\")\" = generating ]"
 "$PYTHON3" - > "$T/case-web.json" <<'PY'
 import json
 ev = [{"id": f"ev-{i}", "name": f"Evidence {i}", "description": f"Evidence number {i}"}

@@ -13,7 +13,7 @@ make_case case-poll 1 1 "" loc-0=delay=60
 post_json /api/generate-case-images "$T/case-poll.json"
 is "$CODE" 202 "the case is accepted"
 browser_run polling.js 100
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs WHERE case_id = 'case-poll'
+is "$(db "SELECT count(*) FROM jobs WHERE case_id = 'case-poll'
     AND last_error = 'cancelled by request'")" 1 "the page's Cancel ended the job"
 polls=$(grep -c '"GET /api/case-images/case-poll ' "$T/nginx-access.log")
 diag "polls nginx saw: $polls"

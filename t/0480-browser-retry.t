@@ -27,6 +27,6 @@ is "$CODE" 401 "status_auth = token: the status needs the token"
 
 browser_run retry.js 150
 is "$(job_status case-fail)" completed "the retried job is completed in the store"
-is "$(sqlite3 "$T/imagegen.db" "SELECT retry_count FROM jobs WHERE case_id = 'case-fail'")" 1 \
+is "$(db "SELECT retry_count FROM jobs WHERE case_id = 'case-fail'")" 1 \
     "... after one retry"
 done_testing

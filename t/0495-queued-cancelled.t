@@ -8,18 +8,18 @@
 . "$top_srcdir/t/browser.sh"
 
 version() {	# version CASEID: the job's version column
-	sqlite3 "$T/imagegen.db" "SELECT version FROM jobs WHERE case_id = '$1'"
+	db "SELECT version FROM jobs WHERE case_id = '$1'"
 }
 
 # One worker at a time, held by a blocker that hangs: the next case waits queued.
 start_stack "max_inflight = 1"
 make_case blocker 1 1 "" ev-0=hang=300
 post_json /api/generate-case-images "$T/blocker.json"
-check "the blocker runs" wait_for 20 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT status FROM jobs WHERE case_id = 'blocker'\")\" = generating ]"
+check "the blocker runs" wait_for 20 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT status FROM jobs WHERE case_id = 'blocker'\")\" = generating ]"
 make_case case-queued 2 1
 post_json /api/generate-case-images "$T/case-queued.json"
 is "$CODE $(json .status)" "202 pending" "the next case is accepted, pending"
-check "... and waits queued" wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT queued_at FROM jobs WHERE case_id = 'case-queued'\")\" ]"
+check "... and waits queued" wait_for 10 sh -c "[ -n \"\$('$top_srcdir/t/db' \"SELECT queued_at FROM jobs WHERE case_id = 'case-queued'\")\" ]"
 
 http GET /api/case-images/case-queued
 is "$(json .status)" pending "a queued job's status stays pending, one of the reference's five"
@@ -56,22 +56,22 @@ is "$(jsonc .jobs)" '[]' "status=queued no longer does"
 
 # The version moves when the marks do, and only then (migration 15).
 v=$(version case-queued)
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET cancel_requested_at = cancel_requested_at WHERE case_id = 'case-queued'"
+db "UPDATE jobs SET cancel_requested_at = cancel_requested_at WHERE case_id = 'case-queued'"
 is "$(version case-queued)" "$v" "setting cancel_requested_at to itself leaves the version"
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET cancel_requested_at = cancel_requested_at + 1 WHERE case_id = 'case-queued'"
+db "UPDATE jobs SET cancel_requested_at = cancel_requested_at + 1 WHERE case_id = 'case-queued'"
 is "$(version case-queued)" "$((v + 1))" "a new cancel_requested_at moves it"
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET queued_at = 1 WHERE case_id = 'case-queued'"
+db "UPDATE jobs SET queued_at = 1 WHERE case_id = 'case-queued'"
 is "$(version case-queued)" "$((v + 2))" "a new queued_at moves it"
 http GET /api/case-images/case-queued
 jcheck "a finished job with a stray queued_at is not shown queued" '(has("queued") | not) and .cancelled'
-sqlite3 "$T/imagegen.db" "UPDATE jobs SET queued_at = NULL WHERE case_id = 'case-queued'"
+db "UPDATE jobs SET queued_at = NULL WHERE case_id = 'case-queued'"
 http GET /api/case-images/case-queued
 etag=$(header ETag)
 
 # A retry clears the cancel; behind the blocker still at work, it is queued again.
 http POST /api/case-images/case-queued/retry
 is "$CODE" 202 "the cancelled job is retried"
-check "... and waits queued again" wait_for 10 sh -c "[ -n \"\$(sqlite3 '$T/imagegen.db' \"SELECT queued_at FROM jobs WHERE case_id = 'case-queued'\")\" ]"
+check "... and waits queued again" wait_for 10 sh -c "[ -n \"\$('$top_srcdir/t/db' \"SELECT queued_at FROM jobs WHERE case_id = 'case-queued'\")\" ]"
 http GET /api/case-images/case-queued -H "If-None-Match: $etag"
 is "$CODE" 200 "the retried job has a new ETag"
 jcheck "it is pending, queued, and no longer cancelled" \

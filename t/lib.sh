@@ -10,6 +10,18 @@ export GEMINI_API_KEY=$API_KEY
 export OPENAI_API_KEY=$API_KEY
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-t.XXXXXX")
+export T
+# The engine the suite runs on: sqlite (the default), or postgresql, a
+# throwaway cluster per test (t/pg.sh) that write_config starts.
+: "${IMAGEGEN_TEST_DATABASE:=sqlite}"
+case $IMAGEGEN_TEST_DATABASE in
+sqlite|postgresql) export IMAGEGEN_TEST_DATABASE ;;
+*) echo "Bail out! IMAGEGEN_TEST_DATABASE=$IMAGEGEN_TEST_DATABASE: sqlite or postgresql"; exit 1 ;;
+esac
+. "$top_srcdir/t/pg.sh"
+on_pg() { [ "$IMAGEGEN_TEST_DATABASE" = postgresql ]; }
+# db [SQL]: a query on the test's database, either engine (t/db).
+db() { "$top_srcdir/t/db" "$@"; }
 tap_n=0
 tap_failed=0
 
@@ -64,6 +76,42 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# hold_write_lock: another connection holds the database's write lock, as
+# an operator's open transaction would (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+# the tables locked EXCLUSIVE, which lets reads through), until $T/lock.go
+# appears, 60 s at most. Returns once it is held; LOCK_PID is its process.
+hold_write_lock() {
+	rm -f "$T/lock.held" "$T/lock.go"
+	if on_pg; then
+		db <<-SQL >/dev/null &
+		BEGIN;
+		LOCK TABLE jobs, images, webhook_deliveries IN EXCLUSIVE MODE;
+		\! touch '$T/lock.held'; i=0; while [ ! -f '$T/lock.go' ] && [ \$i -lt 3000 ]; do sleep 0.02; i=\$((i + 1)); done
+		COMMIT;
+		SQL
+	else
+		"$PYTHON3" - "$T/imagegen.db" "$T/lock.held" "$T/lock.go" <<-'PY' &
+		import os, sqlite3, sys, time
+		db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+		db.execute("BEGIN IMMEDIATE")
+		open(sys.argv[2], "w").close()
+		end = time.time() + 60
+		while not os.path.exists(sys.argv[3]) and time.time() < end:
+		    time.sleep(0.02)
+		db.execute("COMMIT")
+		PY
+	fi
+	LOCK_PID=$!
+	wait_for 60 test -f "$T/lock.held" || bail "could not take the write lock"
+}
+
+# sqlite_only REASON: a test about SQLite itself skips on PostgreSQL.
+sqlite_only() {
+	on_pg || return 0
+	echo "1..0 # SKIP on PostgreSQL: $*"
+	exit 0
+}
 
 # http METHOD PATH [curl options...]: sets CODE, leaves the body in $T/body
 # and the headers in $T/headers.
@@ -121,7 +169,7 @@ make_case() {
 }
 
 job_status() {	# the status of a case, straight from the store
-	sqlite3 "$T/imagegen.db" "SELECT status FROM jobs WHERE case_id = '$1'"
+	db "SELECT status FROM jobs WHERE case_id = '$1'"
 }
 
 is_final() {
@@ -172,8 +220,8 @@ skip() {	# skip COUNT REASON: COUNT assertions that cannot run here
 
 # counters_match CASEID: the job's completed/failed counters are its rows'.
 counters_match() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT completed_images || '/' || failed_images
-	    FROM jobs WHERE case_id = '$1'")" = "$(sqlite3 "$T/imagegen.db" "SELECT
+	[ "$(db "SELECT completed_images || '/' || failed_images
+	    FROM jobs WHERE case_id = '$1'")" = "$(db "SELECT
 	    count(*) FILTER (WHERE status = 'completed') || '/' ||
 	    count(*) FILTER (WHERE status = 'failed') FROM images WHERE case_id = '$1'")" ]
 }
@@ -299,7 +347,7 @@ post_progress() {
 # kill_worker CASEID: kills the job's worker and waits until it is gone.
 # The read waits for SQLite's lock: an empty pid would leave it running.
 kill_worker() {
-	kw=$(sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" \
+	kw=$(db \
 	    "SELECT worker_pid FROM jobs WHERE case_id = '$1'")
 	[ -n "$kw" ] && kill -9 "$kw" || bail "cannot kill the worker of $1 (pid '$kw')"
 	wait_for 10 exited "$kw" || bail "the worker of $1 (pid $kw) did not die"
@@ -309,7 +357,7 @@ kill_worker() {
 # on the server's clock (the store's own time stamps): a bound on it does
 # not count this script's polling or a loaded machine's process start-ups.
 job_ms() {
-	sqlite3 -cmd '.timeout 5000' "$T/imagegen.db" \
+	db \
 	    "SELECT completed_at - created_at FROM jobs WHERE case_id = '$1'"
 }
 

@@ -20,8 +20,8 @@ bail() { echo "error: $*" >&2; exit 1; }
 
 # Workers are detached from whatever started them: their pids are in the store.
 stop_stack() {
-	if [ -f "$T/imagegen.db" ] && command -v sqlite3 >/dev/null; then
-		for p in $(sqlite3 "$T/imagegen.db" "SELECT worker_pid FROM jobs
+	if [ -f "$T/imagegen.db" ] || [ -n "${PG_PID:-}" ]; then
+		for p in $("$top_srcdir/t/db" "SELECT worker_pid FROM jobs
 		    WHERE worker_pid IS NOT NULL AND status = 'generating'" 2>/dev/null); do
 			kill "$p" 2>/dev/null
 		done
@@ -65,10 +65,47 @@ start_receiver() {	# start_receiver [webhook-receiver.py options]
 	HOOK_URL=http://127.0.0.1:$(cat "$T/hook.port")/hook
 }
 
+# The test's database: the file, or (IMAGEGEN_TEST_DATABASE=postgresql)
+# the throwaway cluster's URI, the cluster started on first use.
+# SQLite's group_concat, which the tests' queries use, for the test's
+# PostgreSQL database alone (the product uses none): string_agg's work.
+pg_test_shims() {
+	"$top_srcdir/t/db" <<-'SQL' || bail "cannot add the tests' group_concat"
+	CREATE FUNCTION test_concat(acc text, v anyelement, sep text) RETURNS text
+	  LANGUAGE sql IMMUTABLE
+	  AS $$ SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v::text
+	        ELSE acc || sep || v::text END $$;
+	CREATE FUNCTION test_concat(acc text, v anyelement) RETURNS text
+	  LANGUAGE sql IMMUTABLE AS $$ SELECT test_concat(acc, v, ',') $$;
+	CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = test_concat, STYPE = text);
+	CREATE AGGREGATE group_concat(anyelement) (SFUNC = test_concat, STYPE = text);
+	SQL
+}
+
+# Sets TEST_DATABASE; t/db finds the cluster by the variables exported.
+test_database() {
+	if [ "${IMAGEGEN_TEST_DATABASE:-sqlite}" = postgresql ]; then
+		if [ -z "${PG_URI:-}" ]; then
+			start_pg
+			export PG_SOCKDIR PG_PORT PG_BIN
+			pg_test_shims
+		fi
+		# passfile=: libpq's own means, in the URI, so that a config
+		# alone reaches the database (env -i, CGI).
+		TEST_DATABASE="$PG_URI?passfile=$PGPASSFILE"
+	else
+		TEST_DATABASE=$T/imagegen.db
+	fi
+}
+
 write_config() {	# write_config [extra "key = value" lines...]
 	mkdir -p "$T/media"
+	test_database
 	{
-		echo "database = $T/imagegen.db"
+		echo "database = $TEST_DATABASE"
+		# The suite's checks of media_dir hold on PostgreSQL too; the
+		# pictures in the database (its default) have tests of their own.
+		[ "${IMAGEGEN_TEST_DATABASE:-sqlite}" = sqlite ] || echo "media_store = files"
 		echo "media_dir = $T/media"
 		echo "log = $T/imagegen.log"
 		echo "log_level = debug"
@@ -123,10 +160,17 @@ start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
 
 # The shipped server block (its template in nginx/), with only its socket,
 # paths and port replaced; one listen, on loopback.
-start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
+# imagegen-database.conf is made from imagegen.conf.in as the build makes
+# it from imagegen.conf (nginx/database.awk).
+start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf | imagegen-database.conf]
 	conf=${1:-imagegen.conf}
 	PORT=$(free_port)
 	cp /etc/nginx/fastcgi_params "$T/fastcgi_params"
+	case $conf in
+	imagegen-database.conf)
+		awk -f "$top_srcdir/nginx/database.awk" "$top_srcdir/nginx/imagegen.conf.in" ;;
+	*)	cat "$top_srcdir/nginx/$conf.in" ;;
+	esac |
 	sed -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
 	    -e "/listen \[::\]:80;/d" \
 	    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/imagegen.sock|" \
@@ -135,7 +179,7 @@ start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf]
 	    -e "s|/var/lib/imagegen/media/|$T/media/|" \
 	    -e "s|@datadir@/imagegen/www|$top_srcdir/www|" \
 	    -e "s|@sysconfdir@/imagegen.conf|$T/imagegen.conf|" \
-	    "$top_srcdir/nginx/$conf.in" > "$T/server.conf"
+	    -e "s|/var/cache/nginx/imagegen|$T/nginx-cache|" > "$T/server.conf"
 	cat > "$T/nginx.conf" <<-NGINX
 	$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 	daemon off;
