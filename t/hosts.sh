@@ -47,6 +47,7 @@ start_worker_host() {
 	h=$1; shift
 	d=$T/$h
 	rm -f "$d/imagegen.sock"
+	hook_port
 	{
 		echo "database = $d/imagegen.db"
 		echo "media_dir = $d/media"
@@ -56,7 +57,7 @@ start_worker_host() {
 		echo "gemini_url = $MOCK_URL"
 		echo "check_interval = 0"
 		echo "webhook_interval = 200"
-		echo "webhook_allow = http://127.0.0.1:"
+		echo "webhook_allow = $(test_allow)"
 		echo "webhook_private = yes"
 		echo "rate_limit = 1000000"
 		echo "max_inflight = 64"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Webhook receiver for imagegen's tests.
 
-Usage: webhook-receiver.py --port-file FILE --log FILE [--fail-first N]
+Usage: webhook-receiver.py --port-file FILE [--port N] --log FILE [--fail-first N]
            [--fail-final N] [--hold N] [--status CODE] [--delay SEC]
 
-Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file).
+Listens on 127.0.0.1 at --port (by default a kernel-chosen port), written
+atomically to --port-file.
 Every POST (any path) is logged as one JSON line to --log and answered
 200 {"ok":true}, except the first N (--fail-first), which get --status
 (default 500) and {"ok":false}; so are the first N posts of a final update
@@ -92,6 +93,7 @@ def main():
     global ARGS, LOG
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--port-file", required=True)
+    p.add_argument("--port", type=int, default=0)
     p.add_argument("--log", required=True)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-final", type=int, default=0)
@@ -100,7 +102,7 @@ def main():
     p.add_argument("--delay", type=float, default=0.0)
     ARGS = p.parse_args()
     LOG = open(ARGS.log, "a", encoding="utf-8")
-    serve(Handler, ARGS.port_file)
+    serve(Handler, ARGS.port_file, ARGS.port)
 
 
 if __name__ == "__main__":
