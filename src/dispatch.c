@@ -14,7 +14,6 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 
 #include "casereq.h"
 #include "codec.h"
@@ -72,33 +71,6 @@ dispatch_body(const struct config *cfg, const char *case_id, const char *id)
 	return text;
 }
 
-static struct curl_slist *
-signed_headers(const struct config *cfg, const char *wid, const char *body)
-{
-	char line[160], sig[SIGN_B64_LEN];
-	unsigned char key[SIGN_KEY_MAX];
-	size_t keylen;
-	long long ts = (long long)(codec_now_ms() / 1000);
-	int ok = sign_secret(cfg->dispatch_secret, key, &keylen) == 0 &&
-	    sign_compute(key, keylen, wid, ts, body, strlen(body), sig) == 0;
-	OPENSSL_cleanse(key, sizeof(key));
-	if (!ok)
-		return NULL;
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json"), *t;
-	const char *fmt[3] = { "webhook-id: %s", "webhook-timestamp: %lld",
-	    "webhook-signature: v1,%s" };
-	for (int i = 0; h != NULL && i < 3; i++) {
-		if (i == 1)
-			snprintf(line, sizeof(line), fmt[i], ts);
-		else
-			snprintf(line, sizeof(line), fmt[i], i == 0 ? wid : sig);
-		if ((t = curl_slist_append(h, line)) == NULL)
-			curl_slist_free_all(h);
-		h = t;
-	}
-	return h;
-}
-
 /* The start of the worker host's answer; the rest is not read. */
 struct answer {
 	char text[1024];
@@ -140,7 +112,7 @@ post(const struct config *cfg, const char *wid, const char *body, struct answer 
     char *why, size_t len)
 {
 	long code = 0;
-	struct curl_slist *h = signed_headers(cfg, wid, body);
+	struct curl_slist *h = sign_headers(cfg->dispatch_secret, wid, body);
 	CURL *e = h ? curl_easy_init() : NULL;
 	CURLcode rc = CURLE_FAILED_INIT;
 	if (e != NULL && !curl_easy_setopt(e, CURLOPT_URL, cfg->dispatch_url) &&

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "codec.h"
 #include "config.h"
 #include "handover.h"
@@ -100,46 +98,12 @@ notify_owns(const struct notify *n, CURL *easy)
 	return n != NULL && easy != NULL && n->easy == easy;
 }
 
-static struct curl_slist *
-append(struct curl_slist *list, const char *line)
-{
-	struct curl_slist *l = curl_slist_append(list, line);
-	if (l == NULL)
-		curl_slist_free_all(list);
-	return l;
-}
-
-/*
- * Standard Webhooks 1.0 headers: webhook-id always; with a webhook_secret,
- * webhook-timestamp and webhook-signature, signed afresh for each attempt.
- */
+/* A worker host (dispatch_secret, no dispatch_url) signs with the shared secret. */
 static struct curl_slist *
 delivery_headers(const struct config *cfg, const char *wid, const char *payload)
 {
-	char line[160], sig[SIGN_B64_LEN];
-	unsigned char key[SIGN_KEY_MAX];
-	size_t keylen;
-	long long ts = (long long)(codec_now_ms() / 1000);
-	struct curl_slist *h = append(NULL, "Content-Type: application/json");
-	snprintf(line, sizeof(line), "webhook-id: %s", wid);
-	h = h ? append(h, line) : NULL;
-	/* A worker host (dispatch_secret, no dispatch_url) signs with the shared secret. */
-	const char *secret = *cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0' ?
-	    cfg->dispatch_secret : cfg->webhook_secret;
-	if (h == NULL || *secret == '\0')
-		return h;
-	if (sign_secret(secret, key, &keylen) != 0 ||
-	    sign_compute(key, keylen, wid, ts, payload, strlen(payload), sig) != 0) {
-		OPENSSL_cleanse(key, sizeof(key));
-		log_error("webhook %s: cannot sign", wid);
-		curl_slist_free_all(h);
-		return NULL;
-	}
-	OPENSSL_cleanse(key, sizeof(key));
-	snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
-	h = append(h, line);
-	snprintf(line, sizeof(line), "webhook-signature: v1,%s", sig);
-	return h ? append(h, line) : NULL;
+	return sign_headers(*cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0' ?
+	    cfg->dispatch_secret : cfg->webhook_secret, wid, payload);
 }
 
 /* The receiver's answer is not read: only its status counts. */

@@ -11,13 +11,12 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "sign.h"
 #include "store.h"
 #include "store_dispatch.h"
 
 enum query {
 	Q_NEW, Q_CURRENT, Q_TO_SEND, Q_SENT, Q_FAILED, Q_HEARD, Q_HOST, Q_DUE, Q_REDISPATCH,
-	Q_SEEN_PRUNE, Q_SEEN_ADD, Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE, Q_FENCED,
+	Q_RECEIVE, Q_LOCAL, Q_HANDED, Q_HAND, Q_PATH, Q_FENCE, Q_FENCED,
 	Q_CLEAR, Q_COUNT_UPDATE, Q_REAPER_LAST, Q_REAPER_RUN, Q_GRACE, Q_CLAIM, Q_BUSY, Q_AGAIN, Q_WITHDRAW,
 	Q_COUNT
 };
@@ -69,9 +68,6 @@ static const char *const sql[Q_COUNT] = {
 	    " WHERE case_id = ?1 AND state = 'sent' AND heard_at < ?3 AND NOT EXISTS (SELECT 1"
 	    "  FROM dispatch_updates u WHERE u.worker_host = dispatches.worker_host"
 	    "  AND u.heard_at >= ?3)",
-	[Q_SEEN_PRUNE] = "DELETE FROM webhook_seen WHERE accepted_at < ?1",
-	[Q_SEEN_ADD] =
-	    "INSERT INTO webhook_seen (id, accepted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[Q_RECEIVE] =
 	    "INSERT INTO dispatch_jobs (case_id, dispatch_id, received_at) VALUES (?1, ?2, ?3)",
 	[Q_LOCAL] = "SELECT dispatch_id FROM dispatch_jobs WHERE case_id = ?1",
@@ -404,21 +400,6 @@ store_dispatch_each_due(int64_t now, int64_t stale_ms, long max_jobs,
 			break;
 	}
 	return n;
-}
-
-/* Records a verified dispatch's webhook-id: 1 new, 0 a replay, -1. */
-int
-store_dispatch_seen(const char *webhook_id, int64_t now)
-{
-	sqlite3_stmt *prune = query(Q_SEEN_PRUNE), *add = query(Q_SEEN_ADD);
-	if (prune == NULL || add == NULL)
-		return -1;
-	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
-	bind2(add, webhook_id, NULL);
-	sqlite3_bind_int64(add, 2, now);
-	if (store_step(prune, "prune webhook ids") != 0 || store_step(add, "add webhook id") != 0)
-		return -1;
-	return sqlite3_changes(store_handle()) == 1;
 }
 
 int

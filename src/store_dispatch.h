@@ -44,7 +44,6 @@ int store_dispatch_image_host(const char *case_id, const char *item_id, char *ho
 	size_t len);
 
 /* Worker host. */
-int store_dispatch_seen(const char *webhook_id, int64_t now);
 int store_dispatch_receive(const char *case_id, const char *dispatch_id, int64_t now);
 int store_dispatch_local(const char *case_id, char id[DISPATCH_ID_MAX]);
 int store_dispatch_is_handed(const char *case_id, const char *item_id);

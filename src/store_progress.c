@@ -216,17 +216,17 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 }
 
 /*
- * Records a verified update's webhook-id; returns 1 if it is new, 0 for a
- * replay. Ids older than twice the timestamp tolerance go: their messages
+ * Records a verified message's webhook-id (sign.c): 1 if it is new, 0 for
+ * a replay, -1 on error. Ids older than SIGN_REPLAY_MS go: their messages
  * fail the timestamp check anyway.
  */
-static int
-first_sighting(const char *webhook_id, int64_t now)
+int
+store_webhook_seen(const char *webhook_id, int64_t now)
 {
 	sqlite3_stmt *prune = query(Q_SEEN_PRUNE), *add = query(Q_SEEN_ADD);
 	if (prune == NULL || add == NULL)
 		return -1;
-	sqlite3_bind_int64(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
+	sqlite3_bind_int64(prune, 1, now - SIGN_REPLAY_MS);
 	bind_text(add, 1, webhook_id);
 	sqlite3_bind_int64(add, 2, now);
 	if (store_step(prune, "prune webhook ids") != 0 || store_step(add, "add webhook id") != 0)
@@ -287,7 +287,7 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 		(void)exec(Q_ROLLBACK);
 		return found;
 	}
-	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
+	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : store_webhook_seen(webhook_id, now);
 	if (fresh == 0) {
 		(void)exec(Q_ROLLBACK);
 		return 2;

@@ -23,29 +23,17 @@
 #include "store_dispatch.h"
 #include "workerjobs.h"
 
-static const char challenge[] =
-    "WWW-Authenticate: Webhook realm=\"imagegen\", scheme=\"standard-webhooks-v1\"\r\n";
+#define REFUSED "worker jobs: refused a dispatch"
 
 static int
 verified(struct request *r)
 {
-	char secret[256];
-	char *secrets[1] = { secret };
-	const char *why = "";
 	if (*r->cfg->dispatch_secret == '\0') {
-		log_warn("worker jobs: refused a dispatch: no dispatch_secret is configured");
+		log_warn(REFUSED ": no dispatch_secret is configured");
 		reply_error(r, 403, "this host takes no dispatches: set dispatch_secret", NULL);
 		return 0;
 	}
-	snprintf(secret, sizeof(secret), "%s", r->cfg->dispatch_secret);
-	int ok = sign_verify(secrets, 1, r->webhook_id, r->webhook_timestamp,
-	    r->webhook_signature, r->body, r->body_len, (long long)(codec_now_ms() / 1000), &why);
-	explicit_bzero(secret, sizeof(secret));
-	if (!ok) {
-		log_warn("worker jobs: refused a dispatch: %s", why);
-		reply_error_headers(r, 401, challenge, why, NULL);
-	}
-	return ok;
+	return sign_request(r, r->cfg->dispatch_secret, REFUSED);
 }
 
 /* The dispatch id: 1 to 100 of [A-Za-z0-9._-]. */
@@ -91,13 +79,12 @@ record(struct request *r, const struct case_req *req, const char *id)
 {
 	char status[12];
 	int64_t now = codec_now_ms();
-	int seen = store_dispatch_seen(r->webhook_id, now);
-	if (seen == 0) {
+	int seen = sign_first_sighting(r, REFUSED);
+	if (seen == 0)
 		log_warn("case %s: refused a replayed dispatch %s", req->case_id, id);
-		reply_error_headers(r, 401, challenge, "this webhook-id was accepted already", NULL);
+	if (seen <= 0)
 		return;
-	}
-	if (seen < 0 || store_dispatch_clear_finished(req->case_id) < 0) {
+	if (store_dispatch_clear_finished(req->case_id) < 0) {
 		reply_error(r, 500, "internal error", NULL);
 		return;
 	}

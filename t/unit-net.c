@@ -1,7 +1,8 @@
 /*
  * unit-net.c: C unit tests of what decides where imagegen connects: the
- * special-purpose address table against the IANA registries, and URLs
- * judged by their parts against allowlists (urlmatch.c). Prints TAP.
+ * special-purpose address table against the IANA registries, URLs judged
+ * by their parts against allowlists (urlmatch.c), and the image URLs a
+ * progress update may report (imageurl.c). Prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,18 @@ test_image_urls(void)
 	free(cfg.image_url_allow);
 	cfg.image_url_allow = strdup("https://cdn.example/img/ https://pics.example");
 	static const struct { const char *url; enum imageurl want; } cases[] = {
+		{ "/media/c-1/ev-0.jpg", IMAGEURL_MEDIA },
+		{ "/media/c-1/ev-0-0123abcdef.jpg", IMAGEURL_MEDIA },
+		{ "/media/c-2/ev-0.jpg", IMAGEURL_BAD },
+		{ "/media/c-1/../c-2/ev-0.jpg", IMAGEURL_BAD },
+		{ "/media/c-1/ev-0.png", IMAGEURL_BAD },
+		{ "https://cdn.example.evil/img/x.jpg", IMAGEURL_BAD },
+		{ "https://cdn.example/img/x y.jpg", IMAGEURL_BAD },
+		{ "javascript:alert(1)//https://cdn.example/img/", IMAGEURL_BAD },
+		{ "data:image/png;base64,AAAA", IMAGEURL_DATA },
+		{ "data:image/png;base64,AAA", IMAGEURL_BAD },
+		{ "data:image/svg+xml;base64,AAAA", IMAGEURL_BAD },
+		{ "data:image/png;base64,AA=A", IMAGEURL_BAD },
 		{ "https://cdn.example/img/x.jpg", IMAGEURL_REMOTE },
 		{ "https://pics.example/any/x.jpg", IMAGEURL_REMOTE },
 		{ "https://cdn.example@evil.example/img/x.jpg", IMAGEURL_BAD },

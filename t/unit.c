@@ -20,7 +20,6 @@
 #include "decodecost.h"
 #include "config.h"
 #include "image.h"
-#include "imageurl.h"
 #include "input.h"
 #include "jobjson.h"
 #include "progress.h"
@@ -1595,37 +1594,6 @@ test_decodecost(void)
 	    "decodecost: Imagen's 2048 PNG fits, shrunk or interlaced");
 }
 
-static void
-test_imageurl(void)
-{
-	struct config cfg;
-	char err[256];
-	config_defaults(&cfg);
-	free(cfg.image_url_allow);
-	cfg.image_url_allow = strdup("https://cdn.example/img/");
-	static const struct { const char *url; enum imageurl want; } cases[] = {
-		{ "/media/c-1/ev-0.jpg", IMAGEURL_MEDIA },
-		{ "/media/c-1/ev-0-0123abcdef.jpg", IMAGEURL_MEDIA },
-		{ "/media/c-2/ev-0.jpg", IMAGEURL_BAD },
-		{ "/media/c-1/../c-2/ev-0.jpg", IMAGEURL_BAD },
-		{ "/media/c-1/ev-0.png", IMAGEURL_BAD },
-		{ "https://cdn.example/img/x.jpg", IMAGEURL_REMOTE },
-		{ "https://cdn.example/imgx/x.jpg", IMAGEURL_BAD },
-		{ "https://cdn.example.evil/img/x.jpg", IMAGEURL_BAD },
-		{ "https://cdn.example/img/x y.jpg", IMAGEURL_BAD },
-		{ "javascript:alert(1)//https://cdn.example/img/", IMAGEURL_BAD },
-		{ "data:image/png;base64,AAAA", IMAGEURL_DATA },
-		{ "data:image/png;base64,AAA", IMAGEURL_BAD },
-		{ "data:image/svg+xml;base64,AAAA", IMAGEURL_BAD },
-		{ "data:image/png;base64,AA=A", IMAGEURL_BAD },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ok(imageurl_check(&cfg, "c-1", cases[i].url, err, sizeof(err)) == cases[i].want,
-		    "imageurl: %s is %s", cases[i].url, cases[i].want == IMAGEURL_BAD ? "refused"
-		    : "taken");
-	config_free(&cfg);
-}
-
 int
 main(void)
 {
@@ -1649,6 +1617,5 @@ main(void)
 	test_sign();
 	test_input();
 	test_decodecost();
-	test_imageurl();
 	return done_testing();
 }
