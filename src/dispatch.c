@@ -19,9 +19,9 @@
 #include "codec.h"
 #include "config.h"
 #include "dispatch.h"
+#include "hookpost.h"
 #include "log.h"
 #include "progress.h"
-#include "sign.h"
 #include "spawn.h"
 #include "store.h"
 #include "store_dispatch.h"
@@ -71,32 +71,15 @@ dispatch_body(const struct config *cfg, const char *case_id, const char *id)
 	return text;
 }
 
-/* The start of the worker host's answer; the rest is not read. */
-struct answer {
-	char text[1024];
-	size_t len;
-};
-
-static size_t
-keep_start(char *data, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	size_t room = sizeof(a->text) - 1 - a->len, take = size * n < room ? size * n : room;
-	memcpy(a->text + a->len, data, take);
-	a->len += take;
-	a->text[a->len] = '\0';
-	return size * n;
-}
-
 /*
  * The worker host that took the dispatch, from its answer: its heartbeats
  * then vouch for the job while it waits in that host's queue. "" when the
  * answer does not name one fit to keep (1-255 printable ASCII).
  */
 static void
-taken_by(const struct answer *a, char host[256])
+taken_by(const struct hookpost_answer *a, char host[256])
 {
-	cJSON *o = cJSON_ParseWithLength(a->text, a->len);
+	cJSON *o = cJSON_ParseWithLength(a->start, a->len);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "workerHost");
 	const char *h = cJSON_IsString(v) ? v->valuestring : "";
 	size_t n = strlen(h), i = 0;
@@ -108,24 +91,14 @@ taken_by(const struct answer *a, char host[256])
 
 /* One POST to the upstream: the HTTP status, or 0 with why when there was none. */
 static long
-post(const struct config *cfg, const char *wid, const char *body, struct answer *ans,
-    char *why, size_t len)
+post(const struct config *cfg, const char *wid, const char *body,
+    struct hookpost_answer *ans, char *why, size_t len)
 {
 	long code = 0;
-	struct curl_slist *h = sign_headers(cfg->dispatch_secret, wid, body);
-	CURL *e = h ? curl_easy_init() : NULL;
-	CURLcode rc = CURLE_FAILED_INIT;
-	if (e != NULL && !curl_easy_setopt(e, CURLOPT_URL, cfg->dispatch_url) &&
-	    !curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") &&
-	    !curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) &&
-	    !curl_easy_setopt(e, CURLOPT_POSTFIELDS, body) &&
-	    !curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_start) &&
-	    !curl_easy_setopt(e, CURLOPT_WRITEDATA, ans) &&
-	    !curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) &&
-	    !curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) &&
-	    !curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) &&
-	    !curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION))
-		rc = curl_easy_perform(e);
+	struct curl_slist *h = NULL;
+	CURL *e = hookpost_easy(cfg, cfg->dispatch_url, cfg->dispatch_secret, wid, body, ans,
+	    &h);
+	CURLcode rc = e ? hookpost_result(curl_easy_perform(e), ans) : CURLE_FAILED_INIT;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK)
@@ -142,7 +115,7 @@ static int
 send_claimed(const struct config *cfg, const char *case_id, const char *id)
 {
 	char wid[160], why[CURL_ERROR_SIZE + 32], host[256];
-	struct answer ans = { .len = 0 };
+	struct hookpost_answer ans;
 	int64_t next_at = 0;
 	char *body = dispatch_body(cfg, case_id, id);
 	if (body == NULL) {

@@ -18,9 +18,9 @@
 #include "codec.h"
 #include "config.h"
 #include "handover.h"
+#include "hookpost.h"
 #include "log.h"
 #include "notify.h"
-#include "sign.h"
 #include "ssrf.h"
 #include "store.h"
 #include "store_outbox.h"
@@ -37,6 +37,7 @@ struct notify {
 	int64_t last_progress;		/* when an update was last sent */
 	CURL *easy;			/* the attempt in flight, or NULL */
 	struct curl_slist *headers;	/* of the attempt in flight */
+	struct hookpost_answer answer;	/* of the attempt in flight */
 	int64_t started;
 };
 
@@ -98,43 +99,19 @@ notify_owns(const struct notify *n, CURL *easy)
 	return n != NULL && easy != NULL && n->easy == easy;
 }
 
-/* A worker host (dispatch_secret, no dispatch_url) signs with the shared secret. */
-static struct curl_slist *
-delivery_headers(const struct config *cfg, const char *wid, const char *payload)
-{
-	return sign_headers(*cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0' ?
-	    cfg->dispatch_secret : cfg->webhook_secret, wid, payload);
-}
-
-/* The receiver's answer is not read: only its status counts. */
-static size_t
-discard(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;
-}
-
-/* One attempt's easy handle: shared by the worker's event loop and the reaper. */
+/*
+ * One attempt's easy handle, shared by the worker's event loop and the
+ * reaper; a worker host (dispatch_secret, no dispatch_url) signs with the
+ * shared secret.
+ */
 static CURL *
 delivery_easy(const struct config *cfg, const char *url, const char *wid,
-    const char *payload, struct curl_slist **headers)
+    const char *payload, struct hookpost_answer *ans, struct curl_slist **headers)
 {
-	*headers = delivery_headers(cfg, wid, payload);
-	CURL *e = *headers ? curl_easy_init() : NULL;
-	if (e == NULL)
-		return NULL;
-	if (curl_easy_setopt(e, CURLOPT_URL, url) ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers) ||
-	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION) ||
-	    ssrf_guard(e, cfg) != 0) {
+	const char *secret = *cfg->dispatch_secret != '\0' && *cfg->dispatch_url == '\0' ?
+	    cfg->dispatch_secret : cfg->webhook_secret;
+	CURL *e = hookpost_easy(cfg, url, secret, wid, payload, ans, headers);
+	if (e != NULL && ssrf_guard(e, cfg) != 0) {
 		curl_easy_cleanup(e);
 		return NULL;
 	}
@@ -146,7 +123,7 @@ start_attempt(struct notify *n, int64_t now)
 {
 	handover_prune(n->cfg, n->case_id, &n->row.payload);
 	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
-	    &n->headers);
+	    &n->answer, &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
 		if (e != NULL)
 			curl_easy_cleanup(e);
@@ -258,6 +235,7 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 {
 	long code = 0, latency = (long)(now - n->started);
 
+	rc = hookpost_result(rc, &n->answer);
 	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_multi_remove_handle(n->multi, n->easy);
 	curl_easy_cleanup(n->easy);
@@ -286,11 +264,13 @@ int
 notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t now)
 {
 	struct curl_slist *headers = NULL;
+	struct hookpost_answer answer;
 	long code = 0;
 	char *payload = strdup(r->payload);
 	if (payload != NULL)
 		handover_prune(cfg, r->case_id, &payload);
-	CURL *e = payload ? delivery_easy(cfg, r->url, r->webhook_id, payload, &headers) : NULL;
+	CURL *e = payload ? delivery_easy(cfg, r->url, r->webhook_id, payload, &answer,
+	    &headers) : NULL;
 	if (e == NULL) {
 		curl_slist_free_all(headers);
 		free(payload);
@@ -298,7 +278,7 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	}
 	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
 	    r->attempts + 1);
-	CURLcode rc = curl_easy_perform(e);
+	CURLcode rc = hookpost_result(curl_easy_perform(e), &answer);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(headers);
