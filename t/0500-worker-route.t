@@ -33,6 +33,12 @@ nothing() { [ "$(hq w1 "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FR
 CODE=$(curl -s -m 30 -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
     --data-binary "@$T/d1.json" "$W/api/worker/jobs")
 is "$CODE" 401 "an unsigned dispatch is refused"
+head -c 300000 /dev/zero > "$T/big.json"
+for te in identity chunked; do
+	CODE=$(curl -s -m 30 -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+	    -H "Transfer-Encoding: ${te#identity}" --data-binary "@$T/big.json" "$W/api/worker/jobs")
+	is "$CODE/$(json .error)" "413/the body is too large" "a dispatch over 256 KiB ($te): JSON 413"
+done
 sed 's/Evidence 0/Evidence X/' "$T/d1.json" > "$T/tampered.json"
 sig=$(sign_body "$DISPATCH_SECRET" wid-t2 "$(date +%s)" "$T/d1.json")
 CODE=$(curl -s -m 30 -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
