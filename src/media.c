@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,30 @@ media_path(const struct config *cfg, const char *case_id, const char *item_id,
 	snprintf(mp->path, sizeof(mp->path), "%s/%s", mp->dir, mp->name);
 	snprintf(mp->url, sizeof(mp->url), "%s%s/%s", cfg->media_url, case_id, mp->name);
 	return 0;
+}
+
+/*
+ * The size of a JPEG at mp that a worker made for this job (created at
+ * since, in ms) and can be taken as made: whole, from its SOI marker to
+ * its EOI, and written after the job was created, not left by another
+ * job of the same case id. -1 if there is none such.
+ */
+long
+media_adoptable(const struct media_path *mp, int64_t since)
+{
+	unsigned char head[3], tail[2];
+	struct stat st;
+	int fd = open(mp->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 8 &&
+	    (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since - 1000 &&
+	    pread(fd, head, sizeof(head), 0) == sizeof(head) &&
+	    pread(fd, tail, sizeof(tail), st.st_size - 2) == sizeof(tail) &&
+	    head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF &&
+	    tail[0] == 0xFF && tail[1] == 0xD9;
+	close(fd);
+	return ok ? (long)st.st_size : -1;
 }
 
 /* The size of the finished image at mp, or -1 if there is none. */

@@ -3,6 +3,7 @@
 #define IMAGEGEN_MEDIA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 
@@ -16,6 +17,7 @@ struct media_path {
 int  media_path(const struct config *cfg, const char *case_id, const char *item_id,
 	struct media_path *mp);
 long media_finished_size(const struct media_path *mp);
+long media_adoptable(const struct media_path *mp, int64_t since);
 int  media_clean_tmp(const struct config *cfg, const char *case_id);
 int  media_remove_case(const struct config *cfg, const char *case_id);
 int  media_probe(const struct config *cfg, const char *case_id, char *err, size_t errlen);

@@ -17,6 +17,7 @@
 #include "store_health.h"
 
 #define BUSY_RETRY_AFTER "2"	/* seconds: an operator's lock is short, or it is a mistake */
+#define FULL_RETRY_AFTER "30"	/* seconds: a full disk waits for an operator */
 
 static const struct { int code; const char *text; } reasons[] = {
 	{ 200, "OK" }, { 202, "Accepted" }, { 304, "Not Modified" },
@@ -271,16 +272,25 @@ reply_error(struct request *r, int status, const char *message, const char *fiel
 
 /*
  * A lock held past the busy timeout (an operator's sqlite3 shell, a long
- * checkpoint) is no internal error: the client is told to come back.
+ * checkpoint), or a database that cannot be written (a full disk), is no
+ * internal error: the client is told why, and to come back.
  */
 void
 reply_error_headers(struct request *r, int status, const char *headers,
     const char *message, const char *field)
 {
+	char why[160];
+	const char *cause = store_unwritable();
 	if (status == 500 && store_busy()) {
 		status = 503;
 		headers = "Retry-After: " BUSY_RETRY_AFTER "\r\n";
 		message = "busy";
+		field = NULL;
+	} else if (status == 500 && cause != NULL) {
+		snprintf(why, sizeof(why), "the database cannot be written: %s", cause);
+		status = 503;
+		headers = "Retry-After: " FULL_RETRY_AFTER "\r\n";
+		message = why;
 		field = NULL;
 	}
 	if (status == 500 && (store_damaged() || store_read_only())) {

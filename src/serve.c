@@ -55,11 +55,15 @@ read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct co
 	return request_read_ahead(r, max) == 0 ? 0 : -2;
 }
 
-/* Not after a request that met a held lock (it would wait again), nor on a damaged file. */
+/*
+ * Not after a request that met a held lock (it would wait again), nor on
+ * a damaged, read-only or unopened file. A file that took no write is
+ * tried: the sweep's first write is how the responder learns it can again.
+ */
 static int
 may_reap(void)
 {
-	return !store_busy() && !store_damaged() && !store_read_only();
+	return !store_busy() && !store_damaged() && !store_read_only() && store_is_open();
 }
 
 static void
@@ -71,9 +75,12 @@ route(struct request *r, int begun)
 	}
 	/* Every route, status too: what a damaged file answers cannot be trusted. */
 	if (store_damaged() || !store_is_open()) {
+		char why[160];
+		snprintf(why, sizeof(why), "the database cannot be written: %s",
+		    store_health_write_fault() ? store_health_write_fault() : "");
 		reply_error(r, 503, store_damaged() ? "the database is damaged" :
-		    store_read_only() ? "the database is read-only" : "the database is unavailable",
-		    NULL);
+		    store_read_only() ? "the database is read-only" : store_health_write_fault() ?
+		    why : "the database is unavailable", NULL);
 		return;
 	}
 	router_dispatch(r);
@@ -322,7 +329,8 @@ sweep_thread(void *arg)
 	while (!sweep_done) {
 		pthread_mutex_unlock(&sweep_lock);
 		pthread_mutex_lock(&serve_lock);
-		reap_maybe(cfg);
+		if (may_reap())
+			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -202,15 +202,36 @@ struct conn {
 static struct conn writer, reader;
 static _Thread_local struct conn *cur = &writer;
 static _Thread_local int busy_seen;	/* this request met a lock held past the timeout */
+static _Thread_local int unwritable_seen;	/* ... or a file that takes no write */
 
-/* A failed call: was it a lock that outlasted the busy timeout? */
-void
+/*
+ * A failed call: was it a lock that outlasted the busy timeout, or a file
+ * that takes no write? Returns 1 for the latter, said already
+ * (store_health.c): the caller's own line goes at debug level.
+ */
+int
 store_note_error(sqlite3 *db)
 {
+	if (db == NULL)
+		return 0;
 	int e = sqlite3_extended_errcode(db) & 0xff;
 	if (e == SQLITE_BUSY || e == SQLITE_LOCKED)
 		busy_seen = 1;
 	store_health_note(e);
+	if (!store_health_write_failed(e, sqlite3_db_filename(db, "main")))
+		return 0;
+	unwritable_seen = 1;
+	return 1;
+}
+
+/* A failed call's line: at debug level when store_health.c has said why. */
+static void
+log_failure(sqlite3 *db, const char *what)
+{
+	if (store_note_error(db))
+		log_debug("store: %s: %s", what, sqlite3_errmsg(db));
+	else
+		log_error("store: %s: %s", what, sqlite3_errmsg(db));
 }
 
 /* 1 when a call of this thread's request failed on a lock: the answer is 503. */
@@ -220,19 +241,32 @@ store_busy(void)
 	return busy_seen;
 }
 
+/* The cause when a call of this thread's request met a file that takes no write: 503. */
+const char *
+store_unwritable(void)
+{
+	return unwritable_seen ? store_health_write_fault() : NULL;
+}
+
 void
 store_busy_reset(void)
 {
 	busy_seen = 0;
+	unwritable_seen = 0;
 }
 
 static sqlite3_stmt *
 stmt(enum stmt_id id)
 {
+	/* sqlite3_errmsg(NULL) is "out of memory": the true reason is said here. */
+	if (cur->db == NULL) {
+		log_error("store: the store is not open");
+		return NULL;
+	}
 	if (cur->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(cur->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 	    &cur->stmts[id], NULL) != SQLITE_OK) {
-		log_error("store: prepare statement %d: %s", (int)id, sqlite3_errmsg(cur->db));
+		log_failure(cur->db, "prepare a statement");
 		return NULL;
 	}
 	return cur->stmts[id];
@@ -246,10 +280,12 @@ step_done(sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_note_error(cur->db);
-		log_error("store: %s: %s", what, sqlite3_errmsg(cur->db));
+		log_failure(sqlite3_db_handle(s), what);
 		return -1;
 	}
+	/* A write that committed on its own: the file takes writes (again). */
+	if (!sqlite3_stmt_readonly(s) && sqlite3_get_autocommit(sqlite3_db_handle(s)))
+		store_health_write_ok();
 	return 0;
 }
 
@@ -281,7 +317,7 @@ store_statement(sqlite3_stmt **slot, const char *text, const char *what)
 	}
 	if (*slot == NULL && sqlite3_prepare_v3(writer.db, text, -1, SQLITE_PREPARE_PERSISTENT,
 	    slot, NULL) != SQLITE_OK) {
-		log_error("store: prepare %s: %s", what, sqlite3_errmsg(writer.db));
+		log_failure(writer.db, "prepare a statement");
 		return NULL;
 	}
 	return *slot;
@@ -295,8 +331,22 @@ store_step(sqlite3_stmt *s, const char *what)
 }
 
 static int begin(void) { return exec_simple(S_BEGIN); }
-static int commit(void) { return exec_simple(S_COMMIT); }
-static void rollback(void) { (void)exec_simple(S_ROLLBACK); }
+static int
+commit(void)
+{
+	if (exec_simple(S_COMMIT) != 0)
+		return -1;
+	store_health_write_ok();
+	return 0;
+}
+
+/* A COMMIT that failed (a full disk) has rolled the transaction back already. */
+static void
+rollback(void)
+{
+	if (!sqlite3_get_autocommit(cur->db))
+		(void)exec_simple(S_ROLLBACK);
+}
 
 static void
 close_conn(struct conn *c)
@@ -323,8 +373,10 @@ exec_sql(const char *text, const char *what)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(cur->db, text, NULL, NULL, &msg) != SQLITE_OK) {
-		store_note_error(cur->db);
-		log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
+		if (store_note_error(cur->db))
+			log_debug("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
+		else
+			log_error("store: %s: %s", what, msg ? msg : sqlite3_errmsg(cur->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -1039,7 +1091,10 @@ store_finish(const char *case_id, int64_t now, char status[12])
 	finish(s);
 	if (rc != SQLITE_ROW || update_counters(case_id, now) != 0 ||
 	    store_outbox_add(case_id, "final", now) < 0 || commit() != 0) {
-		log_error("store: case %s: finish: %s", case_id, sqlite3_errmsg(cur->db));
+		if (rc == SQLITE_DONE)
+			log_error("store: case %s: finish: no such job", case_id);
+		else if (rc != SQLITE_ROW)
+			log_failure(cur->db, "finish");
 		rollback();
 		return -1;
 	}

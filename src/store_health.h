@@ -1,4 +1,4 @@
-/* store_health.h: a missing, cut, damaged or read-only database, said out loud. */
+/* store_health.h: a missing, cut, damaged, read-only or unwritable database, said out loud. */
 #ifndef IMAGEGEN_STORE_HEALTH_H
 #define IMAGEGEN_STORE_HEALTH_H
 
@@ -12,5 +12,8 @@ void store_health_damaged(const char *path, const char *why);
 int  store_damaged(void);
 int  store_read_only(void);
 const char *store_health_reason(void);
+int  store_health_write_failed(int errcode, const char *path);
+void store_health_write_ok(void);
+const char *store_health_write_fault(void);
 
 #endif

@@ -28,6 +28,7 @@
 #include "notify.h"
 #include "provider.h"
 #include "store.h"
+#include "store_health.h"
 #include "store_outbox.h"
 #include "store_provider.h"
 #include "worker.h"
@@ -80,6 +81,8 @@ struct worker {
 	int64_t last_cancel_check;
 	char disk_error[512];	/* media_dir cannot take files: no more paid requests */
 	int disk_errno;		/* of the image that found it so, 0 for the probe */
+	int db_fault;		/* the database takes no write: no more paid requests */
+	int kept;		/* pictures written since, left on disk for adoption */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -139,6 +142,27 @@ progress(struct worker *w, const char *event, int64_t now)
 	notify_tick(w->notify, now);
 }
 
+/*
+ * The database takes no write (store_health.c has said why): nothing a
+ * paid call makes could be recorded. No request starts from here on; those
+ * in flight finish, and their pictures stay on disk, unrecorded, for the
+ * worker that resumes the job to adopt (plan). The job is left to the
+ * reaper: a generating job whose worker is gone is resumed by its next
+ * sweep, once the database can be written.
+ */
+static int
+db_fault(struct worker *w)
+{
+	if (w->db_fault || store_health_write_fault() == NULL)
+		return w->db_fault;
+	w->db_fault = 1;
+	w->stopping = 1;
+	log_error("case %s: the database cannot be written: no more paid calls for this job;"
+	    " what is in flight is kept on disk for the reaper to resume the job with",
+	    w->job.case_id);
+	return 1;
+}
+
 /* api_ms: the image API's answer time for this attempt, -1 if it was not asked. */
 static void
 image_failed(struct worker *w, size_t idx, const char *error, long api_ms)
@@ -150,7 +174,8 @@ image_failed(struct worker *w, size_t idx, const char *error, long api_ms)
 	im->error = strdup(error);
 	w->job.failed++;
 	w->progress_dirty = 1;
-	if (store_image_failed(w->job.case_id, im->item_id, error, api_ms, codec_now_ms()) != 0)
+	if (store_image_failed(w->job.case_id, im->item_id, error, api_ms, codec_now_ms()) != 0 &&
+	    !db_fault(w))
 		log_error("case %s: image %s: cannot record the failure", w->job.case_id,
 		    im->item_id);
 }
@@ -214,7 +239,10 @@ image_saved(struct worker *w, struct compress_task *t)
 		}
 		image_failed(w, t->idx, t->err, t->api_ms);
 	} else if (record_image(w, im, &t->mp, (long)t->out_len, t->api_ms) != 0) {
-		image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
+		if (db_fault(w))
+			w->kept++;
+		else
+			image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
 	} else {
 		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
@@ -273,9 +301,14 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	im->provider = strdup(s->prov->name);
 	im->model = strdup(w->stages[s->stage].model);
 	if (store_image_started(w->job.case_id, im->item_id, s->prov->name,
-	    w->stages[s->stage].model, now) != 0)
+	    w->stages[s->stage].model, now) != 0) {
+		if (db_fault(w)) {
+			release(w, s);	/* not paid for: its row is as it was */
+			return;
+		}
 		log_error("case %s: image %s: cannot record its start", w->job.case_id,
 		    im->item_id);
+	}
 	char *prompt = prompt_for(w, im);
 	int rc = prompt == NULL ? -1 : 0;
 	if (rc == 0 && s->prov->render != NULL)
@@ -451,7 +484,7 @@ requeue(struct worker *w, size_t idx, int64_t at, const char *err)
 	im->error = strdup(err);
 	w->retry_at[idx] = at;
 	w->n_waiting++;
-	if (store_image_retry(w->job.case_id, im->item_id, err) != 0)
+	if (store_image_retry(w->job.case_id, im->item_id, err) != 0 && !db_fault(w))
 		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
 		    im->item_id);
 }
@@ -609,7 +642,7 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 	case PV_OK:
 		if ((a->prompt_tokens >= 0 || a->output_tokens >= 0) &&
 		    store_image_usage(w->job.case_id, w->images[idx].item_id, a->prompt_tokens,
-		    a->output_tokens) != 0)
+		    a->output_tokens) != 0 && !db_fault(w))
 			log_error("case %s: image %s: cannot record its usage", w->job.case_id,
 			    w->images[idx].item_id);
 		image_ready(w, idx, a->img, a->len, api_ms);
@@ -839,11 +872,27 @@ stop_reason(struct worker *w, int64_t now)
 	return NULL;
 }
 
+/* Under a database fault: what waits to start never will, and nothing is written. */
+static void
+hold_all(struct worker *w)
+{
+	w->next = w->n_todo;
+	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
+		w->retry_at[i] = 0;
+	w->n_waiting = 0;
+}
+
 /* Pictures already with the compressor are finished even when the job stops. */
 static void
 generate_all(struct worker *w)
 {
 	while (unfinished(w)) {
+		if (db_fault(w)) {
+			hold_all(w);
+			if (unfinished(w))
+				pump(w, w->deadline);
+			continue;
+		}
 		const char *reason = w->stopping ? NULL : stop_reason(w, codec_now_ms());
 		if (reason != NULL) {
 			w->stopping = 1;
@@ -885,8 +934,10 @@ finish(struct worker *w)
 }
 
 /*
- * An image that was being made when a worker died may be on disk already,
- * written but not recorded: it is recorded now, not made twice.
+ * An image not yet recorded may be on disk already, written by a worker
+ * that died, or that stopped because the database took no write, before
+ * it recorded it (generating, or still pending): it is recorded now, not
+ * paid for twice.
  */
 static int
 adopt(struct worker *w, size_t idx)
@@ -895,7 +946,7 @@ adopt(struct worker *w, size_t idx)
 	struct media_path mp;
 	long size;
 	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
-	    (size = media_finished_size(&mp)) < 0)
+	    (size = media_adoptable(&mp, w->job.created_at)) < 0)
 		return 0;
 	if (record_image(w, im, &mp, size, -1) != 0)
 		return 0;
@@ -931,11 +982,12 @@ plan(struct worker *w)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
-		if (strcmp(st, "generating") == 0 && adopt(w, i))
+		int open = strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0;
+		if (open && adopt(w, i))
 			continue;
 		if (strcmp(st, "generating") == 0)
 			interrupted(w, &w->images[i]);
-		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
+		if (open)
 			w->todo[w->n_todo++] = i;
 	}
 	return 0;
@@ -1073,6 +1125,12 @@ worker_run(const struct config *cfg, const char *case_id, int take_over)
 	}
 	progress(&w, "start", codec_now_ms());
 	generate_all(&w);
+	if (w.db_fault) {
+		log_info("case %s: worker stopped, the job unfinished: %d pictures made since are"
+		    " on disk, for the worker that resumes it", case_id, w.kept);
+		cleanup(&w);
+		return 1;
+	}
 	finish(&w);
 	cleanup(&w);
 	return 0;
