@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -51,6 +52,29 @@ media_adoptable(const struct media_path *mp, int64_t since)
 	    tail[0] == 0xFF && tail[1] == 0xD9;
 	close(fd);
 	return ok ? (long)st.st_size : -1;
+}
+
+/*
+ * Room for need bytes on the filesystem of the case's directory, as an
+ * unprivileged writer sees it (statvfs's f_bavail), and an inode or two:
+ * 0, or -1 with what is free in err. One that cannot be asked has room.
+ */
+int
+media_room(const struct config *cfg, const char *case_id, long need, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+	struct statvfs vfs;
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
+	if (statvfs(dir, &vfs) != 0 && statvfs(cfg->media_dir, &vfs) != 0)
+		return 0;
+	unsigned long long free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	if (free_bytes >= (unsigned long long)need && (vfs.f_files == 0 || vfs.f_favail >= 2))
+		return 0;
+	snprintf(err, errlen, "%llu KiB and %llu inodes free on the filesystem of %s/, short of"
+	    " the %ld KiB the pictures outstanding and one more need", free_bytes / 1024,
+	    (unsigned long long)vfs.f_favail, case_id, need / 1024);
+	return -1;
 }
 
 /* The size of the finished image at mp, or -1 if there is none. */

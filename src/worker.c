@@ -83,6 +83,7 @@ struct worker {
 	int disk_errno;		/* of the image that found it so, 0 for the probe */
 	int db_fault;		/* the database takes no write: no more paid requests */
 	int kept;		/* pictures written since, left on disk for adoption */
+	long largest;		/* bytes of the largest JPEG written: an image's worth */
 	int64_t last_progress;
 	int progress_dirty;
 };
@@ -244,6 +245,8 @@ image_saved(struct worker *w, struct compress_task *t)
 		else
 			image_failed(w, t->idx, "cannot record the image in the database", t->api_ms);
 	} else {
+		if ((long)t->out_len > w->largest)
+			w->largest = (long)t->out_len;
 		log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 		log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id,
 		    t->out_len);
@@ -436,6 +439,36 @@ next_image(struct worker *w, int64_t now, size_t *idx, const struct provider **p
 }
 
 /*
+ * Before each paid call: room on media_dir's filesystem for an image's
+ * worth more than the pictures outstanding will take, each an image's
+ * worth too: the largest JPEG this worker wrote, or image_size^2 * 3/8
+ * bytes if larger (a 512-pixel photograph at quality 80 is 30 to 90 KB).
+ * Short of room for those outstanding, the call waits for them to land;
+ * short of room for one, the job's paid calls stop as on a full disk,
+ * before one is paid for in vain.
+ */
+static int
+room_for_one(struct worker *w)
+{
+	long worth = w->cfg->image_size * w->cfg->image_size * 3 / 8;
+	long outstanding = w->inflight + w->compressing;
+	if (w->largest > worth)
+		worth = w->largest;
+	if (w->disk_error[0] != '\0')
+		return 0;
+	if (media_room(w->cfg, w->job.case_id, (outstanding + 1) * worth, w->disk_error,
+	    sizeof(w->disk_error)) == 0)
+		return 1;
+	if (outstanding > 0 && media_room(w->cfg, w->job.case_id, worth, w->disk_error,
+	    sizeof(w->disk_error)) == 0) {
+		w->disk_error[0] = '\0';	/* room for one: after those outstanding */
+		return 0;
+	}
+	w->disk_errno = ENOSPC;
+	return 0;
+}
+
+/*
  * Each request needs a place in the job's window and, first, one under the
  * host's limits. While pictures wait for a compressor thread, none is
  * asked for: a queue would only grow, hold memory, and be paid for in vain
@@ -447,7 +480,7 @@ fill_window(struct worker *w, int64_t now)
 	size_t idx = 0;
 	const struct provider *p;
 	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now) &&
-	    w->compressing <= w->compress_threads; i++) {
+	    w->compressing <= w->compress_threads && room_for_one(w); i++) {
 		if (w->slots[i].busy)
 			continue;
 		if (!next_image(w, now, &idx, &p))
