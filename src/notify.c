@@ -19,6 +19,7 @@
 #include "config.h"
 #include "handover.h"
 #include "hookpost.h"
+#include "jobjson.h"
 #include "log.h"
 #include "notify.h"
 #include "ssrf.h"
@@ -38,6 +39,7 @@ struct notify {
 	CURL *easy;			/* the attempt in flight, or NULL */
 	struct curl_slist *headers;	/* of the attempt in flight */
 	struct hookpost_answer answer;	/* of the attempt in flight */
+	char *body;			/* its body, when not the row's payload */
 	int64_t started;
 };
 
@@ -118,17 +120,62 @@ delivery_easy(const struct config *cfg, const char *url, const char *wid,
 	return e;
 }
 
+/*
+ * What an attempt sends of the row's payload: on a worker host, without the
+ * images the state host has acknowledged since it was written (handover.c);
+ * with image_urls = data, the pictures inline, read now (jobjson.c). *body
+ * is NULL when it is the payload itself; -1 when it cannot be made.
+ */
+static int
+outgoing(const struct config *cfg, const char *case_id, char **payload, char **body)
+{
+	char id[100];
+	*body = NULL;
+	handover_prune(cfg, case_id, payload);
+	if (cfg->image_urls != URLS_DATA || handover_dispatched(cfg, case_id, id, sizeof(id)) != 0)
+		return 0;
+	*body = jobjson_inline(cfg, case_id, *payload);
+	return *body != NULL ? 0 : -1;
+}
+
+static void
+end_attempt(struct notify *n)
+{
+	if (n->easy != NULL) {
+		curl_multi_remove_handle(n->multi, n->easy);
+		curl_easy_cleanup(n->easy);
+	}
+	curl_slist_free_all(n->headers);
+	free(n->body);
+	n->easy = NULL;
+	n->headers = NULL;
+	n->body = NULL;
+}
+
+/* A picture the update should carry is gone: no attempt can send it. */
+static void
+give_up(const char *case_id, int64_t id, const char *event, int attempts, int64_t now)
+{
+	static const char why[] = "a picture's file cannot be read";
+	log_warn("case %s: webhook %s given up: %s", case_id, event, why);
+	store_delivery_result(id, "failed", attempts, 0, why, 0, 0, now);
+}
+
+/* 0 when the attempt is under way or the row given up, -1 to try again soon. */
 static int
 start_attempt(struct notify *n, int64_t now)
 {
-	handover_prune(n->cfg, n->case_id, &n->row.payload);
-	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
-	    &n->answer, &n->headers);
+	if (outgoing(n->cfg, n->case_id, &n->row.payload, &n->body) != 0) {
+		give_up(n->case_id, n->row.id, n->row.event, n->row.attempts, now);
+		drop_row(n);
+		return 0;
+	}
+	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id,
+	    n->body ? n->body : n->row.payload, &n->answer, &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
 		if (e != NULL)
 			curl_easy_cleanup(e);
-		curl_slist_free_all(n->headers);
-		n->headers = NULL;
+		end_attempt(n);
 		return -1;
 	}
 	n->easy = e;
@@ -237,11 +284,7 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 
 	rc = hookpost_result(rc, &n->answer);
 	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_multi_remove_handle(n->multi, n->easy);
-	curl_easy_cleanup(n->easy);
-	curl_slist_free_all(n->headers);
-	n->easy = NULL;
-	n->headers = NULL;
+	end_attempt(n);
 	if (handover_answered(n->cfg, n->case_id, n->row.payload, rc == CURLE_OK ? code : 0,
 	    now)) {
 		store_delivery_result(n->row.id, "failed", n->row.attempts, code, "fenced", latency,
@@ -266,14 +309,16 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	struct curl_slist *headers = NULL;
 	struct hookpost_answer answer;
 	long code = 0;
-	char *payload = strdup(r->payload);
-	if (payload != NULL)
-		handover_prune(cfg, r->case_id, &payload);
-	CURL *e = payload ? delivery_easy(cfg, r->url, r->webhook_id, payload, &answer,
-	    &headers) : NULL;
+	char *payload = strdup(r->payload), *body = NULL;
+	int made = payload != NULL && outgoing(cfg, r->case_id, &payload, &body) == 0;
+	CURL *e = made ? delivery_easy(cfg, r->url, r->webhook_id, body ? body : payload,
+	    &answer, &headers) : NULL;
+	if (payload != NULL && !made)
+		give_up(r->case_id, r->id, r->event, r->attempts, now);
 	if (e == NULL) {
 		curl_slist_free_all(headers);
 		free(payload);
+		free(body);
 		return 0;
 	}
 	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
@@ -282,6 +327,7 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(headers);
+	free(body);
 	int fenced = handover_answered(cfg, r->case_id, payload, rc == CURLE_OK ? code : 0,
 	    now);
 	free(payload);
@@ -317,13 +363,8 @@ void
 notify_persist(struct notify *n, int64_t now)
 {
 	(void)now;
-	if (n == NULL || n->easy == NULL)
-		return;
-	curl_multi_remove_handle(n->multi, n->easy);
-	curl_easy_cleanup(n->easy);
-	curl_slist_free_all(n->headers);
-	n->easy = NULL;
-	n->headers = NULL;
+	if (n != NULL)
+		end_attempt(n);
 }
 
 void

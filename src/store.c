@@ -1238,12 +1238,13 @@ store_free_deliveries(struct delivery_row *rows, size_t n)
 	free(rows);
 }
 
+/* The row and, once it is over, its payload without the pictures' data, together. */
 int
 store_delivery_result(int64_t id, const char *status, int attempts, long code,
     const char *error, long latency_ms, int64_t next_at, int64_t now)
 {
 	sqlite3_stmt *s = stmt(S_DELIVERY_RESULT);
-	if (s == NULL)
+	if (s == NULL || begin() != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, id);
 	bind_text(s, 2, status);
@@ -1255,7 +1256,12 @@ store_delivery_result(int64_t id, const char *status, int attempts, long code,
 	if (next_at > 0)
 		sqlite3_bind_int64(s, 7, next_at);
 	sqlite3_bind_int64(s, 8, now);
-	return step_done(s, "delivery result");
+	if (step_done(s, "delivery result") != 0 ||
+	    (strcmp(status, "pending") != 0 && store_outbox_trim(id) != 0) || commit() != 0) {
+		rollback();
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -6,6 +6,15 @@
  * update here, and `imagegen reap` sends it. The row supersedes the case's
  * older pending rows, which are then never sent: a receiver gets the
  * latest state, and nothing older after the final.
+ *
+ * With image_urls = data each update carries every picture made so far,
+ * inline, as the reference design's receiver needs (it replaces its maps
+ * with each update's): its row keeps their URLs, and their data goes in
+ * as it is sent (jobjson_inline). So that a case's webhooks do not grow
+ * with the square of its size, its progress then goes at each quarter of
+ * the case (the reference design sent one a batch), between its start and
+ * its final. A row that does hold pictures (a worker host's, handover.c)
+ * keeps their URLs instead once delivered, failed or superseded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +22,30 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
+#include "handover.h"
 #include "jobjson.h"
 #include "log.h"
 #include "store.h"
 #include "store_outbox.h"
 
-enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_COUNT };
+enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_TRIM, Q_COUNT };
+
+/* A map of the payload, its data: URLs each replaced by the image's own URL. */
+#define TRIMMED_MAP(map) \
+	"json(coalesce((SELECT json_group_object(m.key, CASE WHEN m.value LIKE 'data:%'" \
+	" THEN coalesce((SELECT i.url FROM images i WHERE i.case_id = webhook_deliveries.case_id" \
+	" AND i.item_id = m.key), 'data:') ELSE m.value END)" \
+	" FROM json_each(payload, '$." map "') m), '{}'))"
+#define TRIMMED "CASE WHEN instr(payload, '\"data:') > 0 THEN json_set(payload," \
+	" '$.evidenceImages', " TRIMMED_MAP("evidenceImages") "," \
+	" '$.locationImages', " TRIMMED_MAP("locationImages") ") ELSE payload END"
 
 static const char *const sql[Q_COUNT] = {
-	/* Kept for the operator, but not a payload of data URLs (image_urls = data) each. */
+	/* Kept for the operator, without the pictures' data (image_urls = data). */
 	[Q_SUPERSEDE] =
 	    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL,"
-	    " payload = iif(length(payload) > 65536, '', payload)"
+	    " payload = " TRIMMED
 	    " WHERE case_id = ?1 AND status = 'pending'",
 	/* 64 random bits: ids never repeat, whatever rows a deleted case took with it. */
 	[Q_ADD] =
@@ -35,6 +56,9 @@ static const char *const sql[Q_COUNT] = {
 	    "SELECT id, event, url, payload, attempts, coalesce(next_attempt_at, 0), webhook_id"
 	    " FROM webhook_deliveries WHERE case_id = ?1 AND status = 'pending'"
 	    " ORDER BY id DESC LIMIT 1",
+	[Q_TRIM] =
+	    "UPDATE webhook_deliveries SET payload = " TRIMMED
+	    " WHERE id = ?1 AND status IN ('delivered', 'failed')",
 };
 
 static sqlite3_stmt *stmts[Q_COUNT];
@@ -82,10 +106,29 @@ insert(const char *case_id, const char *event, const char *url, const char *payl
 }
 
 /*
+ * Data mode's pace (above): a progress row only when this change, one
+ * image more done, crosses a quarter of the case, and none for its last
+ * image, which the final reports. A dispatched job's updates carry paths
+ * (handover.c inlines each image once): they go as in path mode.
+ */
+static int
+due_now(const char *event, const struct job *job)
+{
+	char id[100];
+	int done = job->completed + job->failed;
+	if (outbox_cfg->image_urls != URLS_DATA || strcmp(event, "progress") != 0 ||
+	    handover_dispatched(outbox_cfg, job->case_id, id, sizeof(id)) != 0)
+		return 1;
+	return done > 0 && done < job->total &&
+	    4 * done / job->total > 4 * (done - 1) / job->total;
+}
+
+/*
  * Inside the caller's transaction: the case's update (event start,
  * progress or final) as the store has it now. Returns the row's id, 0 when
- * there is none to write (no webhookUrl, not a worker, or no payload), -1
- * on a database error: the caller's transaction then fails with it.
+ * there is none to write (no webhookUrl, not a worker, no payload, or not
+ * due in data mode), -1 on a database error: the caller's transaction then
+ * fails with it.
  */
 int64_t
 store_outbox_add(const char *case_id, const char *event, int64_t now)
@@ -97,7 +140,7 @@ store_outbox_add(const char *case_id, const char *event, int64_t now)
 		return 0;
 	/* The job's row first: without a webhookUrl, the images need not be read. */
 	int found = store_load_current(case_id, &job, NULL, NULL);
-	int hook = found == 1 && job.webhook_url != NULL;
+	int hook = found == 1 && job.webhook_url != NULL && due_now(event, &job);
 	store_free(&job, NULL, 0);
 	if (found <= 0 || !hook)
 		return found < 0 ? -1 : 0;
@@ -118,6 +161,17 @@ store_outbox_add(const char *case_id, const char *event, int64_t now)
 	}
 	store_free(&job, images, n);
 	return id;
+}
+
+/* A row delivered or failed: its pictures' data goes, their URLs stay. */
+int
+store_outbox_trim(int64_t id)
+{
+	sqlite3_stmt *s = query(Q_TRIM);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	return store_step(s, "trim delivery");
 }
 
 /* The case's newest pending row, the one to send: 1, 0 for none, -1 on error. */

@@ -11,6 +11,7 @@ void    store_outbox_use(const struct config *cfg);
 int64_t store_outbox_add(const char *case_id, const char *event, int64_t now);
 int64_t store_outbox_last(void);
 int     store_outbox_next(const char *case_id, struct delivery_row *r);
+int     store_outbox_trim(int64_t id);
 void    store_outbox_close(void);
 
 #endif
