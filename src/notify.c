@@ -182,6 +182,7 @@ start_attempt(struct notify *n, int64_t now)
 	n->started = now;
 	n->row.attempts++;
 	n->last_progress = now;
+	(void)store_outbox_attempt(n->row.id, n->row.attempts);
 	log_debug("case %s: webhook %s %s: attempt %d", n->case_id, n->row.event,
 	    n->row.webhook_id, n->row.attempts);
 	return 0;
@@ -323,6 +324,7 @@ notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t
 	}
 	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
 	    r->attempts + 1);
+	(void)store_outbox_attempt(r->id, r->attempts + 1);
 	CURLcode rc = hookpost_result(curl_easy_perform(e), &answer);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);

@@ -29,7 +29,7 @@
 #include "store.h"
 #include "store_outbox.h"
 
-enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_TRIM, Q_COUNT };
+enum query { Q_SUPERSEDE, Q_ADD, Q_NEWEST, Q_TRIM, Q_ATTEMPT, Q_COUNT };
 
 /* A map of the payload, its data: URLs each replaced by the image's own URL. */
 #define TRIMMED_MAP(map) \
@@ -59,6 +59,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_TRIM] =
 	    "UPDATE webhook_deliveries SET payload = " TRIMMED
 	    " WHERE id = ?1 AND status IN ('delivered', 'failed')",
+	[Q_ATTEMPT] = "UPDATE webhook_deliveries SET attempts = ?2 WHERE id = ?1",
 };
 
 static sqlite3_stmt *stmts[Q_COUNT];
@@ -161,6 +162,22 @@ store_outbox_add(const char *case_id, const char *event, int64_t now)
 	}
 	store_free(&job, images, n);
 	return id;
+}
+
+/*
+ * An attempt is counted as it starts, not only once answered: a row its
+ * worker died sending, then superseded, says it went (attempts > 0), and
+ * the receiver may have it.
+ */
+int
+store_outbox_attempt(int64_t id, int attempts)
+{
+	sqlite3_stmt *s = query(Q_ATTEMPT);
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, attempts);
+	return store_step(s, "count a delivery attempt");
 }
 
 /* A row delivered or failed: its pictures' data goes, their URLs stay. */
