@@ -52,6 +52,7 @@ static const struct config_key keys[] = {
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512", NULL },
 	{ "image_url_allow", K_STR, S(image_url_allow), 0, 0, NULL, "", NULL },
 	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path", NULL },
+	{ "input_timeout", K_INT, S(input_timeout), 1, 3600, NULL, "10", NULL },
 	{ "job_deadline", K_INT, S(job_deadline), 1, 86400, NULL, "300", NULL },
 	{ "local_delay", K_INT, S(local_delay), 0, 600000, NULL, "0", NULL },
 	{ "location_prompt", K_STR, S(location_prompt), 0, 0, NULL,
