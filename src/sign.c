@@ -18,7 +18,6 @@
 #include "log.h"
 #include "request.h"
 #include "sign.h"
-#include "store_progress.h"
 
 #define MAX_SECRETS 9		/* webhook_verify_secrets, rotating, and two more */
 
@@ -202,15 +201,17 @@ sign_request(struct request *r, const char *secrets, const char *what)
 }
 
 /*
- * A verified request's webhook-id, recorded: 1 when first seen; 0 for a
- * replay, answered 401; -1 when it cannot be recorded, answered 500. For a
- * route whose write is not the store's progress transaction, which checks
- * the id itself (store_webhook_seen) so that the two commit together.
+ * A verified request's webhook-id, recorded by seen (store_webhook_seen,
+ * the table of ids accepted in the last SIGN_REPLAY_MS): 1 when first
+ * seen; 0 for a replay, answered 401; -1 when it cannot be recorded,
+ * answered 500. The progress route records the id in the transaction
+ * that applies the update instead, so that the two commit together.
  */
 int
-sign_first_sighting(struct request *r, const char *what)
+sign_first_sighting(struct request *r, const char *what,
+    int (*seen_fn)(const char *webhook_id, int64_t now))
 {
-	int seen = store_webhook_seen(r->webhook_id, codec_now_ms());
+	int seen = seen_fn(r->webhook_id, codec_now_ms());
 	if (seen == 0)
 		sign_refuse(r, what, "this webhook-id was accepted already");
 	else if (seen < 0)

@@ -201,27 +201,19 @@ struct conn {
 };
 static struct conn writer, reader;
 static _Thread_local struct conn *cur = &writer;
-static _Thread_local int busy_seen;	/* this request met a lock held past the timeout */
-static _Thread_local int unwritable_seen;	/* ... or a file that takes no write */
 
 /*
- * A failed call: was it a lock that outlasted the busy timeout, or a file
- * that takes no write? Returns 1 for the latter, said already
- * (store_health.c): the caller's own line goes at debug level.
+ * A failed call, for store_health.c to weigh: a lock that outlasted the
+ * busy timeout, damage, a file that takes no write. Returns 1 for the
+ * last, said already: the caller's own line goes at debug level.
  */
 int
 store_note_error(sqlite3 *db)
 {
 	if (db == NULL)
 		return 0;
-	int e = sqlite3_extended_errcode(db) & 0xff;
-	if (e == SQLITE_BUSY || e == SQLITE_LOCKED)
-		busy_seen = 1;
-	store_health_note(e);
-	if (!store_health_write_failed(e, sqlite3_db_filename(db, "main")))
-		return 0;
-	unwritable_seen = 1;
-	return 1;
+	return store_health_note(sqlite3_extended_errcode(db) & 0xff,
+	    sqlite3_db_filename(db, "main"));
 }
 
 /* A failed call's line: at debug level when store_health.c has said why. */
@@ -232,27 +224,6 @@ log_failure(sqlite3 *db, const char *what)
 		log_debug("store: %s: %s", what, sqlite3_errmsg(db));
 	else
 		log_error("store: %s: %s", what, sqlite3_errmsg(db));
-}
-
-/* 1 when a call of this thread's request failed on a lock: the answer is 503. */
-int
-store_busy(void)
-{
-	return busy_seen;
-}
-
-/* The cause when a call of this thread's request met a file that takes no write: 503. */
-const char *
-store_unwritable(void)
-{
-	return unwritable_seen ? store_health_write_fault() : NULL;
-}
-
-void
-store_busy_reset(void)
-{
-	busy_seen = 0;
-	unwritable_seen = 0;
 }
 
 static sqlite3_stmt *

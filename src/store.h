@@ -76,9 +76,6 @@ int  store_on_reader(void);
 struct sqlite3_stmt *store_statement_here(struct sqlite3_stmt **slots, const char *text,
 	const char *what);
 int  store_note_error(struct sqlite3 *db);
-int  store_busy(void);
-const char *store_unwritable(void);
-void store_busy_reset(void);
 struct sqlite3 *store_handle(void);
 void store_bind_known(struct sqlite3_stmt *s, int i, long n);
 struct sqlite3_stmt *store_statement(struct sqlite3_stmt **slot, const char *text,

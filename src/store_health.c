@@ -30,6 +30,10 @@
 static atomic_int damaged;
 static int read_only;
 static atomic_int write_fault;	/* SQLite's code of the write fault under way, 0 for none */
+static _Thread_local int busy_seen;	/* this thread's request met a lock held past the timeout */
+static _Thread_local int unwritable_seen;	/* ... or a file that takes no write */
+
+static int store_health_write_failed(int errcode, const char *path);
 static char reason[512];	/* quick_check's first line, for the admin commands' stderr */
 
 /* Big-endian, as the WAL header has it. */
@@ -112,12 +116,44 @@ store_health_opened(sqlite3 *db, const char *path)
 	    path);
 }
 
-/* An error code from any query: corruption found late is damage too. */
-void
-store_health_note(int errcode)
+/*
+ * An error code from any query, of the file at path: corruption found late
+ * is damage too; a lock held past the busy timeout, or a file that takes
+ * no write, is what this thread's request met (its answer is 503).
+ * Returns 1 for the last, said already (store_health_write_failed).
+ */
+int
+store_health_note(int errcode, const char *path)
 {
 	if (errcode == SQLITE_CORRUPT || errcode == SQLITE_NOTADB)
 		atomic_store(&damaged, 1);
+	if (errcode == SQLITE_BUSY || errcode == SQLITE_LOCKED)
+		busy_seen = 1;
+	if (!store_health_write_failed(errcode, path))
+		return 0;
+	unwritable_seen = 1;
+	return 1;
+}
+
+/* 1 when a call of this thread's request failed on a lock: the answer is 503. */
+int
+store_busy(void)
+{
+	return busy_seen;
+}
+
+/* The cause when a call of this thread's request met a file that takes no write: 503. */
+const char *
+store_unwritable(void)
+{
+	return unwritable_seen ? store_health_write_fault() : NULL;
+}
+
+void
+store_busy_reset(void)
+{
+	busy_seen = 0;
+	unwritable_seen = 0;
 }
 
 /* PRAGMA quick_check: 0 when the file is sound; a line and -1 when it is not. */
@@ -188,7 +224,7 @@ is_write_fault(int errcode)
  * said once (unless the file was opened read-only, said already) until a
  * write succeeds again; the caller's own line then goes at debug level.
  */
-int
+static int
 store_health_write_failed(int errcode, const char *path)
 {
 	if (!is_write_fault(errcode))

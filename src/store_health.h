@@ -7,12 +7,14 @@ struct sqlite3;
 void store_health_preflight(const char *path);
 void store_health_opened(struct sqlite3 *db, const char *path);
 int  store_health_check(struct sqlite3 *db, const char *path);
-void store_health_note(int errcode);
+int  store_health_note(int errcode, const char *path);
+int  store_busy(void);
+const char *store_unwritable(void);
+void store_busy_reset(void);
 void store_health_damaged(const char *path, const char *why);
 int  store_damaged(void);
 int  store_read_only(void);
 const char *store_health_reason(void);
-int  store_health_write_failed(int errcode, const char *path);
 void store_health_write_ok(void);
 const char *store_health_write_fault(void);
 

@@ -21,6 +21,7 @@
 #include "sign.h"
 #include "store.h"
 #include "store_dispatch.h"
+#include "store_progress.h"
 #include "workerjobs.h"
 
 #define REFUSED "worker jobs: refused a dispatch"
@@ -79,7 +80,7 @@ record(struct request *r, const struct case_req *req, const char *id)
 {
 	char status[12];
 	int64_t now = codec_now_ms();
-	int seen = sign_first_sighting(r, REFUSED);
+	int seen = sign_first_sighting(r, REFUSED, store_webhook_seen);
 	if (seen == 0)
 		log_warn("case %s: refused a replayed dispatch %s", req->case_id, id);
 	if (seen <= 0)
