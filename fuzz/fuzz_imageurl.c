@@ -1,7 +1,9 @@
 /*
  * fuzz_imageurl.c: what a progress update's image URL may be (imageurl.c),
- * a data: URL's picture decoded from base64, and the decode cost read from
- * a JPEG's header (decodecost.c), each on the raw input.
+ * a data: URL's picture decoded from base64, URLs against allowlists
+ * (urlmatch.c) and hosts against the special-purpose table (ssrf.c), and
+ * the decode cost read from a JPEG's header (decodecost.c), each on the
+ * raw input.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,8 @@
 #include "config.h"
 #include "decodecost.h"
 #include "imageurl.h"
+#include "ssrf.h"
+#include "urlmatch.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,7 +39,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* taken, yet empty */
 		free(raw);
 	}
-	(void)imageurl_allow_valid(url);
+	/* The allowlists and the special-purpose table, as URL and as host. */
+	(void)urlmatch_list_valid(url, err, sizeof(err));
+	(void)urlmatch_allowed(cfg.image_url_allow, url);
+	(void)urlmatch_userinfo(url);
+	(void)ssrf_host_private(url);
 	struct decode_header h;
 	if (decodecost_jpeg(data, size, &h) == 0) {
 		if (h.width == 0 || h.height == 0 || h.components < 1 || h.components > 4)

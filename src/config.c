@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "imageurl.h"
 #include "log.h"
 #include "provider.h"
 #include "sign.h"
 #include "store.h"
+#include "urlmatch.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
@@ -56,6 +56,7 @@ static const struct config_key keys[] = {
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512", NULL },
 	{ "image_url_allow", K_STR, S(image_url_allow), 0, 0, NULL, "", NULL },
 	{ "image_urls", K_ENUM, S(image_urls), 0, 0, urls_words, "path", NULL },
+	{ "input_timeout", K_INT, S(input_timeout), 1, 3600, NULL, "10", NULL },
 	{ "job_deadline", K_INT, S(job_deadline), 1, 86400, NULL, "300", NULL },
 	{ "local_delay", K_INT, S(local_delay), 0, 600000, NULL, "0", NULL },
 	{ "location_prompt", K_STR, S(location_prompt), 0, 0, NULL,
@@ -289,11 +290,12 @@ check_database(const struct config_key *k, const char *v, char *err, size_t errl
 static int
 set_str(const struct config_key *k, void *field, const char *v, char *err, size_t errlen)
 {
+	char why[160];
 	if (k->kind == K_DATABASE && check_database(k, v, err, errlen) != 0)
 		return -1;
 	if ((k->kind == K_URL || (k->kind == K_OPTURL && *v != '\0')) &&
-	    strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-		snprintf(err, errlen, "%s: not an http or https URL", k->name);
+	    urlmatch_plain(v, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", k->name, why);
 		return -1;
 	}
 	if ((k->kind == K_PATH || (k->kind == K_OPTPATH && *v != '\0')) && v[0] != '/') {
@@ -659,6 +661,27 @@ resolve_host(struct config *cfg, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * webhook_allow and image_url_allow: origins or path prefixes, each an
+ * http(s) URL as libcurl reads it (urlmatch.c).
+ */
+static int
+allowlists_valid(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	static const char *const names[2] = { "webhook_allow", "image_url_allow" };
+	const char *lists[2] = { cfg->webhook_allow, cfg->image_url_allow };
+	char why[400];
+	for (int i = 0; i < 2; i++)
+		if (urlmatch_list_valid(lists[i], why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s: %s: %s; each entry is an origin, such as "
+			    "https://game.example, or one with a path prefix ending in /, such as "
+			    "https://game.example/hooks/", path, names[i], why);
+			return -1;
+		}
+	return 0;
+}
+
+/* What the keys cannot say one by one. */
 static int
 check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
 {
@@ -691,11 +714,8 @@ check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
 		    "bytes, separated by spaces", path);
 		return -1;
 	}
-	if (!imageurl_allow_valid(cfg->image_url_allow)) {
-		snprintf(err, errlen, "%s: image_url_allow: each prefix must be an http or https "
-		    "URL with a path that ends in /, such as https://cdn.example/images/", path);
+	if (allowlists_valid(cfg, path, err, errlen) != 0)
 		return -1;
-	}
 	size_t n = strlen(cfg->media_url);
 	if (n == 0 || cfg->media_url[n - 1] != '/') {
 		snprintf(err, errlen, "%s: media_url: must end in /", path);

@@ -58,6 +58,7 @@ struct config {
 	long  image_urls;	/* enum image_urls */
 	long  heartbeat_interval;	/* s */
 	char *host_id;		/* this host's name in the claims it makes */
+	long  input_timeout;	/* s: a FastCGI request's parameters and body must be in by then */
 	long  job_deadline;
 	long  local_delay;
 	char *location_prompt;

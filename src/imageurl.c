@@ -1,7 +1,7 @@
 /*
  * imageurl.c: an image URL that a progress update reports is served to
  * players as ours, so only three kinds are taken: a path of this case's
- * own under media_url, an http(s) URL under an image_url_allow prefix, or
+ * own under media_url, an http(s) URL on image_url_allow (urlmatch.c), or
  * a data: URL of a JPEG, PNG or WebP picture (webhook.c stores it as a
  * file). Anything else, javascript: or another host, is refused.
  */
@@ -14,7 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "imageurl.h"
-#include "ssrf.h"
+#include "urlmatch.h"
 
 #define MAX_URL 2048
 
@@ -54,18 +54,15 @@ own_media(const struct config *cfg, const char *case_id, const char *url)
 	return 1;
 }
 
+/* As libcurl reads it (urlmatch.c), and written as it reads: no userinfo, no tricks. */
 static int
 remote_allowed(const struct config *cfg, const char *url)
 {
 	CURLU *u = curl_url();
-	char *scheme = NULL, *whole = NULL;
+	char *whole = NULL;
 	int ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_URL, &whole, 0) == CURLUE_OK &&
-	    (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0) &&
-	    /* What was sent is what libcurl understood: no userinfo, no tricks. */
-	    strcmp(whole, url) == 0 && ssrf_under_prefix(cfg->image_url_allow, url);
-	curl_free(scheme);
+	    strcmp(whole, url) == 0 && urlmatch_allowed(cfg->image_url_allow, url);
 	curl_free(whole);
 	curl_url_cleanup(u);
 	return ok;
@@ -123,7 +120,7 @@ imageurl_check(const struct config *cfg, const char *case_id, const char *url, c
 		return IMAGEURL_MEDIA;
 	if (*cfg->image_url_allow != '\0' && remote_allowed(cfg, url))
 		return IMAGEURL_REMOTE;
-	snprintf(err, errlen, "must be under %s%s/, under an image_url_allow prefix,"
+	snprintf(err, errlen, "must be under %s%s/, on image_url_allow,"
 	    " or a data:image/(jpeg|png|webp);base64 URL", cfg->media_url, case_id);
 	return IMAGEURL_BAD;
 }
@@ -139,19 +136,4 @@ imageurl_data(const char *url, unsigned char **out, size_t *len, char *err, size
 		return -1;
 	}
 	return 0;
-}
-
-/* image_url_allow: http(s) prefixes, each ending in '/', so a prefix ends at a path. */
-int
-imageurl_allow_valid(const char *list)
-{
-	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
-		size_t n = strcspn(p, " "), skip = strncmp(p, "https://", 8) == 0 ? 8
-		    : strncmp(p, "http://", 7) == 0 ? 7 : 0;
-		const char *slash = skip > 0 ? memchr(p + skip, '/', n - skip) : NULL;
-		if (slash == NULL || slash == p + skip || p[n - 1] != '/')
-			return 0;
-		p += n;
-	}
-	return 1;
 }

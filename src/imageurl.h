@@ -15,6 +15,5 @@ enum imageurl imageurl_check(const struct config *cfg, const char *case_id,
 	const char *url, char *err, size_t errlen);
 int  imageurl_data(const char *url, unsigned char **out, size_t *len, char *err,
 	size_t errlen);
-int  imageurl_allow_valid(const char *list);
 
 #endif

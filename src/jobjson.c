@@ -1,8 +1,10 @@
 /* jobjson.c: render a job and its images as the reference design's JSON. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -10,19 +12,25 @@
 #include "config.h"
 #include "jobjson.h"
 #include "log.h"
+#include "media.h"
+#include "picture.h"
 #include "store.h"
 
 #define MAX_DATA_FILE (16 * 1024 * 1024)
 
+/* A picture's file, whole: as many bytes as it holds, at most MAX_DATA_FILE. */
 static int
 read_file(const char *path, unsigned char **buf, size_t *len)
 {
+	struct stat st;
 	FILE *f = fopen(path, "rbe");
 	if (f == NULL)
 		return -1;
-	*buf = malloc(MAX_DATA_FILE);
-	*len = *buf ? fread(*buf, 1, MAX_DATA_FILE, f) : 0;
-	int bad = *buf == NULL || ferror(f) || !feof(f);
+	*buf = NULL;
+	int bad = fstat(fileno(f), &st) != 0 || st.st_size > MAX_DATA_FILE ||
+	    (*buf = malloc((size_t)st.st_size + 1)) == NULL ||
+	    (*len = fread(*buf, 1, (size_t)st.st_size + 1, f)) != (size_t)st.st_size ||
+	    ferror(f);
 	fclose(f);
 	if (bad) {
 		free(*buf);
@@ -207,20 +215,77 @@ jobjson_status(const struct config *cfg, const struct job *job,
 	return o;
 }
 
-/* The ImageProgressUpdate a worker posts to the caller's webhook. */
+/*
+ * The ImageProgressUpdate a worker posts to the caller's webhook, as the
+ * outbox keeps it: each picture by its URL. With image_urls = data its
+ * data goes in as the update is sent (jobjson_inline).
+ */
 char *
 jobjson_progress(const struct config *cfg, const struct job *job,
     const struct image *images, size_t n)
 {
 	cJSON *o = cJSON_CreateObject();
+	struct config paths = *cfg;
+	paths.image_urls = URLS_PATH;
 	int ok = o != NULL &&
 	    cJSON_AddStringToObject(o, "caseId", job->case_id) &&
 	    cJSON_AddStringToObject(o, "status", job->status) &&
 	    cJSON_AddNumberToObject(o, "completedImages", job->completed) &&
 	    cJSON_AddNumberToObject(o, "totalImages", job->total) &&
-	    add_results(cfg, o, images, n) == 0;
+	    add_results(&paths, o, images, n) == 0;
 	char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
+	return text;
+}
+
+/* One map's own pictures, given as their URLs, replaced by their data; *grown: the bytes more. */
+static int
+inline_map(const struct config *cfg, const char *case_id, cJSON *map, size_t *grown)
+{
+	struct media_path mp;
+	cJSON *el;
+	cJSON_ArrayForEach(el, map) {
+		if (!cJSON_IsString(el) || media_path(cfg, case_id, el->string, &mp) != 0 ||
+		    strcmp(el->valuestring, mp.url) != 0)
+			continue;
+		char *data = picture_data_url(cfg, case_id, el->string, mp.path);
+		if (data == NULL)
+			return -1;
+		*grown += strlen(data) - strlen(el->valuestring);
+		free(el->valuestring);	/* cJSON's default hooks: malloc and free */
+		el->valuestring = data;
+	}
+	return 0;
+}
+
+/*
+ * image_urls = data: an update as it is sent, each picture of the case
+ * inline, read from its file (or the database) now. The outbox keeps the update with the
+ * pictures' URLs, a few bytes each: the database, and a worker's memory
+ * but for the one update being sent, never hold a case's pictures.
+ * Returns a new string, or NULL (logged) when a file cannot be read.
+ */
+char *
+jobjson_inline(const struct config *cfg, const char *case_id, const char *payload)
+{
+	static const char *const keys[2] = { "evidenceImages", "locationImages" };
+	size_t grown = 0;
+	char *text = NULL;
+	cJSON *o = cJSON_Parse(payload);
+	int ok = o != NULL;
+	for (int k = 0; ok && k < 2; k++)
+		ok = inline_map(cfg, case_id, cJSON_GetObjectItemCaseSensitive(o, keys[k]),
+		    &grown) == 0;
+	/* One buffer of the right size: printing into a growing one would double it. */
+	size_t size = strlen(payload) + grown + 64;
+	if (ok && size < INT_MAX && (text = malloc(size)) != NULL &&
+	    !cJSON_PrintPreallocated(o, text, (int)size, 0)) {
+		free(text);
+		text = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(o);
+	if (text == NULL)
+		log_error("case %s: cannot put the pictures into the update", case_id);
 	return text;
 }
 

@@ -15,6 +15,7 @@ char *jobjson_progress(const struct config *cfg, const struct job *job,
 	const struct image *images, size_t n);
 char *jobjson_data_url(const char *path);
 char *jobjson_jpeg_url(const unsigned char *jpeg, size_t len);
+char *jobjson_inline(const struct config *cfg, const char *case_id, const char *payload);
 void *jobjson_accepted(const struct config *cfg, const char *case_id, const char *status,
 	long total);
 void *jobjson_accepted_job(const struct config *cfg, const char *case_id, const char *key,

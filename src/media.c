@@ -5,10 +5,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -27,6 +29,53 @@ media_path(const struct config *cfg, const char *case_id, const char *item_id,
 	snprintf(mp->path, sizeof(mp->path), "%s/%s", mp->dir, mp->name);
 	snprintf(mp->url, sizeof(mp->url), "%s%s/%s", cfg->media_url, case_id, mp->name);
 	return 0;
+}
+
+/*
+ * The size of a JPEG at mp that a worker made for this job (created at
+ * since, in ms) and can be taken as made: whole, from its SOI marker to
+ * its EOI, and written after the job was created, not left by another
+ * job of the same case id. -1 if there is none such.
+ */
+long
+media_adoptable(const struct media_path *mp, int64_t since)
+{
+	unsigned char head[3], tail[2];
+	struct stat st;
+	int fd = open(mp->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 8 &&
+	    (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since - 1000 &&
+	    pread(fd, head, sizeof(head), 0) == sizeof(head) &&
+	    pread(fd, tail, sizeof(tail), st.st_size - 2) == sizeof(tail) &&
+	    head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF &&
+	    tail[0] == 0xFF && tail[1] == 0xD9;
+	close(fd);
+	return ok ? (long)st.st_size : -1;
+}
+
+/*
+ * Room for need bytes on the filesystem of the case's directory, as an
+ * unprivileged writer sees it (statvfs's f_bavail), and an inode or two:
+ * 0, or -1 with what is free in err. One that cannot be asked has room.
+ */
+int
+media_room(const struct config *cfg, const char *case_id, long need, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+	struct statvfs vfs;
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->media_dir, case_id);
+	if (statvfs(dir, &vfs) != 0 && statvfs(cfg->media_dir, &vfs) != 0)
+		return 0;
+	unsigned long long free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	if (free_bytes >= (unsigned long long)need && (vfs.f_files == 0 || vfs.f_favail >= 2))
+		return 0;
+	snprintf(err, errlen, "%llu KiB and %llu inodes free on the filesystem of %s/, short of"
+	    " the %ld KiB the pictures outstanding and one more need", free_bytes / 1024,
+	    (unsigned long long)vfs.f_favail, case_id, need / 1024);
+	return -1;
 }
 
 /* The size of the finished image at mp, or -1 if there is none. */

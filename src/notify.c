@@ -15,13 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "codec.h"
 #include "config.h"
+#include "hookpost.h"
+#include "jobjson.h"
 #include "log.h"
 #include "notify.h"
-#include "sign.h"
 #include "ssrf.h"
 #include "store.h"
 #include "store_outbox.h"
@@ -38,6 +37,8 @@ struct notify {
 	int64_t last_progress;		/* when an update was last sent */
 	CURL *easy;			/* the attempt in flight, or NULL */
 	struct curl_slist *headers;	/* of the attempt in flight */
+	struct hookpost_answer answer;	/* of the attempt in flight */
+	char *body;			/* its body, when not the row's payload */
 	int64_t started;
 };
 
@@ -99,97 +100,79 @@ notify_owns(const struct notify *n, CURL *easy)
 	return n != NULL && easy != NULL && n->easy == easy;
 }
 
-static struct curl_slist *
-append(struct curl_slist *list, const char *line)
-{
-	struct curl_slist *l = curl_slist_append(list, line);
-	if (l == NULL)
-		curl_slist_free_all(list);
-	return l;
-}
-
-/*
- * Standard Webhooks 1.0 headers: webhook-id always; with a webhook_secret,
- * webhook-timestamp and webhook-signature, signed afresh for each attempt.
- */
-static struct curl_slist *
-delivery_headers(const struct config *cfg, const char *wid, const char *payload)
-{
-	char line[160], sig[SIGN_B64_LEN];
-	unsigned char key[SIGN_KEY_MAX];
-	size_t keylen;
-	long long ts = (long long)(codec_now_ms() / 1000);
-	struct curl_slist *h = append(NULL, "Content-Type: application/json");
-	snprintf(line, sizeof(line), "webhook-id: %s", wid);
-	h = h ? append(h, line) : NULL;
-	const char *secret = cfg->webhook_secret;
-	if (h == NULL || *secret == '\0')
-		return h;
-	if (sign_secret(secret, key, &keylen) != 0 ||
-	    sign_compute(key, keylen, wid, ts, payload, strlen(payload), sig) != 0) {
-		OPENSSL_cleanse(key, sizeof(key));
-		log_error("webhook %s: cannot sign", wid);
-		curl_slist_free_all(h);
-		return NULL;
-	}
-	OPENSSL_cleanse(key, sizeof(key));
-	snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
-	h = append(h, line);
-	snprintf(line, sizeof(line), "webhook-signature: v1,%s", sig);
-	return h ? append(h, line) : NULL;
-}
-
-/* The receiver's answer is not read: only its status counts. */
-static size_t
-discard(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;
-}
-
-/* One attempt's easy handle: shared by the worker's event loop and the reaper. */
+/* One attempt's easy handle, shared by the worker's event loop and the reaper. */
 static CURL *
 delivery_easy(const struct config *cfg, const char *url, const char *wid,
-    const char *payload, struct curl_slist **headers)
+    const char *payload, struct hookpost_answer *ans, struct curl_slist **headers)
 {
-	*headers = delivery_headers(cfg, wid, payload);
-	CURL *e = *headers ? curl_easy_init() : NULL;
-	if (e == NULL)
-		return NULL;
-	if (curl_easy_setopt(e, CURLOPT_URL, url) ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, *headers) ||
-	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload) ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, cfg->webhook_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout) ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegen/" PACKAGE_VERSION) ||
-	    ssrf_guard(e, cfg) != 0) {
+	CURL *e = hookpost_easy(cfg, url, cfg->webhook_secret, wid, payload, ans, headers);
+	if (e != NULL && ssrf_guard(e, cfg) != 0) {
 		curl_easy_cleanup(e);
 		return NULL;
 	}
 	return e;
 }
 
+/*
+ * What an attempt sends of the row's payload: with image_urls = data, the
+ * pictures inline, read now (jobjson.c). *body is NULL when it is the
+ * payload itself; -1 when it cannot be made.
+ */
+static int
+outgoing(const struct config *cfg, const char *case_id, char **payload, char **body)
+{
+	*body = NULL;
+	if (cfg->image_urls != URLS_DATA)
+		return 0;
+	*body = jobjson_inline(cfg, case_id, *payload);
+	return *body != NULL ? 0 : -1;
+}
+
+static void
+end_attempt(struct notify *n)
+{
+	if (n->easy != NULL) {
+		curl_multi_remove_handle(n->multi, n->easy);
+		curl_easy_cleanup(n->easy);
+	}
+	curl_slist_free_all(n->headers);
+	free(n->body);
+	n->easy = NULL;
+	n->headers = NULL;
+	n->body = NULL;
+}
+
+/* A picture the update should carry is gone: no attempt can send it. */
+static void
+give_up(const char *case_id, int64_t id, const char *event, int attempts, int64_t now)
+{
+	static const char why[] = "a picture's file cannot be read";
+	log_warn("case %s: webhook %s given up: %s", case_id, event, why);
+	store_delivery_result(id, "failed", attempts, 0, why, 0, 0, now);
+}
+
+/* 0 when the attempt is under way or the row given up, -1 to try again soon. */
 static int
 start_attempt(struct notify *n, int64_t now)
 {
-	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id, n->row.payload,
-	    &n->headers);
+	if (outgoing(n->cfg, n->case_id, &n->row.payload, &n->body) != 0) {
+		give_up(n->case_id, n->row.id, n->row.event, n->row.attempts, now);
+		drop_row(n);
+		return 0;
+	}
+	CURL *e = delivery_easy(n->cfg, n->row.url, n->row.webhook_id,
+	    n->body ? n->body : n->row.payload, &n->answer, &n->headers);
 	if (e == NULL || curl_multi_add_handle(n->multi, e) != CURLM_OK) {
 		if (e != NULL)
 			curl_easy_cleanup(e);
-		curl_slist_free_all(n->headers);
-		n->headers = NULL;
+		end_attempt(n);
 		return -1;
 	}
 	n->easy = e;
 	n->started = now;
 	n->row.attempts++;
 	n->last_progress = now;
+	(void)store_outbox_attempt(n->row.id, n->row.attempts);
 	log_debug("case %s: webhook %s %s: attempt %d", n->case_id, n->row.event,
 	    n->row.webhook_id, n->row.attempts);
 	return 0;
@@ -282,12 +265,9 @@ notify_done(struct notify *n, CURLcode rc, int64_t now)
 {
 	long code = 0, latency = (long)(now - n->started);
 
+	rc = hookpost_result(rc, &n->answer);
 	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_multi_remove_handle(n->multi, n->easy);
-	curl_easy_cleanup(n->easy);
-	curl_slist_free_all(n->headers);
-	n->easy = NULL;
-	n->headers = NULL;
+	end_attempt(n);
 	int64_t delay = retry_delay(n->row.attempts);
 	if (judge(n->cfg, n->case_id, n->row.event, n->row.attempts, rc, code, latency,
 	    n->row.id, now) || n->row.attempts > n->cfg->webhook_retries) {
@@ -302,18 +282,29 @@ int
 notify_redeliver(const struct config *cfg, const struct delivery_row *r, int64_t now)
 {
 	struct curl_slist *headers = NULL;
+	struct hookpost_answer answer;
 	long code = 0;
-	CURL *e = delivery_easy(cfg, r->url, r->webhook_id, r->payload, &headers);
+	char *payload = strdup(r->payload), *body = NULL;
+	int made = payload != NULL && outgoing(cfg, r->case_id, &payload, &body) == 0;
+	CURL *e = made ? delivery_easy(cfg, r->url, r->webhook_id, body ? body : payload,
+	    &answer, &headers) : NULL;
+	if (payload != NULL && !made)
+		give_up(r->case_id, r->id, r->event, r->attempts, now);
 	if (e == NULL) {
 		curl_slist_free_all(headers);
+		free(payload);
+		free(body);
 		return 0;
 	}
 	log_debug("case %s: webhook %s %s: attempt %d", r->case_id, r->event, r->webhook_id,
 	    r->attempts + 1);
-	CURLcode rc = curl_easy_perform(e);
+	(void)store_outbox_attempt(r->id, r->attempts + 1);
+	CURLcode rc = hookpost_result(curl_easy_perform(e), &answer);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(headers);
+	free(body);
+	free(payload);
 	return judge(cfg, r->case_id, r->event, r->attempts + 1, rc, code,
 	    (long)(codec_now_ms() - now), r->id, codec_now_ms());
 }
@@ -341,13 +332,8 @@ void
 notify_persist(struct notify *n, int64_t now)
 {
 	(void)now;
-	if (n == NULL || n->easy == NULL)
-		return;
-	curl_multi_remove_handle(n->multi, n->easy);
-	curl_easy_cleanup(n->easy);
-	curl_slist_free_all(n->headers);
-	n->easy = NULL;
-	n->headers = NULL;
+	if (n != NULL)
+		end_attempt(n);
 }
 
 void

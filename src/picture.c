@@ -72,24 +72,34 @@ picture_handle(struct request *r, const char *rest)
 }
 
 /*
- * image_urls = data with the pictures in the database: each completed
- * image's data URL, read from there (a file's path is NULL then).
+ * A completed picture as a data URL: from the database with media_store =
+ * database, else from its file at path. NULL, logged, when it is not there.
  */
+char *
+picture_data_url(const struct config *cfg, const char *case_id, const char *item_id,
+    const char *path)
+{
+	struct media_row m;
+	if (cfg->media_store != MEDIA_DATABASE)
+		return path != NULL ? jobjson_data_url(path) : NULL;
+	char *url = store_media_get(case_id, item_id, &m) == 1 ?
+	    jobjson_jpeg_url(m.jpeg, m.len) : NULL;
+	if (url == NULL)
+		log_error("case %s: image %s: its picture is not in the database", case_id,
+		    item_id);
+	free(m.jpeg);
+	return url;
+}
+
+/* The status route's data URLs, when the images' rows name no file to read. */
 void
 picture_data_urls(const struct config *cfg, const char *case_id, struct image *images,
     size_t n)
 {
-	struct media_row m;
 	for (size_t i = 0; cfg->image_urls == URLS_DATA && cfg->media_store == MEDIA_DATABASE &&
 	    i < n; i++) {
 		struct image *im = &images[i];
-		if (im->data != NULL || strcmp(im->status, "completed") != 0)
-			continue;
-		if (store_media_get(case_id, im->item_id, &m) == 1)
-			im->data = jobjson_jpeg_url(m.jpeg, m.len);
-		else
-			log_error("case %s: image %s: its picture is not in the database", case_id,
-			    im->item_id);
-		free(m.jpeg);
+		if (im->data == NULL && strcmp(im->status, "completed") == 0)
+			im->data = picture_data_url(cfg, case_id, im->item_id, NULL);
 	}
 }

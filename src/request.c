@@ -2,13 +2,17 @@
  * request.c: the thin I/O layer under every handler. CGI (RFC 3875) and
  * FastCGI differ only in where bytes come from and go to.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cjson/cJSON.h>
 
+#include "codec.h"
 #include "config.h"
 #include "input.h"
 #include "log.h"
@@ -17,11 +21,12 @@
 #include "store_health.h"
 
 #define BUSY_RETRY_AFTER "2"	/* seconds: an operator's lock is short, or it is a mistake */
+#define FULL_RETRY_AFTER "30"	/* seconds: a full disk waits for an operator */
 
 static const struct { int code; const char *text; } reasons[] = {
 	{ 200, "OK" }, { 202, "Accepted" }, { 304, "Not Modified" },
 	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
-	{ 409, "Conflict" }, { 411, "Length Required" }, { 413, "Content Too Large" },
+	{ 408, "Request Timeout" }, { 409, "Conflict" }, { 411, "Length Required" }, { 413, "Content Too Large" },
 	{ 415, "Unsupported Media Type" }, { 500, "Internal Server Error" },
 	{ 503, "Service Unavailable" },
 };
@@ -114,11 +119,38 @@ request_free(struct request *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * A FastCGI body, read a few KiB at a time, each read waiting no later
+ * than the deadline (SO_RCVTIMEO): a client that stalls, or trickles,
+ * holds its thread until input_timeout, no longer (intake.c).
+ */
+static int
+read_fcgi(struct request *r, char *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		int chunk = n - got > 4096 ? 4096 : (int)(n - got);
+		int64_t left = r->deadline != 0 ? r->deadline - codec_now_ms() : 1;
+		struct timeval tv = { .tv_sec = left / 1000, .tv_usec = left % 1000 * 1000 };
+		if (left <= 0 || (r->deadline != 0 && setsockopt(r->fcgi->ipcFd, SOL_SOCKET,
+		    SO_RCVTIMEO, &tv, sizeof(tv)) != 0)) {
+			r->body_late = left <= 0;
+			return -1;
+		}
+		if (FCGX_GetStr(buf + got, chunk, r->fcgi->in) != chunk) {
+			int e = FCGX_GetError(r->fcgi->in);
+			r->body_late = e == EAGAIN || e == EWOULDBLOCK;
+			return -1;
+		}
+		got += (size_t)chunk;
+	}
+	return 0;
+}
+
 static int
 read_bytes(struct request *r, char *buf, size_t n)
 {
 	if (r->fcgi != NULL)
-		return FCGX_GetStr(buf, (int)n, r->fcgi->in) == (int)n ? 0 : -1;
+		return read_fcgi(r, buf, n);
 	return fread(buf, 1, n, stdin) == n ? 0 : -1;
 }
 
@@ -192,7 +224,10 @@ request_read_json(struct request *r, long max)
 		return -1;
 	}
 	if (r->body_short) {
-		reply_error(r, 400, "the body is shorter than Content-Length", NULL);
+		if (r->body_late)
+			reply_error(r, 408, "the body did not arrive within input_timeout", NULL);
+		else
+			reply_error(r, 400, "the body is shorter than Content-Length", NULL);
 		return -1;
 	}
 	char why[128];
@@ -289,16 +324,25 @@ reply_error(struct request *r, int status, const char *message, const char *fiel
 
 /*
  * A lock held past the busy timeout (an operator's sqlite3 shell, a long
- * checkpoint) is no internal error: the client is told to come back.
+ * checkpoint), or a database that cannot be written (a full disk), is no
+ * internal error: the client is told why, and to come back.
  */
 void
 reply_error_headers(struct request *r, int status, const char *headers,
     const char *message, const char *field)
 {
+	char why[160];
+	const char *cause = store_unwritable();
 	if (status == 500 && store_busy()) {
 		status = 503;
 		headers = "Retry-After: " BUSY_RETRY_AFTER "\r\n";
 		message = "busy";
+		field = NULL;
+	} else if (status == 500 && cause != NULL) {
+		snprintf(why, sizeof(why), "the database cannot be written: %s", cause);
+		status = 503;
+		headers = "Retry-After: " FULL_RETRY_AFTER "\r\n";
+		message = why;
 		field = NULL;
 	}
 	/* PostgreSQL restarting or away: the store reconnects, the client comes back. */

@@ -3,6 +3,7 @@
 #define IMAGEGEN_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <fcgiapp.h>
 
@@ -25,6 +26,8 @@ struct request {
 	char *body;
 	size_t body_len;
 	int body_short;		/* read ahead, and shorter than content_length */
+	int body_late;		/* ... because it was not in by the deadline */
+	int64_t deadline;	/* FastCGI: ms by which the body must be in (input_timeout), 0 none */
 	int head;		/* HEAD: headers only */
 	int replied;		/* the status answered, 0 until then */
 };

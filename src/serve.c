@@ -1,4 +1,4 @@
-/* serve.c: the request loops: one CGI request, or FastCGI requests on fd 0 from several threads. */
+/* serve.c: the request loops: one CGI request, or FastCGI requests from fd 0 on several threads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "intake.h"
 #include "log.h"
 #include "reap.h"
 #include "request.h"
@@ -45,21 +48,28 @@ serve_is_fastcgi(void)
  * not be held.
  */
 static int
-read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct config *cfg)
+read_request(struct request *r, FCGX_Request *fcgi, char **envp, const struct config *cfg,
+    int64_t deadline)
 {
 	long max = cfg->max_body > cfg->max_webhook_body ? cfg->max_body : cfg->max_webhook_body;
 	if (request_init(r, fcgi, envp, cfg) != 0) {
 		log_error("serve: request without REQUEST_METHOD or path");
 		return -1;
 	}
+	r->deadline = deadline;
 	return request_read_ahead(r, max) == 0 ? 0 : -2;
 }
 
-/* Not after a request that met a held lock (it would wait again), nor on a damaged file. */
+/*
+ * Not after a request that met a held lock (it would wait again), nor on
+ * a damaged, read-only or unopened file. A file that took no write is
+ * tried: the sweep's first write is how the responder learns it can again.
+ */
 static int
 may_reap(void)
 {
-	return !store_busy() && !store_unreachable() && !store_damaged() && !store_read_only();
+	return !store_busy() && !store_unreachable() && !store_damaged() && !store_read_only() &&
+	    store_is_open();
 }
 
 static void
@@ -71,9 +81,12 @@ route(struct request *r, int begun)
 	}
 	/* Every route, status too: what a damaged file answers cannot be trusted. */
 	if (store_damaged() || !store_is_open()) {
+		char why[160];
+		snprintf(why, sizeof(why), "the database cannot be written: %s",
+		    store_health_write_fault() ? store_health_write_fault() : "");
 		reply_error(r, 503, store_damaged() ? "the database is damaged" :
-		    store_read_only() ? "the database is read-only" : "the database is unavailable",
-		    NULL);
+		    store_read_only() ? "the database is read-only" : store_health_write_fault() ?
+		    why : "the database is unavailable", NULL);
 		return;
 	}
 	router_dispatch(r);
@@ -99,7 +112,7 @@ int
 serve_cgi(const struct config *cfg)
 {
 	struct request r;
-	dispatch(&r, read_request(&r, NULL, environ, cfg));
+	dispatch(&r, read_request(&r, NULL, environ, cfg, 0));
 	request_free(&r);
 	/* The answer is complete when stdout closes: the web server need not wait for the sweep. */
 	fflush(stdout);
@@ -124,19 +137,15 @@ check_config_param(char **envp, const struct config *cfg)
 
 /*
  * SIGTERM (and libfcgi's own SIGUSR1) stop the responder once the requests
- * in hand are answered. Each thread blocks them while it serves a request,
- * so that no read, write, fsync or busy wait of it sees EINTR; they are
- * delivered only inside FCGX_Accept_r. There the handler tells libfcgi to
- * accept no more (FCGX_ShutdownPending) and puts /dev/null on fd 0, so that
- * an accept() under way, restarted (SA_RESTART), fails at once instead of
- * waiting for one more connection; other processes sharing the listening
- * socket keep it. The first thread to leave sends the signal on to the
- * others: one blocked in accept() leaves at once, one serving a request
- * when that request is answered. SA_RESTART also lets a request accepted
- * but still being read (its parameters) finish being read, and be served.
+ * in hand are answered. Every thread blocks them, so that no read, write,
+ * fsync or busy wait sees EINTR; the intake thread lets them in while it
+ * waits on its connections (intake.c), where the handler asks it to stop:
+ * it closes the connections whose requests are not in yet, and the
+ * serving threads leave once the requests that are have been answered.
  */
 static atomic_int serve_stop;		/* the signal, or -1 for a failed accept */
-static int serve_devnull = -1;
+static int serve_devnull = -1;		/* libfcgi's "listening socket": it accepts nothing */
+static sigset_t serve_waiting;		/* the intake's mask while it waits: the stops let in */
 
 static void
 on_stop(int sig)
@@ -144,27 +153,30 @@ on_stop(int sig)
 	int saved = errno, none = 0;
 	atomic_compare_exchange_strong(&serve_stop, &none, sig);
 	FCGX_ShutdownPending();
-	if (serve_devnull >= 0)
-		dup2(serve_devnull, 0);
+	intake_wake();
 	errno = saved;
 }
 
 static int
-stop_signals(sigset_t *set)
+stop_signals(void)
 {
 	struct sigaction sa;
+	sigset_t stops;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sa.sa_flags = SA_RESTART;
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGUSR1);
-	sa.sa_mask = *set;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGUSR1);
+	sa.sa_mask = stops;
 	serve_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (serve_devnull < 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
-	    sigaction(SIGUSR1, &sa, NULL) != 0)
+	    sigaction(SIGUSR1, &sa, NULL) != 0 ||
+	    pthread_sigmask(SIG_BLOCK, &stops, &serve_waiting) != 0)
 		return -1;
-	return pthread_sigmask(SIG_BLOCK, set, NULL);
+	sigdelset(&serve_waiting, SIGTERM);
+	sigdelset(&serve_waiting, SIGUSR1);
+	return 0;
 }
 
 /*
@@ -172,10 +184,8 @@ stop_signals(sigset_t *set)
  * statements are the process's. A status poll takes read_lock instead,
  * for the store's reader and the status answers kept: a poll never waits
  * behind a write, which may wait up to 5 s for SQLite's write lock, and
- * polls run beside the writes. Accepting, reading the parameters, and the
- * closing write, shutdown and close run outside both, on every thread at
- * once, and so does reading the body: a client that sends it slowly holds
- * up its own thread only.
+ * polls run beside the writes. Reading the parameters and the body, and
+ * the closing write, run outside both, on every thread at once.
  */
 static pthread_mutex_t serve_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -183,42 +193,10 @@ static int have_reader;		/* set before the threads start */
 
 struct server {
 	const struct config *cfg;
-	sigset_t stops;
+	struct intake *intake;
 	pthread_t *threads;
 	long n;
-	int waking;		/* under table_lock */
 };
-
-/*
- * Every thread leaves through here. The first sends SIGTERM to the others;
- * the lock keeps the rest from leaving, and being joined, while it does.
- */
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void
-wake_siblings(struct server *sv)
-{
-	pthread_mutex_lock(&table_lock);
-	if (!sv->waking) {
-		sv->waking = 1;
-		for (long i = 0; i < sv->n; i++)
-			if (!pthread_equal(sv->threads[i], pthread_self()))
-				pthread_kill(sv->threads[i], SIGTERM);
-	}
-	pthread_mutex_unlock(&table_lock);
-}
-
-/* A failed accept stops the process: the other threads' would fail as well. */
-static void
-accept_failed(int rc)
-{
-	int none = 0;
-	if (!atomic_compare_exchange_strong(&serve_stop, &none, -1))
-		return;
-	log_error("serve: accept: %s", rc == -9999 ? "failed" : strerror(-rc));
-	FCGX_ShutdownPending();
-	dup2(serve_devnull, 0);
-}
 
 /* A poll reaps only when no writer is busy: the next request will, else. */
 static void
@@ -235,11 +213,26 @@ serve_poll(struct request *r, const struct config *cfg)
 	}
 }
 
+/*
+ * A client's reads and writes each wait at most until its input_timeout:
+ * one that stalls, sending or reading, holds its own thread no longer.
+ */
 static void
-serve_one(FCGX_Request *fcgi, const struct config *cfg)
+limit_waits(int fd, int64_t deadline, long input_timeout)
+{
+	int64_t left = deadline - codec_now_ms();
+	struct timeval rcv = { .tv_sec = left > 0 ? left / 1000 : 0,
+	    .tv_usec = left > 0 ? (left % 1000) * 1000 : 1000 };
+	struct timeval snd = { .tv_sec = input_timeout };
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+}
+
+static void
+serve_one(FCGX_Request *fcgi, const struct config *cfg, int64_t deadline)
 {
 	struct request r;
-	int begun = read_request(&r, fcgi, fcgi->envp, cfg);
+	int begun = read_request(&r, fcgi, fcgi->envp, cfg, deadline);
 	check_config_param(fcgi->envp, cfg);
 	if (have_reader && begun == 0 && router_reads_only(&r)) {
 		serve_poll(&r, cfg);
@@ -260,25 +253,32 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg)
 	FCGX_Finish_r(fcgi);
 }
 
+/*
+ * A connection from the intake: libfcgi reads its request from the first
+ * byte (FCGX_Accept_r takes an open ipcFd as it is, and keepConnection
+ * keeps its own finish of the last request from closing it), serves it,
+ * and leaves it open only when the client asked so (FCGI_KEEP_CONN).
+ */
 static void *
 serve_thread(void *arg)
 {
 	struct server *sv = arg;
+	struct intake_conn c;
 	FCGX_Request fcgi;
-	int rc = -9999;
-	if (FCGX_InitRequest(&fcgi, 0, 0) == 0) {
-		for (;;) {
-			pthread_sigmask(SIG_UNBLOCK, &sv->stops, NULL);
-			rc = FCGX_Accept_r(&fcgi);
-			pthread_sigmask(SIG_BLOCK, &sv->stops, NULL);
-			if (rc < 0)
-				break;
-			serve_one(&fcgi, sv->cfg);
+	if (FCGX_InitRequest(&fcgi, serve_devnull, 0) != 0)
+		return NULL;
+	while (intake_take(sv->intake, &c) == 0) {
+		limit_waits(c.fd, c.deadline, sv->cfg->input_timeout);
+		fcgi.ipcFd = c.fd;
+		fcgi.keepConnection = 1;
+		int kept = -1;
+		if (FCGX_Accept_r(&fcgi) == 0) {
+			serve_one(&fcgi, sv->cfg, c.deadline);
+			kept = fcgi.ipcFd;
 		}
+		fcgi.ipcFd = -1;
+		intake_done(sv->intake, &c, kept);
 	}
-	if (atomic_load(&serve_stop) == 0)
-		accept_failed(rc);
-	wake_siblings(sv);
 	return NULL;
 }
 
@@ -290,7 +290,6 @@ start_threads(struct server *sv)
 	sv->threads = calloc((size_t)sv->n, sizeof(*sv->threads));
 	if (sv->threads == NULL)
 		return 0;
-	pthread_mutex_lock(&table_lock);
 	for (; started < sv->n; started++) {
 		int err = pthread_create(&sv->threads[started], NULL, serve_thread, sv);
 		if (err != 0) {
@@ -300,7 +299,6 @@ start_threads(struct server *sv)
 		}
 	}
 	sv->n = started;
-	pthread_mutex_unlock(&table_lock);
 	return started;
 }
 
@@ -322,7 +320,8 @@ sweep_thread(void *arg)
 	while (!sweep_done) {
 		pthread_mutex_unlock(&sweep_lock);
 		pthread_mutex_lock(&serve_lock);
-		reap_maybe(cfg);
+		if (may_reap())
+			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -352,7 +351,7 @@ serve_fastcgi(const struct config *cfg)
 	/* A client gone mid-reply must cost one request, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Before FCGX_Init, which installs its SIGUSR1 handler only where none is. */
-	if (stop_signals(&sv.stops) != 0) {
+	if (stop_signals() != 0) {
 		log_error("serve: cannot install the SIGTERM handler: %s", strerror(errno));
 		return 1;
 	}
@@ -370,7 +369,10 @@ serve_fastcgi(const struct config *cfg)
 	have_reader = store_open_reader(cfg->database) == 0;
 	if (!have_reader)
 		log_warn("serve: no reader connection; polls wait behind writes");
+	if ((sv.intake = intake_start(cfg, 0, sv.n, &serve_waiting)) == NULL)
+		return 1;
 	if (start_threads(&sv) == 0) {
+		intake_free(sv.intake);
 		free(sv.threads);
 		return 1;
 	}
@@ -383,9 +385,11 @@ serve_fastcgi(const struct config *cfg)
 		pthread_join(sv.threads[i], NULL);
 	if (sweeping)
 		sweep_stop(sweeper);
+	int failed = intake_failed(sv.intake);
+	intake_free(sv.intake);
 	free(sv.threads);
 	int stop = atomic_load(&serve_stop);
-	if (stop > 0) {
+	if (stop > 0 && !failed) {
 		log_info("serve: %s: the requests in hand are answered; exiting",
 		    stop == SIGTERM ? "SIGTERM" : "SIGUSR1");
 		return 0;

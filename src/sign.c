@@ -1,8 +1,10 @@
 /*
- * sign.c: webhook signatures as the Standard Webhooks 1.0 specification
- * has them: the secret is "whsec_" and the base64 of the key; the signature
- * is the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}",
- * sent as "v1,{signature}" in the webhook-signature header.
+ * sign.c: Standard Webhooks 1.0, in one place: the headers that sign what
+ * imagegen posts (progress webhooks, dispatches), the check of what it is
+ * posted (progress updates, dispatches), and the refusal of a webhook-id
+ * seen before. The secret is "whsec_" and the base64 of the key; the
+ * signature is the base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.
+ * {body}", sent as "v1,{signature}" in the webhook-signature header.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,14 @@
 #include <openssl/hmac.h>
 
 #include "codec.h"
+#include "log.h"
+#include "request.h"
 #include "sign.h"
+
+#define MAX_SECRETS 9		/* webhook_verify_secrets, rotating, and two more */
+
+static const char challenge[] =
+    "WWW-Authenticate: Webhook realm=\"imagegen\", scheme=\"standard-webhooks-v1\"\r\n";
 
 /* Returns 0 with the key, or -1 when whsec is not a "whsec_" secret. */
 int
@@ -118,4 +127,94 @@ sign_verify(char *const *secrets, size_t n_secrets, const char *id, const char *
 	}
 	*why = "no valid webhook-signature";
 	return 0;
+}
+
+static struct curl_slist *
+append(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(list, line);
+	if (l == NULL)
+		curl_slist_free_all(list);
+	return l;
+}
+
+/*
+ * The headers of one attempt at posting body: Content-Type, webhook-id,
+ * and with a secret ("" for none) webhook-timestamp and webhook-signature,
+ * signed now. NULL when out of memory or the secret is no whsec_ secret.
+ */
+struct curl_slist *
+sign_headers(const char *secret, const char *wid, const char *body)
+{
+	char line[160], sig[SIGN_B64_LEN];
+	unsigned char key[SIGN_KEY_MAX];
+	size_t keylen;
+	long long ts = (long long)(codec_now_ms() / 1000);
+	struct curl_slist *h = append(NULL, "Content-Type: application/json");
+	snprintf(line, sizeof(line), "webhook-id: %s", wid);
+	h = h ? append(h, line) : NULL;
+	if (h == NULL || *secret == '\0')
+		return h;
+	int ok = sign_secret(secret, key, &keylen) == 0 &&
+	    sign_compute(key, keylen, wid, ts, body, strlen(body), sig) == 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!ok) {
+		log_error("webhook %s: cannot sign", wid);
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
+	h = append(h, line);
+	snprintf(line, sizeof(line), "webhook-signature: v1,%s", sig);
+	return h ? append(h, line) : NULL;
+}
+
+/* 401 with the scheme a sender must use, and the reason logged as what's. */
+void
+sign_refuse(struct request *r, const char *what, const char *why)
+{
+	log_warn("%s: %s", what, why);
+	reply_error_headers(r, 401, challenge, why, NULL);
+}
+
+/*
+ * A request's raw body and headers against the space-separated secrets,
+ * checked before a byte of the body is parsed: 1 when authentic, else 0,
+ * answered 401 (what names the route in the log line).
+ */
+int
+sign_request(struct request *r, const char *secrets, const char *what)
+{
+	char list[8192], *one[MAX_SECRETS] = { NULL }, *save = NULL;
+	size_t n = 0;
+	const char *why = "";
+	snprintf(list, sizeof(list), "%s", secrets);
+	for (char *t = strtok_r(list, " ", &save); t != NULL && n < MAX_SECRETS;
+	    t = strtok_r(NULL, " ", &save))
+		one[n++] = t;
+	int ok = sign_verify(one, n, r->webhook_id, r->webhook_timestamp,
+	    r->webhook_signature, r->body, r->body_len, (long long)(codec_now_ms() / 1000), &why);
+	explicit_bzero(list, sizeof(list));
+	if (!ok)
+		sign_refuse(r, what, n == 0 ? "no secret is configured to check signatures" : why);
+	return ok;
+}
+
+/*
+ * A verified request's webhook-id, recorded by seen (store_webhook_seen,
+ * the table of ids accepted in the last SIGN_REPLAY_MS): 1 when first
+ * seen; 0 for a replay, answered 401; -1 when it cannot be recorded,
+ * answered 500. The progress route records the id in the transaction
+ * that applies the update instead, so that the two commit together.
+ */
+int
+sign_first_sighting(struct request *r, const char *what,
+    int (*seen_fn)(const char *webhook_id, int64_t now))
+{
+	int seen = seen_fn(r->webhook_id, codec_now_ms());
+	if (seen == 0)
+		sign_refuse(r, what, "this webhook-id was accepted already");
+	else if (seen < 0)
+		reply_error(r, 500, "internal error", NULL);
+	return seen;
 }

@@ -11,6 +11,6 @@ struct config;
 int  ssrf_url_allowed(const struct config *cfg, const char *url, const char *scheme,
 	const char *host, char *why, size_t whylen);
 int  ssrf_guard(CURL *easy, const struct config *cfg);
-int  ssrf_under_prefix(const char *list, const char *url);
+int  ssrf_host_private(const char *host);
 
 #endif

@@ -189,7 +189,11 @@ store_stmt(const char *sql)
 	return s;
 }
 
-/* Logs what failed, and keeps its kind: a lost server is reconnected next time. */
+/*
+ * Logs what failed, and keeps its kind: a lost server is reconnected next
+ * time. A file that takes no write was said once by store_health.c: the
+ * caller's own line goes at debug level.
+ */
 void
 store_failed(const char *what)
 {
@@ -199,8 +203,12 @@ store_failed(const char *what)
 		fault_seen = f;
 	if (f == SF_GONE)
 		c->broken = 1;
-	log_error("store: %s: %s", what, c->db != NULL ? engine->errmsg(c->db) :
-	    "the database server cannot be reached");
+	const char *why = c->db != NULL ? engine->errmsg(c->db) :
+	    "the database server cannot be reached";
+	if (f == SF_UNWRITABLE && !store_is_pg())
+		log_debug("store: %s: %s", what, why);
+	else
+		log_error("store: %s: %s", what, why);
 }
 
 enum sstep
@@ -338,6 +346,18 @@ int
 store_busy(void)
 {
 	return fault_seen == SF_BUSY;
+}
+
+/*
+ * The cause when a call of this thread's request met a database that takes
+ * no write (a full disk): 503, naming it.
+ */
+const char *
+store_unwritable(void)
+{
+	if (fault_seen != SF_UNWRITABLE)
+		return NULL;
+	return store_is_pg() ? "the database server's disk is full" : store_health_write_fault();
 }
 
 /* 1 when a call of this thread's request found the server away: 503, try again. */

@@ -88,6 +88,7 @@ void store_use_reader(int on);
 int  store_shared_writer(void);
 int  store_busy(void);
 int  store_unreachable(void);
+const char *store_unwritable(void);
 void store_busy_reset(void);
 int  store_copy(const char *path, int *pages);
 int  store_migrate(int *from, int *to);

@@ -3,8 +3,11 @@
  * each in one line that says what to do: a file that did not exist and is
  * created empty (deleted by mistake?), a WAL cut short (a copy of the .db
  * alone, a truncated -wal: commits since the last checkpoint are lost), a
- * read-only file, and damage PRAGMA quick_check or any query finds. A
- * damaged store answers 503 on every route (serve.c), not a 500 each.
+ * read-only file, damage PRAGMA quick_check or any query finds, and a
+ * file that stops taking writes (a full disk, an I/O error, made
+ * immutable), said once, with its cause, until a write succeeds again. A
+ * damaged store answers 503 on every route (serve.c), not a 500 each; one
+ * that cannot be written, on every route that writes (request.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,9 @@
 
 static atomic_int damaged;
 static int read_only;
+static atomic_int write_fault;	/* SQLite's code of the write fault under way, 0 for none */
+
+static int store_health_write_failed(int errcode, const char *path);
 static char reason[512];	/* quick_check's first line, for the admin commands' stderr */
 
 /* Big-endian, as the WAL header has it. */
@@ -109,12 +115,17 @@ store_health_opened(sqlite3 *db, const char *path)
 	    path);
 }
 
-/* An error code from any query: corruption found late is damage too. */
-void
-store_health_note(int errcode)
+/*
+ * An error code from any query, of the file at path: corruption found late
+ * is damage too. Returns 1 for a file that takes no write, said already
+ * (store_health_write_failed): the caller's own line goes at debug level.
+ */
+int
+store_health_note(int errcode, const char *path)
 {
 	if (errcode == SQLITE_CORRUPT || errcode == SQLITE_NOTADB)
 		atomic_store(&damaged, 1);
+	return store_health_write_failed(errcode, path);
 }
 
 /* PRAGMA quick_check: 0 when the file is sound; a line and -1 when it is not. */
@@ -170,4 +181,46 @@ const char *
 store_health_reason(void)
 {
 	return reason[0] ? reason : "see the log";
+}
+
+/* The primary codes of a file that cannot take a write, whatever the statement. */
+int
+store_health_is_write_fault(int errcode)
+{
+	return errcode == SQLITE_FULL || errcode == SQLITE_IOERR || errcode == SQLITE_READONLY ||
+	    errcode == SQLITE_CANTOPEN || errcode == SQLITE_PERM;
+}
+
+/*
+ * A failed call: 1 when it failed because the file cannot take a write,
+ * said once (unless the file was opened read-only, said already) until a
+ * write succeeds again; the caller's own line then goes at debug level.
+ */
+static int
+store_health_write_failed(int errcode, const char *path)
+{
+	if (!store_health_is_write_fault(errcode))
+		return 0;
+	if (atomic_exchange(&write_fault, errcode) == 0 && !read_only)
+		log_error("store: %s cannot be written (%s): requests that write are answered 503,"
+		    " and workers make no more paid calls, until it can; free space on its"
+		    " filesystem, or make the file, its -wal and -shm and its directory writable",
+		    path, sqlite3_errstr(errcode));
+	return 1;
+}
+
+/* A write went through: a fault under way is over. */
+void
+store_health_write_ok(void)
+{
+	if (atomic_load(&write_fault) != 0 && atomic_exchange(&write_fault, 0) != 0)
+		log_info("store: the database can be written again");
+}
+
+/* The cause of the write fault under way, or NULL when writes go through. */
+const char *
+store_health_write_fault(void)
+{
+	int e = atomic_load(&write_fault);
+	return e != 0 ? sqlite3_errstr(e) : NULL;
 }

@@ -23,8 +23,7 @@ enum sfault {
 	SF_BUSY,		/* a lock held past the timeout: 503, try again */
 	SF_GONE,		/* the server or the connection is away: 503, reconnect */
 	SF_DAMAGED,		/* the file is not a database any more */
-	SF_READONLY,		/* nothing can be written */
-	SF_FULL,		/* the disk is full */
+	SF_UNWRITABLE,		/* the file takes no write (a full disk): 503, naming it */
 	SF_OTHER,
 };
 
@@ -99,7 +98,9 @@ struct sqlite3;
 void store_health_preflight(const char *path);
 void store_health_opened(struct sqlite3 *db, const char *path);
 int  store_health_check(struct sqlite3 *db, const char *path);
-void store_health_note(int errcode);
+int  store_health_note(int errcode, const char *path);
+int  store_health_is_write_fault(int errcode);
+void store_health_write_ok(void);
 void store_health_damaged(const char *path, const char *why);
 
 #endif

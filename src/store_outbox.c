@@ -6,6 +6,13 @@
  * reap` sends it. The row supersedes the case's older pending rows, which
  * are then never sent: a receiver gets the latest state, and nothing older
  * after the final.
+ *
+ * With image_urls = data each update carries every picture made so far,
+ * inline, as the reference design's receiver needs (it replaces its maps
+ * with each update's): its row keeps their URLs, and their data goes in
+ * as it is sent (jobjson_inline). Its writer then sends progress at each
+ * quarter of the case only (worker.c), so that a case's webhooks do not
+ * grow with the square of its size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +23,9 @@
 #include "store_int.h"
 #include "store_outbox.h"
 
-/* Kept for the operator, but not a payload of data URLs (image_urls = data) each. */
+/* Kept for the operator. */
 static const char SUPERSEDE[] =
-    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL,"
-    " payload = CASE WHEN length(payload) > 65536 THEN '' ELSE payload END"
+    "UPDATE webhook_deliveries SET status = 'superseded', next_attempt_at = NULL"
     " WHERE case_id = $1 AND status = 'pending'";
 /* To the job's webhookUrl: a job without one gets no row. */
 static const char ADD[] =
@@ -37,6 +43,7 @@ static const char PENDING[] =
     " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
     " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
     " ORDER BY d.case_id, d.id LIMIT $1";
+static const char ATTEMPT[] = "UPDATE webhook_deliveries SET attempts = $2 WHERE id = $1";
 static const char RESULT[] =
     "UPDATE webhook_deliveries SET attempts = $3,"
     " status = CASE WHEN status = 'superseded' AND $2 <> 'delivered' THEN status"
@@ -96,6 +103,22 @@ store_outbox_add(const char *case_id, const char *event, const char *payload, in
 	if (id > 0)
 		last_added = id;
 	return id;
+}
+
+/*
+ * An attempt is counted as it starts, not only once answered: a row its
+ * worker died sending, then superseded, says it went (attempts > 0), and
+ * the receiver may have it.
+ */
+int
+store_outbox_attempt(int64_t id, int attempts)
+{
+	struct sstmt *s = store_stmt(ATTEMPT);
+	if (s == NULL)
+		return -1;
+	sbind_int(s, 1, id);
+	sbind_int(s, 2, attempts);
+	return store_exec_done(s, "count a delivery attempt");
 }
 
 static int

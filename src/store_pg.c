@@ -71,7 +71,7 @@ classify(PGconn *c, const char *state)
 	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
 		return SF_BUSY;
 	if (strcmp(state, "53100") == 0)
-		return SF_FULL;
+		return SF_UNWRITABLE;
 	return SF_OTHER;
 }
 

@@ -184,17 +184,17 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 }
 
 /*
- * Records a verified update's webhook-id; returns 1 if it is new, 0 for a
- * replay. Ids older than twice the timestamp tolerance go: their messages
+ * Records a verified message's webhook-id (sign.c): 1 if it is new, 0 for
+ * a replay, -1 on error. Ids older than SIGN_REPLAY_MS go: their messages
  * fail the timestamp check anyway.
  */
-static int
-first_sighting(const char *webhook_id, int64_t now)
+int
+store_webhook_seen(const char *webhook_id, int64_t now)
 {
 	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
 	if (prune == NULL || add == NULL)
 		return -1;
-	sbind_int(prune, 1, now - 2 * SIGN_TOLERANCE_S * 1000);
+	sbind_int(prune, 1, now - SIGN_REPLAY_MS);
 	if (store_exec_done(prune, "prune webhook ids") != 0)
 		return -1;
 	sbind_text(add, 1, webhook_id);
@@ -247,7 +247,7 @@ store_apply_progress(const struct progress *p, const char *webhook_id, int64_t n
 		store_rollback();
 		return found;
 	}
-	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : first_sighting(webhook_id, now);
+	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : store_webhook_seen(webhook_id, now);
 	if (fresh == 0) {
 		store_rollback();
 		return 2;

@@ -28,11 +28,12 @@ struct sstmt {
 	struct sdb *db;
 };
 
-static void
+/* Kept for lite_fault; a file that takes no write is said once, by store_health.c. */
+static int
 note(struct sdb *d, int rc)
 {
 	d->last_error = rc;
-	store_health_note(rc & 0xff);
+	return store_health_note(rc & 0xff, sqlite3_db_filename(d->db, "main"));
 }
 
 /* $1 becomes ?1, outside string literals and quoted names. */
@@ -56,9 +57,12 @@ lite_exec(struct sdb *d, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(d->db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		note(d, sqlite3_extended_errcode(d->db));
+	if (rc != SQLITE_OK && note(d, sqlite3_extended_errcode(d->db)))
+		log_debug("store: %.60s: %s", sql, msg ? msg : sqlite3_errmsg(d->db));
+	else if (rc != SQLITE_OK)
 		log_error("store: %.60s: %s", sql, msg ? msg : sqlite3_errmsg(d->db));
+	else if (strcmp(sql, "COMMIT") == 0) {
+		store_health_write_ok();
 	}
 	sqlite3_free(msg);
 	return rc == SQLITE_OK ? 0 : -1;
@@ -190,6 +194,10 @@ lite_step(struct sstmt *st)
 	int rc = sqlite3_step(st->s);
 	if (rc == SQLITE_ROW)
 		return SS_ROW;
+	/* A write that committed on its own: the file takes writes (again). */
+	if (rc == SQLITE_DONE && !sqlite3_stmt_readonly(st->s) &&
+	    sqlite3_get_autocommit(st->db->db))
+		store_health_write_ok();
 	if (rc == SQLITE_DONE)
 		return SS_DONE;
 	note(st->db, sqlite3_extended_errcode(st->db->db));
@@ -251,12 +259,8 @@ lite_fault(struct sdb *d)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return SF_DAMAGED;
-	case SQLITE_READONLY:
-		return SF_READONLY;
-	case SQLITE_FULL:
-		return SF_FULL;
 	default:
-		return SF_OTHER;
+		return store_health_is_write_fault(d->last_error & 0xff) ? SF_UNWRITABLE : SF_OTHER;
 	}
 }
 

@@ -14,8 +14,10 @@
 #include "throttle.h"
 #include "log.h"
 #include "store.h"
+#include "store_health.h"
 
 #define SLOT_POLL_MS 50		/* how soon to try again when every slot is taken */
+#define COUNT_RETRY_MS 1000	/* ... and when the call cannot be counted */
 
 struct throttle {
 	const struct config *cfg;
@@ -24,6 +26,7 @@ struct throttle {
 	unsigned char *held;	/* a process may lock its own byte again: we must know */
 	int64_t waiting_since;	/* the first refusal of the wait under way, 0 if none */
 	int wait_logged;
+	int count_failed;	/* the last call could not be counted: said */
 };
 
 /*
@@ -90,10 +93,21 @@ take_slot(struct throttle *l)
 }
 
 /*
- * Returns a slot for one request, or -1 with *retry_at the time to ask
- * again. Should the store fail, the request goes ahead: the cap on requests
- * in flight still holds, and a job is worth more than a count.
+ * A call that cannot be counted does not start: every worker of the host
+ * would then pass rate_limit, and the provider's quota with it. Said once
+ * a wait, unless the store has said why already (a file that takes no write).
  */
+static void
+count_failed(struct throttle *l, const char *case_id, int64_t now, int64_t *retry_at)
+{
+	*retry_at = now + COUNT_RETRY_MS;
+	if (!l->count_failed && store_health_write_fault() == NULL)
+		log_error("case %s: throttle: the call cannot be counted against rate_limit;"
+		    " none starts until it can", case_id);
+	l->count_failed = 1;
+}
+
+/* Returns a slot for one request, or -1 with *retry_at the time to ask again. */
 int
 throttle_acquire(struct throttle *l, const char *case_id, int64_t now, int64_t *retry_at)
 {
@@ -104,14 +118,16 @@ throttle_acquire(struct throttle *l, const char *case_id, int64_t now, int64_t *
 		return -1;
 	}
 	int rc = store_rate_take(case_id, l->provider, l->cfg->rate_limit, now, retry_at);
-	if (rc == 0) {
+	if (rc <= 0) {
 		throttle_release(l, slot);
-		note_wait(l, case_id, now, *retry_at, 1);
+		if (rc == 0)
+			note_wait(l, case_id, now, *retry_at, 1);
+		else
+			count_failed(l, case_id, now, retry_at);
 		return -1;
 	}
+	l->count_failed = 0;
 	end_wait(l, case_id, now);
-	if (rc < 0)
-		log_error("case %s: throttle: the rate table cannot be read; not counted", case_id);
 	return slot;
 }
 

@@ -14,17 +14,7 @@
 #include "webhook.h"
 #include "worker.h"
 
-#define MAX_SECRETS 9
-
-static const char challenge[] =
-    "WWW-Authenticate: Webhook realm=\"imagegen\", scheme=\"standard-webhooks-v1\"\r\n";
-
-static void
-refuse(struct request *r, const char *why)
-{
-	log_warn("webhook: refused an update: %s", why);
-	reply_error_headers(r, 401, challenge, why, NULL);
-}
+#define REFUSED "webhook: refused an update"
 
 /*
  * With webhook_verify = on (the default) the raw body must be signed by
@@ -35,22 +25,15 @@ refuse(struct request *r, const char *why)
 static int
 verified(struct request *r)
 {
-	char list[8192], *secrets[MAX_SECRETS], *save = NULL;
-	size_t n = 0;
-	const char *why = "";
+	char list[8192];
 	snprintf(list, sizeof(list), "%s %s", r->cfg->webhook_verify_secrets,
 	    r->cfg->webhook_secret);
-	for (char *t = strtok_r(list, " ", &save); t != NULL && n < MAX_SECRETS;
-	    t = strtok_r(NULL, " ", &save))
-		secrets[n++] = t;
-	int ok = n > 0 && sign_verify(secrets, n, r->webhook_id, r->webhook_timestamp,
-	    r->webhook_signature, r->body, r->body_len, (long long)(codec_now_ms() / 1000), &why);
+	int none = strspn(list, " ") == strlen(list), ok = !none &&
+	    sign_request(r, list, REFUSED);
 	explicit_bzero(list, sizeof(list));
-	if (n == 0)
-		refuse(r, "progress updates must be signed, and no webhook_verify_secrets or "
-		    "webhook_secret is configured to check them");
-	else if (!ok)
-		refuse(r, why);
+	if (none)
+		sign_refuse(r, REFUSED, "progress updates must be signed, and no "
+		    "webhook_verify_secrets or webhook_secret is configured to check them");
 	return ok;
 }
 
@@ -123,8 +106,7 @@ apply(struct request *r, const struct progress *p, int signing)
 		break;
 	case 2:
 		log_warn("case %s: refused a replayed webhook-id", p->case_id);
-		reply_error_headers(r, 401, challenge, "this webhook-id was accepted already",
-		    NULL);
+		sign_refuse(r, REFUSED, "this webhook-id was accepted already");
 		break;
 	case 3:
 		reply_error(r, 409, "the job's own worker on this host is running it", NULL);

@@ -86,6 +86,7 @@ struct worker {
 	int64_t last_cancel_check;
 	char disk_error[512];	/* media_dir cannot take files: no more paid requests */
 	int disk_errno;		/* of the image that found it so, 0 for the probe */
+	long largest;		/* bytes of the largest JPEG written: an image's worth */
 	int64_t last_progress;
 	int progress_dirty;
 	unsigned char *unrec;	/* per image: an enum unrecorded */
@@ -173,16 +174,24 @@ update_for(struct worker *w, const char *status)
 	if (job.webhook_url == NULL)
 		return NULL;
 	snprintf(job.status, sizeof(job.status), "%s", status);
-	for (size_t i = 0; w->cfg->image_urls == URLS_DATA && i < w->n; i++) {
-		struct image *im = &w->images[i];
-		if (im->data == NULL && im->path != NULL && strcmp(im->status, "completed") == 0)
-			im->data = jobjson_data_url(im->path);
-	}
-	picture_data_urls(w->cfg, job.case_id, w->images, w->n);
 	char *update = jobjson_progress(w->cfg, &job, w->images, w->n);
 	if (update == NULL)
 		log_error("case %s: cannot build the webhook update; not sent", job.case_id);
 	return update;
+}
+
+/*
+ * With image_urls = data each update carries every picture made so far
+ * (jobjson_inline): progress goes at each quarter of the case only, and
+ * not for its last image, which the final reports (store_outbox.c).
+ */
+static int
+progress_due(const struct worker *w)
+{
+	int done = w->job.completed + w->job.failed, total = w->job.total;
+	if (w->cfg->image_urls != URLS_DATA)
+		return 1;
+	return done > 0 && done < total && 4 * done / total > 4 * (done - 1) / total;
 }
 
 /* One image's record, with the update that reports the job as it now stands. */
@@ -190,7 +199,7 @@ static int
 write_image(struct worker *w, size_t idx)
 {
 	struct image *im = &w->images[idx];
-	char *update = update_for(w, w->job.status);
+	char *update = progress_due(w) ? update_for(w, w->job.status) : NULL;
 	int64_t now = codec_now_ms();
 	struct media_blob blob = { w->jpeg[idx], w->jpeg_len[idx] };
 	int rc = w->unrec[idx] == REC_COMPLETED ?
@@ -208,8 +217,8 @@ static void
 store_away(struct worker *w, const char *what, int64_t now)
 {
 	if (w->store_away_since == 0) {
-		log_warn("case %s: the database did not take %s; no new request until it does",
-		    w->job.case_id, what);
+		log_warn("case %s: the database did not take %s: no paid call until it does;"
+		    " what is in flight is kept", w->job.case_id, what);
 		w->store_away_since = now;
 	}
 	w->store_retry_at = now + STORE_RETRY_MS;
@@ -388,6 +397,8 @@ image_saved(struct worker *w, struct compress_task *t)
 		image_failed(w, t->idx, "out of memory", t->api_ms);
 		return;
 	}
+	if ((long)t->out_len > w->largest)
+		w->largest = (long)t->out_len;
 	log_debug("case %s: image %s: wrote %s", w->job.case_id, im->item_id, t->mp.path);
 	log_info("case %s: image %s done (%zu bytes)", w->job.case_id, im->item_id, t->out_len);
 }
@@ -584,6 +595,36 @@ next_image(struct worker *w, int64_t now, size_t *idx, const struct provider **p
 }
 
 /*
+ * Before each paid call: room on media_dir's filesystem for an image's
+ * worth more than the pictures outstanding will take, each an image's
+ * worth too: the largest JPEG this worker wrote, or image_size^2 * 3/8
+ * bytes if larger (a 512-pixel photograph at quality 80 is 30 to 90 KB).
+ * Short of room for those outstanding, the call waits for them to land;
+ * short of room for one, the job's paid calls stop as on a full disk,
+ * before one is paid for in vain.
+ */
+static int
+room_for_one(struct worker *w)
+{
+	long worth = w->cfg->image_size * w->cfg->image_size * 3 / 8;
+	long outstanding = w->inflight + w->compressing;
+	if (w->largest > worth)
+		worth = w->largest;
+	if (w->disk_error[0] != '\0')
+		return 0;
+	if (media_room(w->cfg, w->job.case_id, (outstanding + 1) * worth, w->disk_error,
+	    sizeof(w->disk_error)) == 0)
+		return 1;
+	if (outstanding > 0 && media_room(w->cfg, w->job.case_id, worth, w->disk_error,
+	    sizeof(w->disk_error)) == 0) {
+		w->disk_error[0] = '\0';	/* room for one: after those outstanding */
+		return 0;
+	}
+	w->disk_errno = ENOSPC;
+	return 0;
+}
+
+/*
  * Each request needs a place in the job's window and, first, one under the
  * host's limits. While pictures wait for a compressor thread, none is
  * asked for: a queue would only grow, hold memory, and be paid for in vain
@@ -595,7 +636,7 @@ fill_window(struct worker *w, int64_t now)
 	size_t idx = 0;
 	const struct provider *p;
 	for (long i = 0; i < w->cfg->concurrency && has_ready(w, now) &&
-	    w->compressing <= w->compress_threads; i++) {
+	    w->compressing <= w->compress_threads && room_for_one(w); i++) {
 		if (w->slots[i].busy)
 			continue;
 		if (!next_image(w, now, &idx, &p))
@@ -632,9 +673,9 @@ requeue(struct worker *w, size_t idx, int64_t at, const char *err)
 	im->error = strdup(err);
 	w->retry_at[idx] = at;
 	w->n_waiting++;
+	/* Not kept if the database is away: the next worker counts it interrupted. */
 	if (written(w, store_image_retry(&w->claim, im->item_id, err)) != 0)
-		log_error("case %s: image %s: cannot record the retry", w->job.case_id,
-		    im->item_id);
+		store_away(w, "an image's retry", codec_now_ms());
 }
 
 /* Returns 1 when the image waits for another attempt instead of failing now. */
@@ -788,11 +829,11 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 	}
 	switch (a->verdict) {
 	case PV_OK:
+		/* Not kept if the database is away: the cost's count misses it. */
 		if ((a->prompt_tokens >= 0 || a->output_tokens >= 0) &&
 		    written(w, store_image_usage(&w->claim, w->images[idx].item_id,
 		    a->prompt_tokens, a->output_tokens)) != 0)
-			log_error("case %s: image %s: cannot record its usage", w->job.case_id,
-			    w->images[idx].item_id);
+			store_away(w, "an image's usage", codec_now_ms());
 		image_ready(w, idx, a->img, a->len, api_ms);
 		a->img = NULL;
 		return;
@@ -1114,8 +1155,10 @@ finish(struct worker *w)
 }
 
 /*
- * An image that was being made when a worker died may be on disk already,
- * written but not recorded: it is recorded now, not made twice.
+ * An image not yet recorded may be on disk already, written by a worker
+ * that died, or that stopped because the database took no write, before
+ * it recorded it (generating, or still pending): it is recorded now, not
+ * paid for twice.
  */
 static int
 adopt(struct worker *w, size_t idx)
@@ -1126,7 +1169,7 @@ adopt(struct worker *w, size_t idx)
 	unsigned char *jpeg = NULL;
 	size_t len = 0;
 	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
-	    (size = media_finished_size(&mp)) < 0)
+	    (size = media_adoptable(&mp, w->job.created_at)) < 0)
 		return 0;
 	if (w->cfg->media_store == MEDIA_DATABASE && media_read(&mp, &jpeg, &len) != 0) {
 		log_error("case %s: image %s: cannot read %s", w->job.case_id, im->item_id, mp.path);
@@ -1173,11 +1216,12 @@ plan(struct worker *w)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
-		if (strcmp(st, "generating") == 0 && adopt(w, i))
+		int open = strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0;
+		if (open && adopt(w, i))
 			continue;
 		if (strcmp(st, "generating") == 0)
 			interrupted(w, &w->images[i]);
-		if (strcmp(st, "pending") == 0 || strcmp(st, "generating") == 0)
+		if (open)
 			w->todo[w->n_todo++] = i;
 	}
 	return 0;
@@ -1239,6 +1283,10 @@ claim(struct worker *w, const char *case_id, int take_over)
 	int claimed = store_claim(&w->claim, w->cfg->host_id, (long)getpid(), now,
 	    w->cfg->stale_after * 1000, update);
 	free(update);
+	if (claimed < 0) {
+		log_error("case %s: not claimed: the database did not take the claim", case_id);
+		return -1;
+	}
 	if (claimed != 1) {
 		log_error("case %s: not claimed: the job is %s%s", case_id, w->job.status,
 		    strcmp(w->job.status, "generating") == 0 && !dead ? " by a live worker" : "");

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The operators' reference keeps up with the code: both man pages are clean
-# mdoc, and every config key imagegen knows is in imagegen.conf(5) and in
-# the sample config, with the same default.
+# mdoc, every config key imagegen knows is in imagegen.conf(5) and in the
+# sample config, with the same default, and the README says what they say.
 . "$(dirname "$0")/lib.sh"
 
 for page in imagegen.8 imagegen.conf.5; do
@@ -21,6 +21,16 @@ while IFS= read -r line; do
 	check "imagegen.conf(5) documents $key" grep -q "^\.It Ic $key\b" "$top_srcdir/man/imagegen.conf.5"
 	check "the sample config has $key = $value" grep -qxF "$(echo "# $key = $value" | sed "s/ *$//")" "$top_srcdir/etc/imagegen.conf"
 done < "$T/keys"
+
+# What the README promises, imagegen(8) says too: the 224 MiB a worker
+# stays within holds for one large answer at a time, which neither calls a
+# cap; and media_dir must be on a case-sensitive filesystem.
+check "neither the README nor imagegen(8) calls 224 MiB a cap" \
+    sh -c "! grep -qiE 'capped at 224|224.{0,6}MiB cap' '$top_srcdir/README' '$top_srcdir/man/imagegen.8'"
+for doc in README man/imagegen.8 man/imagegen.conf.5 etc/imagegen.conf; do
+	check "$doc says media_dir needs a case-sensitive filesystem" \
+	    grep -q 'case-sensitive filesystem' "$top_srcdir/$doc"
+done
 
 # A bad config stops start-up with the file, the line and the reason.
 printf '# comment\n\nconcurrency = 5\nbogus_key = 1\n' > "$T/bad.conf"

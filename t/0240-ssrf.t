@@ -26,7 +26,7 @@ refused "https://localhost/hook" "webhookUrl points to a private address"
 is "$(db "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
 
 # An allowlist: only URLs under its prefixes.
-set_config "webhook_allow = https://game.example/api/ http://localhost:"
+set_config "webhook_allow = https://game.example/api/ http://localhost:$HOOK_PORT"
 restart
 refused "https://evil.example/api/hook" "webhookUrl is not on the allowlist"
 refused "https://game.example.evil/api/hook" "webhookUrl is not on the allowlist"
@@ -37,9 +37,9 @@ name=$(hostname)
 addr=$(getent hosts "$name" | awk '{print $1; exit}')
 case $addr in
 127.*|::1)
-	set_config "webhook_allow = http://$name:"
-	restart
 	port=$(cat "$T/hook.port")
+	set_config "webhook_allow = http://$name:$port"
+	restart
 	make_case case-dns 1 1 "http://$name:$port/hook"
 	post_json /api/generate-case-images "$T/case-dns.json"
 	is "$CODE" 202 "a webhook by name ($name) passes the checks on the URL"

@@ -2,7 +2,8 @@
 # nginx's own errors are JSON too, for both shipped server blocks: a
 # lower-case method, %00 in a path, a 10 KB header, a URI too long, a
 # directory or a missing file under /media/, one nginx cannot open, a
-# method nginx refuses, a body too large and a responder that is gone; and /media/ sends one
+# method nginx refuses, a body too large (with Content-Length, or chunked to
+# any route) and a responder that is gone; and /media/ sends one
 # Cache-Control header.
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,15 @@ probes() {
 	head -c 300000 /dev/zero > "$T/big.json"
 	probe "a body over client_max_body_size" 413 -H 'Content-Type: application/json' \
 	    --data-binary "@$T/big.json" "$BASE/api/generate-case-images"
+	# Chunked, the size is found while the body is read, past the
+	# route's own limit (8 MiB for progress updates, 256 KiB elsewhere).
+	head -c 9437184 /dev/zero > "$T/big9.json"
+	for route in /api/webhook/image-progress /api/generate-case-images \
+	    /api/case-images/case-x/retry /api/case-images/case-x/cancel \
+	    /api/case-images/case-x /api/case-images /api/metrics/image-generation; do
+		probe "a chunked 9 MB body to $route" 413 -H 'Content-Type: application/json' \
+		    -H 'Transfer-Encoding: chunked' --data-binary "@$T/big9.json" "$BASE$route"
+	done
 	code=$(curl -s -m 10 -o "$T/img" -D "$T/headers" -w '%{http_code}' "$BASE/media/case-x/ev-0.jpg")
 	is "$code/$(tr -d '\r' < "$T/headers" | grep -ci '^cache-control:')" 200/1 \
 	    "$conf: a media file is served with one Cache-Control header"

@@ -42,6 +42,9 @@ is "$(q "SELECT group_concat(status, ' ') FROM (SELECT status FROM webhook_deliv
     WHERE case_id = 'case-held' ORDER BY id) AS d")" \
     "superseded superseded superseded superseded delivered" \
     "start and progress rows were superseded, kept for the operator; the final delivered"
+is "$(q "SELECT event || ' ' || status || ' ' || attempts FROM webhook_deliveries
+    WHERE case_id = 'case-held' ORDER BY id LIMIT 1")" "start superseded 1" \
+    "the start, sent and held when its worker died, says so: 1 attempt (the receiver may have it)"
 
 # Resubmit after delete: the rows of the first job go, their row ids come
 # back to the second; its webhook-ids must not.

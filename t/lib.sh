@@ -320,6 +320,23 @@ fcgi_request_bg() {
 	FCGI_PID=$!
 }
 
+# own_network: runs this test again in network and mount namespaces of its
+# own (unshare, as root), with only loopback, brought up: a URL wrongly
+# accepted can reach nothing off this machine, and the test may bind
+# addresses of its own and mount its own /etc/hosts. Call it first.
+own_network() {
+	if [ -z "${IMAGEGEN_OWN_NETWORK:-}" ]; then
+		rm -rf "$T"
+		trap - EXIT
+		if ! unshare -n -m true 2>/dev/null; then
+			echo "1..0 # SKIP needs network namespaces (unshare -n -m, as root)"
+			exit 0
+		fi
+		exec unshare -n -m env IMAGEGEN_OWN_NETWORK=1 sh "$0" "$@"
+	fi
+	ip link set lo up || bail "cannot bring loopback up in the test's own network"
+}
+
 # Progress updates are refused unless signed (webhook_verify = on, the
 # default). HOOK_SECRET is a test's own; give it to the responder with
 # "webhook_verify_secrets = $HOOK_SECRET".

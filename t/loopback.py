@@ -2,7 +2,7 @@
 handler that reads any request body, and a threaded server on 127.0.0.1
 whose kernel-chosen port is published atomically to a file, so a test can
 wait for that file instead of guessing a free port."""
-import os, signal, socket, sys
+import errno, os, signal, socket, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
@@ -39,9 +39,22 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128     # bursts of parallel test clients
 
 
-def serve(handler, port_file):
-    """Serve on 127.0.0.1 until SIGTERM or SIGINT, which exit 0."""
-    server = Server(("127.0.0.1", 0), handler)
+def bind(handler, port, host="127.0.0.1"):
+    """A server on host:port (0: the kernel's choice). A port named may still
+    be held, for a moment, by the server it replaces: tried for 10 s."""
+    end = time.time() + 10
+    while True:
+        try:
+            return Server((host, port), handler)
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or port == 0 or time.time() > end:
+                raise
+            time.sleep(0.05)
+
+
+def serve(handler, port_file, port=0, host="127.0.0.1"):
+    """Serve on host (127.0.0.1) until SIGTERM or SIGINT, which exit 0."""
+    server = bind(handler, port, host)
     tmp = port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])

@@ -56,9 +56,23 @@ start_mock() {	# start_mock [mock-imagen.py options]
 	MOCK_URL=http://127.0.0.1:$(cat "$T/mock.port")
 }
 
+# The webhook receiver's port, chosen once: webhook_allow names it (an
+# allowlist entry is an origin, port included), and a receiver started
+# again, with other options, takes the same port.
+hook_port() {
+	[ -n "${HOOK_PORT:-}" ] || HOOK_PORT=$(free_port)
+}
+
+# What webhook_allow lets tests post to: the receiver (hook_port first),
+# and this stack's nginx (a state host's callback) once it runs.
+test_allow() {
+	echo "http://127.0.0.1:$HOOK_PORT${BASE:+ $BASE}"
+}
+
 start_receiver() {	# start_receiver [webhook-receiver.py options]
+	hook_port
 	"$PYTHON3" "$top_srcdir/t/webhook-receiver.py" --port-file "$T/hook.port" \
-	    --log "$T/hook.log" "$@" </dev/null >"$T/hook.err" 2>&1 &
+	    --port "$HOOK_PORT" --log "$T/hook.log" "$@" </dev/null >"$T/hook.err" 2>&1 &
 	HOOK_PID=$!
 	PIDS="$PIDS $HOOK_PID"
 	wait_for 60 test -s "$T/hook.port" || bail "the webhook receiver did not start"
@@ -101,6 +115,7 @@ test_database() {
 write_config() {	# write_config [extra "key = value" lines...]
 	mkdir -p "$T/media"
 	test_database
+	hook_port
 	{
 		echo "database = $TEST_DATABASE"
 		# The suite's checks of media_dir hold on PostgreSQL too; the
@@ -117,8 +132,8 @@ write_config() {	# write_config [extra "key = value" lines...]
 		# The host-wide limits are tested on their own (0150); elsewhere they
 		# would only slow the tests down.
 		echo "api_tokens = $API_TOKEN"
-		# The test receivers listen on loopback: allowed here, by name.
-		echo "webhook_allow = http://127.0.0.1:"
+		# The test receivers listen on loopback: allowed here, by origin.
+		echo "webhook_allow = $(test_allow)"
 		echo "webhook_private = yes"
 		echo "rate_limit = 1000000"
 		echo "max_inflight = 64"

@@ -20,7 +20,6 @@
 #include "decodecost.h"
 #include "config.h"
 #include "image.h"
-#include "imageurl.h"
 #include "input.h"
 #include "jobjson.h"
 #include "progress.h"
@@ -1134,25 +1133,48 @@ test_jobjson(void)
 	    "jobjson_status: startedAt and lastError when set");
 	cJSON_Delete(s);
 
-	/* image_urls = data: the map holds the file inline. */
-	char path[] = "/tmp/imagegen-unit-jpg-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd >= 0) {
-		ok(write(fd, "\xff\xd8\xff\xe0", 4) == 4, "jobjson: wrote a small file");
-		close(fd);
+	/*
+	 * image_urls = data: the outbox keeps the update with the URL, and the
+	 * file goes inline as it is sent.
+	 */
+	char dir[] = "/tmp/imagegen-unit-media-XXXXXX", path[200];
+	if (mkdtemp(dir) != NULL) {
+		snprintf(path, sizeof(path), "%s/case-j", dir);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/case-j/ev-0.jpg", dir);
+		FILE *f = fopen(path, "wb");
+		ok(f != NULL && fwrite("\xff\xd8\xff\xe0", 1, 4, f) == 4 && fclose(f) == 0,
+		    "jobjson: wrote a small file");
 		char *url = jobjson_data_url(path);
 		is_str(url, "data:image/jpeg;base64,/9j/4A==", "jobjson_data_url: inline JPEG");
 		free(url);
 		cfg.image_urls = URLS_DATA;
+		free(cfg.media_dir);
+		cfg.media_dir = strdup(dir);
 		im[0].path = path;
 		text = jobjson_progress(&cfg, &job, im, 3);
 		o = text ? cJSON_Parse(text) : NULL;
 		ok(has_string(cJSON_GetObjectItemCaseSensitive(o, "evidenceImages"), "ev-0",
-		    "data:image/jpeg;base64,/9j/4A=="),
-		    "jobjson_progress: image_urls = data gives a data: URL");
+		    "/media/case-j/ev-0.jpg"),
+		    "jobjson_progress: with image_urls = data, the row keeps the URL");
 		cJSON_Delete(o);
+		char *sent = text ? jobjson_inline(&cfg, "case-j", text) : NULL;
+		o = sent ? cJSON_Parse(sent) : NULL;
+		ok(has_string(cJSON_GetObjectItemCaseSensitive(o, "evidenceImages"), "ev-0",
+		    "data:image/jpeg;base64,/9j/4A==") &&
+		    has_string(o, "status", "generating") && has_number(o, "totalImages", 3),
+		    "jobjson_inline: the update as sent has the file inline, the rest as kept");
+		cJSON_Delete(o);
+		free(sent);
 		free(text);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/case-j", dir);
+		rmdir(path);
+		rmdir(dir);
+		text = jobjson_progress(&cfg, &job, im, 3);
+		sent = text ? jobjson_inline(&cfg, "case-j", text) : NULL;
+		ok(text != NULL && sent == NULL, "jobjson_inline: a file gone gives NULL");
+		free(text);
 	}
 	ok(jobjson_data_url("/nonexistent/imagegen.jpg") == NULL,
 	    "jobjson_data_url: a missing file gives NULL");
@@ -1595,40 +1617,6 @@ test_decodecost(void)
 	    "decodecost: Imagen's 2048 PNG fits, shrunk or interlaced");
 }
 
-static void
-test_imageurl(void)
-{
-	struct config cfg;
-	char err[256];
-	config_defaults(&cfg);
-	free(cfg.image_url_allow);
-	cfg.image_url_allow = strdup("https://cdn.example/img/");
-	static const struct { const char *url; enum imageurl want; } cases[] = {
-		{ "/media/c-1/ev-0.jpg", IMAGEURL_MEDIA },
-		{ "/media/c-1/ev-0-0123abcdef.jpg", IMAGEURL_MEDIA },
-		{ "/media/c-2/ev-0.jpg", IMAGEURL_BAD },
-		{ "/media/c-1/../c-2/ev-0.jpg", IMAGEURL_BAD },
-		{ "/media/c-1/ev-0.png", IMAGEURL_BAD },
-		{ "https://cdn.example/img/x.jpg", IMAGEURL_REMOTE },
-		{ "https://cdn.example/imgx/x.jpg", IMAGEURL_BAD },
-		{ "https://cdn.example.evil/img/x.jpg", IMAGEURL_BAD },
-		{ "https://cdn.example/img/x y.jpg", IMAGEURL_BAD },
-		{ "javascript:alert(1)//https://cdn.example/img/", IMAGEURL_BAD },
-		{ "data:image/png;base64,AAAA", IMAGEURL_DATA },
-		{ "data:image/png;base64,AAA", IMAGEURL_BAD },
-		{ "data:image/svg+xml;base64,AAAA", IMAGEURL_BAD },
-		{ "data:image/png;base64,AA=A", IMAGEURL_BAD },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ok(imageurl_check(&cfg, "c-1", cases[i].url, err, sizeof(err)) == cases[i].want,
-		    "imageurl: %s is %s", cases[i].url, cases[i].want == IMAGEURL_BAD ? "refused"
-		    : "taken");
-	ok(imageurl_allow_valid("https://a.example/ http://b.example/x/") &&
-	    !imageurl_allow_valid("https://a.example") && !imageurl_allow_valid("https:///") &&
-	    !imageurl_allow_valid("ftp://a.example/"), "imageurl: image_url_allow's prefixes");
-	config_free(&cfg);
-}
-
 int
 main(void)
 {
@@ -1652,6 +1640,5 @@ main(void)
 	test_sign();
 	test_input();
 	test_decodecost();
-	test_imageurl();
 	return done_testing();
 }
