@@ -116,6 +116,17 @@ NGINX
 out=$("$NGINX" -t -p "$T" -c "$T/nginx.conf" 2>&1)
 is "$?" 0 "nginx -t: the site and the snippet load beside a default server"
 check "... with no conflicting server name" sh -c "! echo '$out' | grep -q conflicting"
+warned() {	# warned DESCRIPTION: nginx -t's output in $out has no [warn] line
+	is "$(echo "$out" | grep -c '\[warn\]')" 0 "$1"
+	echo "$out" | grep '\[warn\]' | sed 's/^/# /'
+}
+warned "... and no warning"
+site "$top_builddir/nginx/imagegen-cgi.conf" > "$T/cgi-site.conf"
+sed -e "s|include $T/site.conf;|include $T/cgi-site.conf;|" -e "\|include $T/mine.conf;|d" \
+    "$T/nginx.conf" > "$T/nginx-cgi.conf"
+out=$("$NGINX" -t -p "$T" -c "$T/nginx-cgi.conf" 2>&1)
+is "$?" 0 "nginx -t: the CGI site loads beside a default server"
+warned "... and no warning"
 "$NGINX" -p "$T" -c "$T/nginx.conf" </dev/null >>"$T/nginx-error.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT2/" || bail "nginx did not start"
