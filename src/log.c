@@ -108,6 +108,13 @@ log_close(void)
 	log_fd = -1;
 }
 
+/* The log is this process's stderr: a command's own output need not be logged again. */
+int
+log_is_stderr(void)
+{
+	return sink == SINK_STDERR;
+}
+
 /* An operator at a terminal sees a command's errors whatever the sink. */
 static int echo_errors;
 
