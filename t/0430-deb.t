@@ -63,7 +63,7 @@ for f in /usr/bin/imagegen /usr/share/man/man8/imagegen.8.gz /usr/share/man/man5
     /etc/imagegen/imagegen.conf /usr/lib/sysusers.d/imagegen.conf /usr/lib/tmpfiles.d/imagegen.conf \
     /lib/systemd/system/imagegen.socket /lib/systemd/system/imagegen.service \
     /lib/systemd/system/imagegen-reap.timer /etc/nginx/sites-available/imagegen \
-    /etc/nginx/snippets/imagegen.conf; do
+    /etc/nginx/snippets/imagegen.conf /usr/share/imagegen/prometheus/imagegen-rules.yml; do
 	check "the package has $f" grep -qx "$f" "$T/files"
 done
 dpkg-deb -e "$deb" "$T/control"

@@ -27,6 +27,12 @@ for f in "$bindir/imagegen" "$sysconfdir/imagegen.conf" "$sysconfdir/imagegen.co
 	check "installs $f" test -s "$D$f"
 done
 is "$(stat -c %a "$D$sysconfdir/imagegen.conf")" 600 "the config is mode 0600 (it will hold the key)"
+# What the installed man pages point an operator to is there (and a path
+# of another prefix's would not be).
+for f in $(grep -ohE "($datadir|/usr/share|/usr/local/share)/imagegen/[A-Za-z0-9_./-]*" \
+    "$D$mandir/man8/imagegen.8" "$D$mandir/man5/imagegen.conf.5" | sed 's|[.,/]*$||' | sort -u); do
+	check "the man pages name $f: it is installed" test -e "$D$f"
+done
 is "$(grep -rl '@[a-z]*dir@' "$D" | wc -l)" 0 "no @dir@ is left in what is installed"
 is "$(sed -n 's/^ExecStart=//p' "$D$datadir/imagegen/systemd/imagegen.service")" "$bindir/imagegen" \
     "the unit runs $bindir/imagegen"
