@@ -20,6 +20,12 @@ else
 	skip 2 "no man or groff (Debian's man-db and groff-base) to render the pages"
 fi
 
+# The package's description names every provider imagegen has.
+for name in $(sed -n 's/^\t\.name = "\([a-z]*\)",$/\1/p' "$top_srcdir"/src/*.c); do
+	check "debian/control's description names the provider $name" \
+	    sh -c "sed -n '/^Description:/,\$p' '$top_srcdir/debian/control' | grep -qiw '$name'"
+done
+
 # imagegen config refuses a database whose directory is missing, as the
 # server would: this one's is $T, and the default is put back in the list.
 printf 'log = stderr\ndatabase = %s/imagegen.db\n' "$T" > "$T/empty.conf"
