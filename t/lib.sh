@@ -315,3 +315,13 @@ build_deb() {
 	DEB_SECS=$(($(date +%s) - bd_t0))
 	deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
 }
+
+# readme_block LINE: the README's indented block that holds LINE, as the
+# lines an operator types, word for word.
+readme_block() {
+	awk -v want="$1" '
+	    /^    / { blk = blk substr($0, 5) "\n"; if (substr($0, 5) == want) hit = 1; next }
+	    hit { exit }
+	    { blk = "" }
+	    END { if (hit) printf "%s", blk }' "$top_srcdir/README"
+}
