@@ -9,11 +9,13 @@ for page in imagegen.8 imagegen.conf.5; do
 	is "$out" "" "mandoc -Tlint finds nothing in $page"
 done
 # What man(1) prints on a terminal 80 columns wide, as lintian checks it:
-# a word too long for a line is a warning on every reading.
+# a word too long for a line is a warning on every reading. The pages as
+# written, with the default prefix's paths (a build's own prefix may be
+# longer: make distcheck's is).
 if command -v man >/dev/null && command -v groff >/dev/null; then
 	for page in imagegen.8 imagegen.conf.5; do
 		out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z \
-		    "$top_builddir/doc/$page" 2>&1 >/dev/null)
+		    "$top_srcdir/man/$page" 2>&1 >/dev/null)
 		is "$out" "" "man --warnings shows $page at 80 columns without a warning"
 	done
 else
