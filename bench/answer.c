@@ -1,7 +1,7 @@
 /*
  * bench/answer.c: what reading a provider's answer costs: the picture
  * arrives as base64 inside JSON, and src/'s own parsers (provider_gemini,
- * provider_imagen, provider_openai: cJSON, then the base64 decode) take
+ * provider_openai: cJSON, then the base64 decode) take
  * the picture out. Timed against the image step on the same picture
  * (src/image.c), in alternating blocks. Prints median milliseconds per
  * answer of each, and the answer's bytes.
@@ -18,23 +18,25 @@
 #include "slurp.h"
 #include "timing.h"
 
+#define N_PROVIDERS 2
+
 /* The answer as each provider sends it, with usage as they add it. */
 static char *
-wrap(const char *fmt, const char *b64)
+wrap(const char *fmt, const char *mime, const char *b64)
 {
-	size_t n = strlen(fmt) + strlen(b64) + 1;
+	size_t n = strlen(fmt) + strlen(mime) + strlen(b64) + 1;
 	char *out = malloc(n);
 	if (out != NULL)
-		snprintf(out, n, fmt, b64);
+		snprintf(out, n, fmt, mime, b64);
 	return out;
 }
 
-static const char *const formats[] = {
+/* OpenAI's answer names no mime type: its %.0s takes the argument and prints nothing. */
+static const char *const formats[N_PROVIDERS] = {
 	"{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"inlineData\":"
-	"{\"mimeType\":\"image/png\",\"data\":\"%s\"}}]},\"finishReason\":\"STOP\"}],"
-	"\"usageMetadata\":{\"promptTokenCount\":30,\"candidatesTokenCount\":1290}}",
-	"{\"predictions\":[{\"bytesBase64Encoded\":\"%s\",\"mimeType\":\"image/png\"}]}",
-	"{\"created\":1,\"data\":[{\"b64_json\":\"%s\"}],\"usage\":{\"input_tokens\":30,"
+	"{\"mimeType\":\"%s\",\"data\":\"%s\"}}]},\"finishReason\":\"STOP\"}],"
+	"\"usageMetadata\":{\"promptTokenCount\":30,\"candidatesTokenCount\":1120}}",
+	"{\"created\":1,%.0s\"data\":[{\"b64_json\":\"%s\"}],\"usage\":{\"input_tokens\":30,"
 	"\"output_tokens\":1056}}",
 };
 
@@ -67,22 +69,24 @@ compress_once(const unsigned char *pic, size_t len)
 int
 main(int argc, char **argv)
 {
-	static const char *const names[] = { "gemini", "imagen", "openai" };
-	const struct provider *provs[] = { &provider_gemini, &provider_imagen, &provider_openai };
+	static const char *const names[N_PROVIDERS] = { "gemini", "openai" };
+	const struct provider *provs[N_PROVIDERS] = { &provider_gemini, &provider_openai };
 	size_t len = 0;
 	unsigned char *pic = argc >= 2 ? slurp(argv[1], &len) : NULL;
 	int n = argc > 2 ? atoi(argv[2]) : 20;
 	char *b64 = pic ? codec_base64_encode(pic, len) : NULL;
-	double *t[4];
-	for (int k = 0; k < 4; k++)
+	const char *dot = argc >= 2 ? strrchr(argv[1], '.') : NULL;
+	const char *mime = dot && strcmp(dot, ".png") == 0 ? "image/png" : "image/jpeg";
+	double *t[N_PROVIDERS + 1];
+	for (int k = 0; k <= N_PROVIDERS; k++)
 		t[k] = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
-	if (b64 == NULL || n < 1 || t[3] == NULL || image_init() != 0) {
+	if (b64 == NULL || n < 1 || t[N_PROVIDERS] == NULL || image_init() != 0) {
 		fprintf(stderr, "usage: answer PICTURE [N]\n");
 		return 1;
 	}
-	char *answers[3];
-	for (int k = 0; k < 3; k++)
-		if ((answers[k] = wrap(formats[k], b64)) == NULL)
+	char *answers[N_PROVIDERS];
+	for (int k = 0; k < N_PROVIDERS; k++)
+		if ((answers[k] = wrap(formats[k], mime, b64)) == NULL)
 			return 1;
 	/*
 	 * Rounds: each kind once per round, so a neighbour's burst falls on all,
@@ -90,25 +94,25 @@ main(int argc, char **argv)
 	 * cold pages that step freed.
 	 */
 	for (int i = 0; i < n; i++) {
-		for (int j = 0; j < 3; j++) {
-			int k = (i + j) % 3;
+		for (int j = 0; j < N_PROVIDERS; j++) {
+			int k = (i + j) % N_PROVIDERS;
 			if ((t[k][i] = parse_once(provs[k], answers[k], strlen(answers[k]))) < 0) {
 				fprintf(stderr, "answer: %s: no picture\n", names[k]);
 				return 1;
 			}
 		}
-		if ((t[3][i] = compress_once(pic, len)) < 0)
+		if ((t[N_PROVIDERS][i] = compress_once(pic, len)) < 0)
 			return 1;
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k <= N_PROVIDERS; k++)
 		qsort(t[k], (size_t)n, sizeof(double), cmp_double);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < N_PROVIDERS; k++)
 		printf("%s_parse_ms=%.3f\n", names[k], t[k][n / 2]);
-	printf("compress_ms=%.2f\nanswer_bytes=%zu\npicture_bytes=%zu\n", t[3][n / 2],
-	    strlen(answers[0]), len);
-	for (int k = 0; k < 3; k++)
+	printf("compress_ms=%.2f\nanswer_bytes=%zu\npicture_bytes=%zu\n",
+	    t[N_PROVIDERS][n / 2], strlen(answers[0]), len);
+	for (int k = 0; k < N_PROVIDERS; k++)
 		free(answers[k]);
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k <= N_PROVIDERS; k++)
 		free(t[k]);
 	free(b64);
 	free(pic);

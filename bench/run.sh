@@ -6,8 +6,8 @@
 # bench/report.py.
 #
 # Environment: top_srcdir, top_builddir (as make sets them);
-# BENCH_PROVIDER (gemini, imagen or openai: the wire format of the
-# mock, default gemini); BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
+# BENCH_PROVIDER (gemini or openai: the wire format of the mock, default
+# gemini); BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
 # pairs, default 3), SCALE_CASES (100), SCALE_CAP (the host-wide
 # max_inflight for the scale run, 32), CASE_RUNS (14-image cases timed, 3).
 set -u
@@ -21,7 +21,7 @@ SCALE_CASES=${SCALE_CASES:-100}
 SCALE_CAP=${SCALE_CAP:-32}
 CASE_RUNS=${CASE_RUNS:-3}
 # The provider whose wire format the mock speaks: gemini (generateContent,
-# the default since 2026), imagen or openai; each answer carries the photograph.
+# the default) or openai; each answer carries the photograph.
 PROVIDER=${BENCH_PROVIDER:-gemini}
 RESPONDERS=$(nproc)
 API_KEY=bench-key-$$
@@ -49,9 +49,11 @@ fi
 	(cd "$top_srcdir/bench" && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
 	bail "cannot install sharp from npm (bench/package-lock.json)"
 
-# Inputs like Imagen's: a 1024x1024 8-bit RGB PNG of photographic content
-# (about 1 MB, adaptive row filters as encoders write them), and the same
-# picture as a 4:4:4 JPEG at quality 92.
+# Inputs like the providers': a 1024x1024 picture of photographic content
+# as a JPEG (4:4:4, quality 92: the default model, gemini-nano-banana-2.1,
+# answers image/jpeg, as OpenAI's do with output_format jpeg), and the
+# same as an 8-bit RGB PNG (about 1 MB, adaptive row filters), as Gemini
+# 2.5 answered.
 fixtures() {
 	convert -seed 7 -size 1024x1024 plasma:fractal -blur 0x1 -depth 8 \
 	    -type TrueColor "$T/photo.png" || bail "convert failed"
@@ -100,7 +102,7 @@ stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
 	stop_stack
 	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
 	mock_args=$1; shift
-	start_mock $mock_args --image "$T/photo.png"
+	start_mock $mock_args --image "$T/photo.${ANSWER_FORMAT:-jpg}"
 	write_config "log_level = info" "provider = $PROVIDER" "$@"
 	start_imagegen_pool 1
 }
@@ -117,31 +119,39 @@ responders_cpu_ms() {	# user + system CPU of the responders so far
 	    awk -v t="$tck" '{s += $1} END {printf "%d", s * 1000 / t}'
 }
 
-# 1 and 2: 14-image cases against the mock's drawn latencies.
+# 1 and 2: 14-image cases against the mock's drawn latencies, the answers
+# in the default model's format (JPEG), then as PNG: case{i}_ and casepng{i}_.
 bench_cases() {
-	say "case latency: $CASE_RUNS cases of 14 images, concurrency 5"
-	stack "--latency-min 0.5 --latency-max 1.5 --seed 1" "concurrency = 5" \
-	    "max_inflight = 64"
-	for i in $(seq 1 "$CASE_RUNS"); do
-		before=$(responders_cpu_ms)
-		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
-		    "$T/imagegen.db" "$T/mock.log" "bench-case-$i" 5 > "$T/case.out" ||
-		    bail "case bench-case-$i failed"
-		sed "s/^/case${i}_/" "$T/case.out" >> "$R"
-		sleep 0.3	# the worker's last log line
-		after=$(responders_cpu_ms)
-		line=$(worker_line "bench-case-$i")
-		put "case${i}_responder_cpu_ms" $((after - before))
-		put "case${i}_worker_cpu_ms" "$(echo "$line" | sed -n 's/.* CPU \([0-9]*\) ms.*/\1/p')"
-		put "case${i}_compress_cpu_ms" "$(echo "$line" | sed -n 's/.*compression \([0-9]*\) ms.*/\1/p')"
+	for fmt in jpg png; do
+		p=case
+		[ "$fmt" = png ] && p=casepng
+		say "case latency: $CASE_RUNS cases of 14 images, concurrency 5, $fmt answers"
+		ANSWER_FORMAT=$fmt stack "--latency-min 0.5 --latency-max 1.5 --seed 1" \
+		    "concurrency = 5" "max_inflight = 64"
+		for i in $(seq 1 "$CASE_RUNS"); do
+			case_run "$p$i" "bench-$p-$i"
+		done
 	done
+}
+
+case_run() {	# case_run PREFIX CASEID: one case, its figures under PREFIX_
+	before=$(responders_cpu_ms)
+	"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
+	    "$T/imagegen.db" "$T/mock.log" "$2" 5 > "$T/case.out" || bail "case $2 failed"
+	sed "s/^/$1_/" "$T/case.out" >> "$R"
+	sleep 0.3	# the worker's last log line
+	after=$(responders_cpu_ms)
+	line=$(worker_line "$2")
+	put "$1_responder_cpu_ms" $((after - before))
+	put "$1_worker_cpu_ms" "$(echo "$line" | sed -n 's/.* CPU \([0-9]*\) ms.*/\1/p')"
+	put "$1_compress_cpu_ms" "$(echo "$line" | sed -n 's/.*compression \([0-9]*\) ms.*/\1/p')"
 }
 
 # 9. Taking the picture out of an answer: JSON, then base64, in src/'s
 # own parsers, against the image step on the same picture.
 bench_answer() {
 	say "answers: parsing JSON-wrapped base64 against the image step"
-	"$BENCH/answer" "$T/photo.png" 30 | sed 's/^/answer_/' >> "$R" || bail "bench/answer failed"
+	"$BENCH/answer" "$T/photo.jpg" 30 | sed 's/^/answer_/' >> "$R" || bail "bench/answer failed"
 	put provider "$PROVIDER"
 }
 

@@ -2,19 +2,20 @@
 # fuzz/run.sh [SECONDS] [TARGET...]: build the libFuzzer harnesses with
 # clang (coverage, ASan, UBSan) and run each for SECONDS (default 600) on
 # its seed corpus in fuzz/corpus/TARGET; new inputs land in fuzz/out/.
-# Targets: generate progress verify imagen config shrink imageurl. Findings: fuzz/out/*/crash-*.
+# Targets: generate progress verify answer config shrink imageurl. Findings: fuzz/out/*/crash-*.
 set -eu
 cd "$(dirname "$0")"
 secs=${1:-600}; [ $# -gt 0 ] && shift
-targets=${*:-generate progress verify imagen config shrink imageurl}
+targets=${*:-generate progress verify answer config shrink imageurl}
 CC=${CC:-clang}
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -DPACKAGE_VERSION=\"fuzz\" -fsanitize=fuzzer,address,undefined -I../src -Iout"
 pkgs="libcjson libcurl libcrypto MagickWand libpng16"
 mkdir -p out
 sh ../sql/embed.sh ../sql/[0-9]*.sql > out/migrations.h
 src="../src/casereq.c ../src/codec.c ../src/config.c ../src/progress.c ../src/input.c
-	../src/sign.c ../src/ssrf.c ../src/imagen.c ../src/log.c ../src/shrink.c
-	../src/imageurl.c ../src/decodecost.c"
+	../src/sign.c ../src/ssrf.c ../src/log.c ../src/shrink.c
+	../src/imageurl.c ../src/decodecost.c ../src/provider.c ../src/gemini.c
+	../src/openai.c ../src/google.c ../src/placeholder.c"
 for t in $targets; do
 	$CC $flags $(pkg-config --cflags $pkgs) -o "out/fuzz_$t" "fuzz_$t.c" $src \
 	    $(pkg-config --libs $pkgs)

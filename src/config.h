@@ -5,31 +5,55 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* In provider_words' order, config.c. */
-enum provider_id { PROVIDER_GEMINI, PROVIDER_IMAGEN, PROVIDER_OPENAI, PROVIDER_LOCAL };
-#define MAX_PROVIDERS 4
+#define MAX_PROVIDERS 3	/* provider.c's table: gemini, openai, local */
+#define MAX_MODELS 8	/* names in one provider's model list */
 enum image_urls { URLS_PATH, URLS_DATA };
 enum status_auth { STATUS_PUBLIC, STATUS_TOKEN };
 
+/* How a setting's text is read, and where its value goes. */
+enum config_kind {
+	K_INT,		/* long, in min..max */
+	K_STR,		/* char * */
+	K_ENUM,		/* long: the index of the value in words */
+	K_URL,		/* char *, an http or https URL */
+	K_OPTURL,	/* the same, or empty */
+	K_PATH,		/* char *, an absolute path */
+	K_OPTPATH,	/* the same, or empty */
+	K_SECRET,	/* char *, never printed nor logged */
+	K_NAMES,	/* struct config_names: 1..MAX_MODELS names, by spaces */
+};
+
+/* One key of imagegen.conf: the global table, or a provider's own (provider.h). */
+struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t off;		/* into struct config, or into the provider's settings */
+	long min, max;		/* K_INT's range */
+	const char *const *words;	/* K_ENUM's values; the index is the value */
+	const char *def;	/* the default, as it would be written in the file */
+	const char *env;	/* an environment variable that overrides the file, or NULL */
+};
+
+/* A K_NAMES value: the text as written, and its names. */
+struct config_names {
+	char *text;
+	int n;
+	char *name[MAX_MODELS];
+};
+
 struct config {
 	char *path;		/* the file these came from */
-	char *api_key;
 	char *api_tokens;	/* bearer tokens, space-separated */
 	char *api_tokens_file;
 	long  concurrency;
 	long  connect_timeout;
+	long  check_interval;	/* s between the reaper's free provider checks; 0: none */
 	char *database;
 	char *evidence_prompt;
 	long  failover_on_refusal;	/* 1: a refused image is tried on the next provider */
-	char *gemini_image_size;
-	char *gemini_model;
-	char *gemini_url;
 	long  image_quality;
 	long  image_size;
 	long  image_urls;	/* enum image_urls */
-	char *imagen_endpoint;	/* the full predict URL, for Vertex AI */
-	char *imagen_model;
-	char *imagen_url;
 	long  heartbeat_interval;	/* s */
 	long  job_deadline;
 	long  local_delay;
@@ -46,18 +70,13 @@ struct config {
 	long  max_webhook_body;
 	char *media_dir;
 	char *media_url;
-	char *openai_api_key;
-	char *openai_model;
-	char *openai_output_format;
-	char *openai_quality;
-	char *openai_size;
-	char *openai_url;
 	char *price_per_image;	/* USD: "gemini:0.039 openai:0.042", or one number for all */
 	char *price_per_mtok;	/* USD per million output tokens, the same way; "" for none */
-	long  provider;		/* enum provider_id */
+	char *provider;		/* one provider's name, when providers is empty */
 	char *providers;	/* the failover chain, names separated by spaces */
-	long  chain[MAX_PROVIDERS];	/* enum provider_id: providers, or provider alone */
+	int   chain[MAX_PROVIDERS];	/* indexes into provider.c's table */
 	int   n_chain;
+	void *settings[MAX_PROVIDERS];	/* each provider's own keys, by table index */
 	long  rate_limit;	/* image API requests per minute, host-wide */
 	long  reap_interval;	/* s */
 	long  request_timeout;
@@ -89,6 +108,8 @@ const char *config_default_path(void);
 int  config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 int  config_parse(struct config *cfg, const char *name, const char *text,
 	char *err, size_t errlen);
+int  config_set(const struct config_key *k, void *base, const char *text, char *err,
+	size_t errlen);
 void config_defaults(struct config *cfg);
 double config_price(const char *list, const char *provider);
 void config_print(const struct config *cfg, FILE *out);

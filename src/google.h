@@ -1,14 +1,13 @@
-/* google.h: google.rpc.Status errors, shared by the Gemini and Imagen clients. */
+/* google.h: google.rpc.Status errors, as Google's APIs send them. */
 #ifndef IMAGEGEN_GOOGLE_H
 #define IMAGEGEN_GOOGLE_H
 
 #include <stddef.h>
 
-struct config;
 struct provider;
 struct provider_answer;
 
-void google_error(const struct provider *p, const struct config *cfg, long code,
-	const char *body, size_t len, struct provider_answer *a);
+void google_error(const struct provider *p, const char *model, long code, const char *body,
+	size_t len, struct provider_answer *a);
 
 #endif

@@ -156,9 +156,13 @@ check_config(const struct config *cfg)
 	for (int i = 0; i < provider_count(cfg); i++) {
 		const struct provider *p = provider_at(cfg, i);
 		const char *key = provider_key(p, cfg);
+		const struct config_names *m = provider_models(p, cfg);
 		if (key != NULL && *key == '\0')
 			fprintf(stderr, "imagegen: warning: provider %s has no key: set %s, or "
 			    "every image it is asked for fails\n", p->name, p->key_setting);
+		if (m != NULL && m->n == 1)
+			fprintf(stderr, "imagegen: warning: %s names one model: with a second, "
+			    "its retirement would cost no image\n", p->model_setting);
 	}
 	return 0;
 }

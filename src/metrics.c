@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "provider.h"
 #include "request.h"
 #include "store_dispatch.h"
 #include "store_metrics.h"
@@ -184,6 +185,47 @@ text_providers(FILE *f, const struct config *cfg, const struct metrics_data *m)
 	}
 }
 
+/*
+ * By model: what each made; and for each configured model, whether it is
+ * marked retired and when it retires, announced or found (the alert rules
+ * in etc/prometheus/imagegen-rules.yml fire on these).
+ */
+static void
+text_models(FILE *f, const struct config *cfg, const struct metrics_data *m)
+{
+	static const char images[] = "imagegen_model_images_total",
+	    when[] = "imagegen_model_retirement_timestamp_seconds",
+	    retired[] = "imagegen_model_retired";
+	struct provider_stage st[MAX_STAGES];
+	int n = provider_stages(cfg, st);
+	family(f, images, "counter",
+	    "Images by the model that made them, or failed them last, and result.");
+	for (size_t i = 0; i < m->n_models; i++) {
+		const struct metrics_model *x = &m->models[i];
+		fprintf(f, "%s{provider=\"%s\",model=\"%s\",result=\"completed\"} %" PRId64
+		    "\n%s{provider=\"%s\",model=\"%s\",result=\"failed\"} %" PRId64 "\n",
+		    images, x->provider, x->model, x->completed, images, x->provider, x->model,
+		    x->failed);
+	}
+	family(f, when, "gauge", "When a configured model retires, as its provider announced"
+	    " it, or when it was found retired; absent while none is known.");
+	for (int i = 0; i < n; i++) {
+		const struct metrics_model *x = metrics_find_model(m, st[i].p->name, st[i].model);
+		int64_t t = x == NULL ? 0 : x->retired_at ? x->retired_at : x->retires_at;
+		if (t > 0)
+			fprintf(f, "%s{provider=\"%s\",model=\"%s\"} %" PRId64 "\n", when,
+			    st[i].p->name, st[i].model, t / 1000);
+	}
+	family(f, retired, "gauge", "1 when a configured model is marked retired: every job"
+	    " passes it by.");
+	for (int i = 0; i < n; i++) {
+		const struct metrics_model *x = metrics_find_model(m, st[i].p->name, st[i].model);
+		if (st[i].p->render == NULL)
+			fprintf(f, "%s{provider=\"%s\",model=\"%s\"} %d\n", retired,
+			    st[i].p->name, st[i].model, x != NULL && x->retired_at != 0);
+	}
+}
+
 /* A state host's (dispatch_url): dispatches, and updates by worker host. */
 static void
 text_dispatch(FILE *f, const struct dispatch_metrics *d)
@@ -238,6 +280,7 @@ text_write(FILE *f, const struct config *cfg, const struct metrics_data *m)
 	    "Pending jobs waiting for a place: max_inflight workers are at work.");
 	fprintf(f, "imagegen_queued_jobs %" PRId64 "\n", m->queued_jobs);
 	text_providers(f, cfg, m);
+	text_models(f, cfg, m);
 }
 
 static void
@@ -339,6 +382,44 @@ json_providers(cJSON *parent, const struct config *cfg, const struct metrics_dat
 	return all == NULL ? -1 : 0;
 }
 
+/* "gemini/gemini-nano-banana-2.1": {...}, the configured models first, in order. */
+static int
+json_model(cJSON *all, const char *provider, const char *model,
+    const struct metrics_model *x, int configured)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s/%s", provider, model);
+	if (cJSON_GetObjectItemCaseSensitive(all, key) != NULL)
+		return 0;
+	cJSON *o = cJSON_AddObjectToObject(all, key);
+	int64_t t = x == NULL ? 0 : x->retired_at ? x->retired_at : x->retires_at;
+	return o == NULL || !cJSON_AddStringToObject(o, "provider", provider) ||
+	    !cJSON_AddStringToObject(o, "model", model) ||
+	    !cJSON_AddBoolToObject(o, "configured", configured) ||
+	    add_num(o, "completed", x ? (double)x->completed : 0) != 0 ||
+	    add_num(o, "failed", x ? (double)x->failed : 0) != 0 ||
+	    !cJSON_AddBoolToObject(o, "retired", x != NULL && x->retired_at != 0) ||
+	    (t > 0 ? add_num(o, "retirementTimestampSeconds", (double)(t / 1000)) != 0 :
+	    !cJSON_AddNullToObject(o, "retirementTimestampSeconds")) ? -1 : 0;
+}
+
+static int
+json_models(cJSON *parent, const struct config *cfg, const struct metrics_data *m)
+{
+	struct provider_stage st[MAX_STAGES];
+	int n = provider_stages(cfg, st);
+	cJSON *all = cJSON_AddObjectToObject(parent, "models");
+	for (int i = 0; all != NULL && i < n; i++)
+		if (st[i].p->render == NULL && json_model(all, st[i].p->name, st[i].model,
+		    metrics_find_model(m, st[i].p->name, st[i].model), 1) != 0)
+			return -1;
+	for (size_t i = 0; all != NULL && i < m->n_models; i++)
+		if (json_model(all, m->models[i].provider, m->models[i].model, &m->models[i],
+		    0) != 0)
+			return -1;
+	return all == NULL ? -1 : 0;
+}
+
 static int
 json_dispatch(cJSON *parent, const struct dispatch_metrics *d)
 {
@@ -387,7 +468,7 @@ json_build_all(const struct config *cfg, const struct metrics_data *m)
 	    json_webhooks(o, m) != 0 ||
 	    add_num(o, "stuckJobs", (double)m->stuck_jobs) != 0 ||
 	    add_num(o, "queuedJobs", (double)m->queued_jobs) != 0 ||
-	    json_providers(o, cfg, m) != 0) {
+	    json_providers(o, cfg, m) != 0 || json_models(o, cfg, m) != 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -15,13 +16,36 @@
 #include "config.h"
 #include "provider.h"
 
-/* Indexed by enum provider_id, in config.h. */
-static const struct provider *const table[] = {
-	[PROVIDER_GEMINI] = &provider_gemini,
-	[PROVIDER_IMAGEN] = &provider_imagen,
-	[PROVIDER_OPENAI] = &provider_openai,
-	[PROVIDER_LOCAL] = &provider_local,
+/* The providers `provider` and `providers` may name; config.c reads their keys. */
+static const struct provider *const table[MAX_PROVIDERS] = {
+	&provider_gemini,
+	&provider_openai,
+	&provider_local,
 };
+
+const struct provider *
+provider_table(int i)
+{
+	return i >= 0 && i < MAX_PROVIDERS ? table[i] : NULL;
+}
+
+const struct provider *
+provider_named(const char *name, size_t len)
+{
+	for (int i = 0; i < MAX_PROVIDERS; i++)
+		if (strlen(table[i]->name) == len && strncmp(table[i]->name, name, len) == 0)
+			return table[i];
+	return NULL;
+}
+
+int
+provider_index(const struct provider *p)
+{
+	for (int i = 0; i < MAX_PROVIDERS; i++)
+		if (table[i] == p)
+			return i;
+	return -1;
+}
 
 int
 provider_count(const struct config *cfg)
@@ -36,18 +60,60 @@ provider_at(const struct config *cfg, int i)
 	return i >= 0 && i < cfg->n_chain ? table[cfg->chain[i]] : NULL;
 }
 
+const void *
+provider_settings(const struct provider *p, const struct config *cfg)
+{
+	int i = provider_index(p);
+	return i < 0 ? NULL : cfg->settings[i];
+}
+
+/* Its model list, in order of preference; NULL for a provider with a fixed model. */
+const struct config_names *
+provider_models(const struct provider *p, const struct config *cfg)
+{
+	const char *s = provider_settings(p, cfg);
+	return s == NULL || *p->model_setting == '\0' ? NULL :
+	    (const struct config_names *)(s + p->models_off);
+}
+
+/* Its first choice. */
 const char *
 provider_model(const struct provider *p, const struct config *cfg)
 {
-	return p->model_field ? *(char *const *)((const char *)cfg + p->model_field) :
-	    p->fixed_model;
+	const struct config_names *m = provider_models(p, cfg);
+	return m != NULL && m->n > 0 ? m->name[0] : p->fixed_model;
 }
 
 /* NULL when the provider needs no key. */
 const char *
 provider_key(const struct provider *p, const struct config *cfg)
 {
-	return p->key_field ? *(char *const *)((const char *)cfg + p->key_field) : NULL;
+	const char *s = provider_settings(p, cfg);
+	return s == NULL || *p->key_setting == '\0' ? NULL :
+	    *(char *const *)(s + p->key_off);
+}
+
+/*
+ * The failover order, flattened: each provider of the chain with each of
+ * its models in turn. A retired model gives way to the provider's next
+ * one; only when its list is used up does the next provider come.
+ */
+int
+provider_stages(const struct config *cfg, struct provider_stage *out)
+{
+	int n = 0;
+	for (int i = 0; i < provider_count(cfg); i++) {
+		const struct provider *p = provider_at(cfg, i);
+		const struct config_names *m = provider_models(p, cfg);
+		int k = m != NULL ? m->n : 1;
+		for (int j = 0; j < k && n < MAX_STAGES; j++) {
+			out[n].p = p;
+			out[n].model = m != NULL ? m->name[j] : p->fixed_model;
+			out[n].pos = i;
+			out[n++].first = j == 0;
+		}
+	}
+	return n;
 }
 
 void
@@ -55,6 +121,28 @@ provider_answer_init(struct provider_answer *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->prompt_tokens = a->output_tokens = -1;
+}
+
+/*
+ * An RFC 3339 time ("2026-12-16T00:00:00Z", as protobuf's Timestamp is
+ * written in JSON) or a bare date ("2026-12-16", as OpenAI's shutdown_date
+ * is), in epoch ms; 0 when it is neither.
+ */
+int64_t
+provider_time(const char *text)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = text ? strptime(text, "%Y-%m-%d", &tm) : NULL;
+	if (end == NULL)
+		return 0;
+	if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) == NULL)
+		return 0;
+	end += *end == '.' ? 1 + strspn(end + 1, "0123456789") : 0;
+	if (*end != '\0' && strcmp(end, "Z") != 0)
+		return 0;	/* only UTC, which is how both providers write it */
+	time_t t = timegm(&tm);
+	return t < 0 ? 0 : (int64_t)t * 1000;
 }
 
 /*
@@ -225,12 +313,12 @@ start_url(struct provider_call *c, const struct config *cfg, const char *url)
 /* One image's request, ready for curl_multi_add_handle. */
 int
 provider_start(struct provider_call *c, const struct provider *p, const struct config *cfg,
-    const char *prompt)
+    const char *model, const char *prompt)
 {
 	char url[4096];
 	memset(c, 0, sizeof(*c));
 	if (p->request == NULL ||
-	    p->request(cfg, prompt, url, sizeof(url), &c->headers, &c->body) != 0)
+	    p->request(cfg, model, prompt, url, sizeof(url), &c->headers, &c->body) != 0)
 		return -1;
 	return start_url(c, cfg, url);
 }
@@ -281,7 +369,7 @@ retry_after_ms(CURL *easy)
 
 void
 provider_finish(struct provider_call *c, const struct provider *p, const struct config *cfg,
-    CURLcode rc, struct provider_answer *a)
+    const char *model, CURLcode rc, struct provider_answer *a)
 {
 	long code = 0;
 	provider_answer_init(a);
@@ -302,7 +390,7 @@ provider_finish(struct provider_call *c, const struct provider *p, const struct 
 		return;
 	}
 	long after = retry_after_ms(c->easy);
-	p->error(cfg, code, body, c->resp_len, a);
+	p->error(cfg, model, code, body, c->resp_len, a);
 	if (after > a->retry_after_ms)
 		a->retry_after_ms = after;
 }

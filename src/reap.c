@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "check.h"
 #include "codec.h"
 #include "config.h"
 #include "log.h"
@@ -151,6 +152,7 @@ reap_run(const struct config *cfg, int *redelivered)
 	int resumed = resume_orphans(cfg, MAX_PER_RUN, 0);
 	*redelivered = redeliver(cfg);
 	(void)dispatch_reap(cfg);
+	check_daily(cfg);
 	return resumed;
 }
 

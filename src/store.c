@@ -76,8 +76,11 @@ static const char *const sql[S_COUNT] = {
 	    /* A state host's dispatched jobs are their worker hosts' (dispatch.c). */
 	    " AND case_id NOT IN (SELECT case_id FROM dispatches)"
 	    " ORDER BY coalesce(queued_at, updated_at)",
+	/* A task's first run makes its row: the provider checks are one per provider. */
 	[S_MAINTENANCE] =
-	    "UPDATE maintenance SET last_run = ?2 WHERE name = ?1 AND last_run <= ?2 - ?3",
+	    "INSERT INTO maintenance (name, last_run) VALUES (?1, ?2)"
+	    " ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run"
+	    " WHERE maintenance.last_run <= excluded.last_run - ?3",
 	[S_IMAGE_START] =
 	    "UPDATE images SET status = 'generating', attempts = attempts + 1,"
 	    " started_at = ?3, provider = ?4, model = ?5 WHERE case_id = ?1 AND item_id = ?2",

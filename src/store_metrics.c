@@ -38,7 +38,7 @@ static const int64_t webhook_latency_ms[] = {
 enum query {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_JOBS, Q_IMAGES, Q_DELIVERIES, Q_STUCK, Q_QUEUED,
-	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY, Q_PROVIDERS,
+	Q_JOB_DURATION, Q_API_LATENCY, Q_WEBHOOK_LATENCY, Q_PROVIDERS, Q_MODELS, Q_MODEL_STATUS,
 	Q_COUNT
 };
 
@@ -86,6 +86,15 @@ static const struct { const char *what, *sql; } queries[Q_COUNT] = {
 	    "  prompt_tokens AS pt, output_tokens AS ot FROM images"
 	    " UNION ALL SELECT provider, 0, 1, NULL, NULL FROM past_failures)"
 	    " WHERE provider IS NOT NULL GROUP BY provider ORDER BY provider" },
+	[Q_MODELS] = { "images by model",
+	    "SELECT provider, model, sum(c), sum(f) FROM ("
+	    " SELECT provider, model, status = 'completed' AS c, status = 'failed' AS f"
+	    "  FROM images UNION ALL SELECT provider, model, 0, 1 FROM past_failures)"
+	    " WHERE provider IS NOT NULL AND model IS NOT NULL"
+	    " GROUP BY provider, model ORDER BY provider, model" },
+	[Q_MODEL_STATUS] = { "models' retirement",
+	    "SELECT provider, model, coalesce(retired_at, 0), coalesce(retires_at, 0)"
+	    " FROM models ORDER BY provider, model" },
 };
 
 /* Each kept on the writer ([0]) and the reader ([1]): the route runs on either. */
@@ -170,6 +179,61 @@ provider_row(sqlite3_stmt *s, void *arg)
 	p->untokened = sqlite3_column_int64(s, 5);
 }
 
+static int
+label_safe(const char *s, size_t max)
+{
+	return s != NULL && *s != '\0' && strlen(s) < max && strspn(s,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
+}
+
+const struct metrics_model *
+metrics_find_model(const struct metrics_data *m, const char *provider, const char *model)
+{
+	for (size_t i = 0; i < m->n_models; i++)
+		if (strcmp(m->models[i].provider, provider) == 0 &&
+		    strcmp(m->models[i].model, model) == 0)
+			return &m->models[i];
+	return NULL;
+}
+
+/* The row's model, found or added; NULL for a name unfit for a label, or no room. */
+static struct metrics_model *
+model_of(struct metrics_data *m, sqlite3_stmt *s)
+{
+	const char *p = (const char *)sqlite3_column_text(s, 0);
+	const char *name = (const char *)sqlite3_column_text(s, 1);
+	if (!label_safe(p, sizeof(m->models[0].provider)) ||
+	    !label_safe(name, sizeof(m->models[0].model)))
+		return NULL;
+	struct metrics_model *x = (struct metrics_model *)metrics_find_model(m, p, name);
+	if (x != NULL || m->n_models == METRICS_MAX_MODELS)
+		return x;
+	x = &m->models[m->n_models++];
+	strcpy(x->provider, p);
+	strcpy(x->model, name);
+	return x;
+}
+
+static void
+model_row(sqlite3_stmt *s, void *arg)
+{
+	struct metrics_model *x = model_of(arg, s);
+	if (x != NULL) {
+		x->completed = sqlite3_column_int64(s, 2);
+		x->failed = sqlite3_column_int64(s, 3);
+	}
+}
+
+static void
+model_status_row(sqlite3_stmt *s, void *arg)
+{
+	struct metrics_model *x = model_of(arg, s);
+	if (x != NULL) {
+		x->retired_at = sqlite3_column_int64(s, 2);
+		x->retires_at = sqlite3_column_int64(s, 3);
+	}
+}
+
 static void
 count_row(sqlite3_stmt *s, void *arg)
 {
@@ -206,6 +270,8 @@ read_all(struct metrics_data *m, int64_t stuck_before)
 	    run(Q_STUCK, &stuck_before, 1, count_row, &m->stuck_jobs) != 0 ||
 	    run(Q_QUEUED, NULL, 0, count_row, &m->queued_jobs) != 0 ||
 	    run(Q_PROVIDERS, NULL, 0, provider_row, m) != 0 ||
+	    run(Q_MODELS, NULL, 0, model_row, m) != 0 ||
+	    run(Q_MODEL_STATUS, NULL, 0, model_status_row, m) != 0 ||
 	    read_histogram(Q_JOB_DURATION, &m->job_duration,
 		job_duration_ms, N(job_duration_ms)) != 0 ||
 	    read_histogram(Q_API_LATENCY, &m->api_latency,

@@ -26,6 +26,20 @@ struct metrics_provider {
 	int64_t untokened;		/* completed images with no output token count */
 };
 
+#define METRICS_MAX_MODELS 32
+
+/*
+ * One model: what it made, from images.model, and what the store knows of
+ * its retirement (migration 19).
+ */
+struct metrics_model {
+	char provider[16];		/* both [A-Za-z0-9._-] only: label values as they are */
+	char model[128];
+	int64_t completed, failed;
+	int64_t retired_at;		/* marked retired, epoch ms, or 0 */
+	int64_t retires_at;		/* the retirement announced, epoch ms, or 0 */
+};
+
 /* Cumulative buckets, as Prometheus has them: bucket[i] counts values <= le_ms[i]. */
 struct metrics_histogram {
 	size_t n;			/* buckets in use, +Inf apart */
@@ -48,7 +62,12 @@ struct metrics_data {
 	int64_t queued_jobs;		/* pending, waiting for a place (queued_at) */
 	struct metrics_provider providers[METRICS_MAX_PROVIDERS];
 	size_t n_providers;
+	struct metrics_model models[METRICS_MAX_MODELS];
+	size_t n_models;
 };
+
+const struct metrics_model *metrics_find_model(const struct metrics_data *m,
+	const char *provider, const char *model);
 
 int  store_metrics_read(struct metrics_data *m, int64_t now_ms, long stuck_after_s);
 void store_metrics_close(void);

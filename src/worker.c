@@ -28,8 +28,8 @@
 #include "notify.h"
 #include "provider.h"
 #include "store.h"
-#include "store_provider.h"
 #include "store_outbox.h"
+#include "store_provider.h"
 #include "worker.h"
 
 #define DRAIN_MAX_MS 30000	/* the most the final webhooks may keep the worker */
@@ -40,7 +40,7 @@ struct slot {
 	int busy;
 	size_t idx;		/* into worker.images */
 	const struct provider *prov;
-	int stage;		/* prov's place in the failover chain */
+	int stage;		/* into worker.stages: the provider and model asked */
 	struct provider_call call;
 	int host_slot;		/* of the host-wide limit, -1 for none */
 	int64_t started;
@@ -56,9 +56,14 @@ struct worker {
 	size_t n_todo, next;
 	int64_t *retry_at;	/* per image: when its next attempt is due, 0 if none */
 	size_t n_waiting;
-	int *stage;		/* per image: its provider's place in the chain */
-	int *tries;		/* per image: attempts on that provider */
-	char *down[MAX_PROVIDERS];	/* why a provider takes no more of this job's images */
+	int *stage;		/* per image: its place in the failover order */
+	int *tries;		/* per image: attempts on that stage */
+	char **why;		/* per image: each stage's reason it failed there, in order */
+	int *why_from;		/* per image: the stage of its only reason; -1 past one */
+	struct provider_stage stages[MAX_STAGES];	/* providers, each with its models */
+	int n_stages;
+	char *down[MAX_STAGES];	/* why a stage takes no more of this job's images */
+	struct model_row known[MAX_STAGES];	/* each stage's model, as the store had it */
 	struct slot *slots;
 	int inflight;
 	CURLM *multi;
@@ -233,7 +238,7 @@ release(struct worker *w, struct slot *s)
 	if (s->call.easy != NULL)
 		curl_multi_remove_handle(w->multi, s->call.easy);
 	provider_free(&s->call);
-	throttle_release(w->throttle[s->stage], s->host_slot);
+	throttle_release(w->throttle[w->stages[s->stage].pos], s->host_slot);
 	s->host_slot = -1;
 	s->busy = 0;
 	w->inflight--;
@@ -242,7 +247,7 @@ release(struct worker *w, struct slot *s)
 static int
 start_request(struct worker *w, struct slot *s, const char *prompt)
 {
-	if (provider_start(&s->call, s->prov, w->cfg, prompt) != 0)
+	if (provider_start(&s->call, s->prov, w->cfg, w->stages[s->stage].model, prompt) != 0)
 		return -1;
 	curl_easy_setopt(s->call.easy, CURLOPT_PRIVATE, s);
 	return curl_multi_add_handle(w->multi, s->call.easy) == CURLM_OK ? 0 : -1;
@@ -256,7 +261,7 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	s->busy = 1;
 	s->idx = idx;
 	s->stage = w->stage[idx];
-	s->prov = provider_at(w->cfg, s->stage);
+	s->prov = w->stages[s->stage].p;
 	s->host_slot = host_slot;
 	s->started = now;
 	w->inflight++;
@@ -266,9 +271,9 @@ start_one(struct worker *w, struct slot *s, size_t idx, int host_slot, int64_t n
 	free(im->provider);
 	free(im->model);
 	im->provider = strdup(s->prov->name);
-	im->model = strdup(provider_model(s->prov, w->cfg));
+	im->model = strdup(w->stages[s->stage].model);
 	if (store_image_started(w->job.case_id, im->item_id, s->prov->name,
-	    provider_model(s->prov, w->cfg), now) != 0)
+	    w->stages[s->stage].model, now) != 0)
 		log_error("case %s: image %s: cannot record its start", w->job.case_id,
 		    im->item_id);
 	char *prompt = prompt_for(w, im);
@@ -321,23 +326,70 @@ take_image(struct worker *w, size_t idx)
 	}
 }
 
+/* "gemini/gemini-nano-banana-2.1: " when there is more than one stage to tell apart. */
+static void
+stage_label(const struct worker *w, int stage, char *buf, size_t len)
+{
+	if (w->n_stages > 1)
+		snprintf(buf, len, "%s/%s: ", w->stages[stage].p->name, w->stages[stage].model);
+	else
+		*buf = '\0';
+}
+
 /*
- * The image's provider: its own, or the next in the chain that is still
- * up for this job. With none left it fails, with the last one's reason,
- * and no request is paid for.
+ * An image keeps every stage's reason, in order: each it failed on, and
+ * each it passed by because the stage was down for the job. One reason
+ * stands alone; once there are two, each says whose it is.
+ */
+static void
+add_why(struct worker *w, size_t idx, int stage, const char *reason)
+{
+	char label[300], first[300], *joined = NULL;
+	const char *had = w->why[idx];
+	if (had == NULL) {
+		char cut[304];
+		provider_text(cut, sizeof(cut), reason, 300);
+		w->why[idx] = strdup(cut);
+		w->why_from[idx] = stage;
+		return;
+	}
+	stage_label(w, stage, label, sizeof(label));
+	*first = '\0';
+	if (w->why_from[idx] >= 0)
+		stage_label(w, w->why_from[idx], first, sizeof(first));
+	w->why_from[idx] = -1;
+	char cut[304];
+	provider_text(cut, sizeof(cut), reason, 300);
+	if (asprintf(&joined, "%s%s; %s%s", first, had, label, cut) < 0)
+		return;
+	if (strlen(joined) > 4000)	/* 24 stages at most; the status JSON stays small */
+		strcpy(joined + 3996, "...");
+	free(w->why[idx]);
+	w->why[idx] = joined;
+}
+
+/*
+ * The image's stage: its own, or the next one still up for this job: a
+ * retired model gives way to its provider's next, a provider whose key or
+ * account failed to the next provider. With none left it fails, with every
+ * stage's reason, and no request is paid for.
  */
 static const struct provider *
 settle(struct worker *w, size_t idx)
 {
-	int n = provider_count(w->cfg);
-	while (w->stage[idx] < n && w->down[w->stage[idx]] != NULL) {
+	while (w->stage[idx] < w->n_stages && w->down[w->stage[idx]] != NULL) {
+		int k = w->stage[idx];
+		/* A provider's key or account: one reason for all its models. */
+		if (k == 0 || w->stages[k - 1].p != w->stages[k].p || w->down[k - 1] == NULL ||
+		    strcmp(w->down[k - 1], w->down[k]) != 0)
+			add_why(w, idx, k, w->down[k]);
 		w->stage[idx]++;
 		w->tries[idx] = 0;
 	}
-	if (w->stage[idx] < n)
-		return provider_at(w->cfg, w->stage[idx]);
+	if (w->stage[idx] < w->n_stages)
+		return w->stages[w->stage[idx]].p;
 	take_image(w, idx);
-	image_failed(w, idx, w->down[n - 1], -1);
+	image_failed(w, idx, w->why[idx] ? w->why[idx] : "no provider", -1);
 	return NULL;
 }
 
@@ -367,7 +419,7 @@ fill_window(struct worker *w, int64_t now)
 			continue;
 		if (!next_image(w, now, &idx, &p))
 			return;
-		int host = -1, k = w->stage[idx];
+		int host = -1, k = w->stages[w->stage[idx]].pos;
 		if (w->throttle[k] != NULL && (now < w->throttle_retry_at[k] ||
 		    (host = throttle_acquire(w->throttle[k], w->job.case_id, now,
 		    &w->throttle_retry_at[k])) < 0))
@@ -420,53 +472,139 @@ schedule_retry(struct worker *w, size_t idx, long retry_after, const char *err)
 	return 1;
 }
 
-/*
- * A bad key or an unknown model: no more of this job's images go to that
- * provider. Logged once, with the setting to fix.
- */
+/* No more of this job's images go to that stage; 1 when it was up until now. */
+static int
+set_down(struct worker *w, int stage, const char *why)
+{
+	if (w->down[stage] != NULL)
+		return 0;
+	w->down[stage] = strdup(why);
+	return 1;
+}
+
+/* A model is down for the job. Logged once, with the setting to fix. */
 static void
 mark_down(struct worker *w, int stage, const char *why)
 {
-	const struct provider *p = provider_at(w->cfg, stage);
-	if (w->down[stage] != NULL)
-		return;
-	log_error("case %s: %s: %s; no more requests to %s for this job", w->job.case_id,
-	    p->name, why, p->name);
-	if (provider_count(w->cfg) > 1 && asprintf(&w->down[stage], "%s: %s", p->name, why) > 0)
-		return;
-	w->down[stage] = strdup(why);
+	const struct provider_stage *st = &w->stages[stage];
+	if (set_down(w, stage, why))
+		log_error("case %s: %s model %s: %s; no more requests to it for this job",
+		    w->job.case_id, st->p->name, st->model, why);
+}
+
+/* The key, billing, region or quota: every model of that provider is down for the job. */
+static void
+provider_down(struct worker *w, int stage, const char *why)
+{
+	const struct provider *p = w->stages[stage].p;
+	int any = 0;
+	for (int i = 0; i < w->n_stages; i++)
+		if (w->stages[i].p == p)
+			any |= set_down(w, i, why);
+	if (any)
+		log_error("case %s: %s: %s; no more requests to %s for this job", w->job.case_id,
+		    p->name, why, p->name);
 }
 
 /*
- * Failed on its provider for a reason another provider may not share (an
- * outage, a retired model, a bad key, quota spent): the next in the chain
- * tries it at once. With no next, the image fails.
+ * The provider said the model is gone: marked in the store, so that every
+ * later job, in every process, passes it by without a call.
  */
 static void
-fail_over(struct worker *w, size_t idx, int stage, const char *err, long api_ms)
+retire(struct worker *w, int stage, const char *kind, const char *why)
 {
-	char why[600];
-	const struct provider *p = provider_at(w->cfg, stage), *next = provider_at(w->cfg,
-	    stage + 1);
-	if (provider_count(w->cfg) > 1)
-		snprintf(why, sizeof(why), "%s: %s", p->name, err);
-	else
-		snprintf(why, sizeof(why), "%s", err);
-	if (next == NULL) {
-		image_failed(w, idx, why, api_ms);
+	const struct provider_stage *st = &w->stages[stage];
+	if (store_model_retire(st->p->name, st->model, kind, why, codec_now_ms()) < 0)
+		log_error("case %s: %s model %s: cannot record that it is retired",
+		    w->job.case_id, st->p->name, st->model);
+	mark_down(w, stage, why);
+}
+
+/*
+ * Where an image goes from its stage: a retired model gives way to its
+ * provider's next model; any other failure (an outage, a refusal, a bad
+ * key, quota spent) to the next provider: the models of a list are there
+ * to outlive a retirement, not to pay twice for one picture.
+ */
+static int
+next_stage(const struct worker *w, int stage, int same_provider)
+{
+	int next = stage + 1;
+	while (!same_provider && next < w->n_stages && w->stages[next].pos ==
+	    w->stages[stage].pos)
+		next++;
+	return next;
+}
+
+/*
+ * Failed on its stage for a reason the next may not share: the next tries
+ * it at once. With none next, the image fails with every stage's reason.
+ */
+static void
+fail_over(struct worker *w, size_t idx, int stage, int same_provider, const char *err,
+    long api_ms)
+{
+	int next = next_stage(w, stage, same_provider);
+	add_why(w, idx, stage, err);
+	if (next >= w->n_stages) {
+		image_failed(w, idx, w->why[idx], api_ms);
 		return;
 	}
-	log_warn("case %s: image %s: %s; trying %s", w->job.case_id,
-	    w->images[idx].item_id, why, next->name);
-	w->stage[idx] = stage + 1;
+	log_warn("case %s: image %s: %s/%s: %s; trying %s/%s", w->job.case_id,
+	    w->images[idx].item_id, w->stages[stage].p->name, w->stages[stage].model, err,
+	    w->stages[next].p->name, w->stages[next].model);
+	w->stage[idx] = next;
 	w->tries[idx] = 0;
-	requeue(w, idx, codec_now_ms(), why);
+	requeue(w, idx, codec_now_ms(), w->why[idx]);
+}
+
+/*
+ * What an answer announced of its model: noted when it changes, and a
+ * model whose stage is RETIRED is passed by from now on.
+ */
+static void
+announced(struct worker *w, int stage, const struct provider_answer *a)
+{
+	struct model_row *k = &w->known[stage];
+	const struct provider_stage *st = &w->stages[stage];
+	if ((*a->stage != '\0' || a->retires_at != 0) &&
+	    (strcmp(k->stage, a->stage) != 0 || k->retires_at != a->retires_at)) {
+		snprintf(k->stage, sizeof(k->stage), "%s", a->stage);
+		k->retires_at = a->retires_at;
+		if (store_model_note(st->p->name, st->model, a->stage, a->retires_at,
+		    codec_now_ms()) != 0)
+			log_error("case %s: %s model %s: cannot record its announced retirement",
+			    w->job.case_id, st->p->name, st->model);
+		else
+			log_warn("case %s: %s model %s is %s%s", w->job.case_id, st->p->name,
+			    st->model, *a->stage ? a->stage : "announced", a->retires_at ?
+			    ", retiring as announced (imagegen check has the date)" : "");
+	}
+	if (strcmp(a->stage, "RETIRED") == 0)
+		retire(w, stage, "retired", "the provider answered modelStage RETIRED");
+}
+
+/* A quota wait past the job's deadline cures nothing: the provider is spent for this job. */
+static int
+quota_spent(const struct worker *w, const struct provider_answer *a)
+{
+	return a->verdict == PV_RETRY && a->quota &&
+	    codec_now_ms() + a->retry_after_ms >= w->deadline;
 }
 
 /* What the worker does with a provider's verdict on one attempt. */
 static void
 outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long api_ms)
 {
+	announced(w, stage, a);
+	if (quota_spent(w, a)) {
+		char why[600];
+		snprintf(why, sizeof(why), "%.400s (the quota's wait, %ld s, is past the job's "
+		    "deadline: check the account's quota)", a->err, a->retry_after_ms / 1000);
+		provider_down(w, stage, why);
+		fail_over(w, idx, stage, 0, why, api_ms);
+		return;
+	}
 	switch (a->verdict) {
 	case PV_OK:
 		if ((a->prompt_tokens >= 0 || a->output_tokens >= 0) &&
@@ -479,11 +617,15 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 		return;
 	case PV_RETRY:
 		if (!schedule_retry(w, idx, a->retry_after_ms, a->err))
-			fail_over(w, idx, stage, a->err, api_ms);
+			fail_over(w, idx, stage, 0, a->err, api_ms);
 		break;
-	case PV_FATAL:
-		mark_down(w, stage, a->err);
-		fail_over(w, idx, stage, a->err, api_ms);
+	case PV_GONE:
+		retire(w, stage, a->makes_none ? "no-images" : "retired", a->err);
+		fail_over(w, idx, stage, 1, a->err, api_ms);
+		break;
+	case PV_ACCOUNT:
+		provider_down(w, stage, a->err);
+		fail_over(w, idx, stage, 0, a->err, api_ms);
 		break;
 	case PV_REFUSED:
 		if (!w->cfg->failover_on_refusal) {
@@ -492,7 +634,7 @@ outcome(struct worker *w, size_t idx, int stage, struct provider_answer *a, long
 		}
 		/* fall through */
 	case PV_FAILED:
-		fail_over(w, idx, stage, a->err, api_ms);
+		fail_over(w, idx, stage, 0, a->err, api_ms);
 		break;
 	}
 	free(a->img);
@@ -505,7 +647,7 @@ request_done(struct worker *w, struct slot *s, CURLcode rc)
 	long api_ms = (long)(codec_now_ms() - s->started);
 	size_t idx = s->idx;
 	int stage = s->stage;
-	provider_finish(&s->call, s->prov, w->cfg, rc, &a);
+	provider_finish(&s->call, s->prov, w->cfg, w->stages[stage].model, rc, &a);
 	log_debug("case %s: image %s: the image API (%s) answered in %ld ms: %s", w->job.case_id,
 	    w->images[idx].item_id, s->prov->name, api_ms,
 	    a.verdict == PV_OK ? "a picture" : a.err);
@@ -556,6 +698,32 @@ reap_transfers(struct worker *w, int64_t now)
 }
 
 /*
+ * Models another worker found retired since this one started are passed
+ * by here too, so that none is asked twice after the provider said so.
+ */
+static void
+refresh_retired(struct worker *w)
+{
+	for (int i = 0; i < w->n_stages; i++) {
+		const struct provider_stage *st = &w->stages[i];
+		struct model_row *k = &w->known[i];
+		char why[700];
+		if (w->down[i] != NULL || st->p->render != NULL)
+			continue;
+		if (store_model_get(st->p->name, st->model, k) != 0) {
+			log_error("case %s: %s model %s: cannot read whether it is retired",
+			    w->job.case_id, st->p->name, st->model);
+			continue;
+		}
+		if (k->retired_at == 0)
+			continue;
+		snprintf(why, sizeof(why), "%s %s, marked %s by the store: %.400s",
+		    st->p->model_setting, st->model, k->retired_kind, k->retired_reason);
+		mark_down(w, i, why);
+	}
+}
+
+/*
  * The sign of life `imagegen reap` looks for. A worker that finds the job
  * taken from it (it was thought dead) stops at once: two must never run.
  */
@@ -570,6 +738,7 @@ heartbeat(struct worker *w, int64_t now)
 		    w->job.case_id);
 		_exit(1);
 	}
+	refresh_retired(w);
 	handover_heartbeat(w->cfg, w->job.case_id, now);
 }
 
@@ -588,7 +757,7 @@ pump(struct worker *w, int64_t wake_at)
 	for (size_t i = 0; w->n_waiting > 0 && i < w->n; i++)
 		if (w->retry_at[i] != 0 && w->retry_at[i] < wake_at)
 			wake_at = w->retry_at[i];
-	for (int k = 0; k < provider_count(w->cfg); k++)
+	for (int k = 0; k < MAX_PROVIDERS; k++)
 		if (w->throttle_retry_at[k] > now && w->throttle_retry_at[k] < wake_at &&
 		    has_ready(w, now))
 			wake_at = w->throttle_retry_at[k];
@@ -754,9 +923,11 @@ plan(struct worker *w)
 	w->retry_at = calloc(w->n + 1, sizeof(*w->retry_at));
 	w->stage = calloc(w->n + 1, sizeof(*w->stage));
 	w->tries = calloc(w->n + 1, sizeof(*w->tries));
+	w->why = calloc(w->n + 1, sizeof(*w->why));
+	w->why_from = calloc(w->n + 1, sizeof(*w->why_from));
 	w->slots = calloc((size_t)w->cfg->concurrency, sizeof(*w->slots));
 	if (w->todo == NULL || w->retry_at == NULL || w->stage == NULL || w->tries == NULL ||
-	    w->slots == NULL)
+	    w->why == NULL || w->why_from == NULL || w->slots == NULL)
 		return -1;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *st = w->images[i].status;
@@ -831,15 +1002,19 @@ prepare(struct worker *w)
 	}
 	for (int i = 0; i < provider_count(w->cfg); i++) {
 		const struct provider *p = provider_at(w->cfg, i);
-		const char *key = provider_key(p, w->cfg);
-		char why[256];
-		snprintf(why, sizeof(why), "no key: set %s", p->key_setting);
-		if (key != NULL && *key == '\0')
-			mark_down(w, i, why);
 		if (p->request != NULL && (w->throttle[i] = throttle_open(w->cfg, p->name)) == NULL)
 			log_error("case %s: %s: host-wide limits unavailable; only concurrency "
 			    "applies", w->job.case_id, p->name);
 	}
+	w->n_stages = provider_stages(w->cfg, w->stages);
+	for (int i = 0; i < w->n_stages; i++) {
+		const char *key = provider_key(w->stages[i].p, w->cfg);
+		char why[256];
+		snprintf(why, sizeof(why), "no key: set %s", w->stages[i].p->key_setting);
+		if (key != NULL && *key == '\0')
+			provider_down(w, i, why);
+	}
+	refresh_retired(w);
 	if (w->job.webhook_url != NULL && (w->notify = notify_new(w->cfg, w->multi,
 	    w->job.case_id)) == NULL)
 		log_error("case %s: webhooks disabled: out of memory", w->job.case_id);
@@ -864,7 +1039,11 @@ cleanup(struct worker *w)
 	free(w->retry_at);
 	free(w->stage);
 	free(w->tries);
-	for (int i = 0; i < MAX_PROVIDERS; i++)
+	for (size_t i = 0; w->why != NULL && i < w->n; i++)
+		free(w->why[i]);
+	free(w->why);
+	free(w->why_from);
+	for (int i = 0; i < MAX_STAGES; i++)
 		free(w->down[i]);
 	store_free(&w->job, w->images, w->n);
 }

@@ -111,11 +111,13 @@ for f in "imagegen_jobs gauge" "imagegen_images_total counter" \
     "imagegen_queued_jobs gauge" "imagegen_provider_images_total counter" \
     "imagegen_provider_tokens_total counter" \
     "imagegen_provider_estimated_cost_usd_total counter" \
-    "imagegen_image_attempts_interrupted_total counter"; do
+    "imagegen_image_attempts_interrupted_total counter" \
+    "imagegen_model_images_total counter" \
+    "imagegen_model_retirement_timestamp_seconds gauge" "imagegen_model_retired gauge"; do
 	check "# TYPE $f" grep -qxF "# TYPE $f" "$T/metrics.txt"
 done
-is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 16 "16 metric families, no more"
-is "$(grep -c '^# HELP ' "$T/metrics.txt")" 16 "each with a HELP line"
+is "$(grep -c '^# TYPE ' "$T/metrics.txt")" 19 "19 metric families, no more"
+is "$(grep -c '^# HELP ' "$T/metrics.txt")" 19 "each with a HELP line"
 
 # Every line is a HELP or TYPE comment or "name{labels} value" / "name value",
 # and every sample belongs to a family typed before it.
@@ -177,7 +179,7 @@ jcheck "webhook latency: count == delivered, cumulative" \
      $h.buckets["+Inf"] == $h.count and ([$h.buckets[]] | . == sort)'
 jcheck "stuckJobs is 0" '.stuckJobs == 0'
 is "$(jq -c 'keys_unsorted' "$T/body")" \
-    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs","queuedJobs","providers"]' \
+    '["jobs","images","jobDurationSeconds","imageApiLatencySeconds","webhooks","stuckJobs","queuedJobs","providers","models"]' \
     "exactly the documented top-level keys"
 check "the JSON does not carry the API key" sh -c "! grep -qF '$API_KEY' '$T/body'"
 http GET $M -H 'Accept: application/json;q=0, text/plain'

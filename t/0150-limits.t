@@ -31,7 +31,7 @@ peak=$(curl -s "$(cat "$T/mock.port" | sed 's/^/http:\/\/127.0.0.1:/')/_stats" |
 check "peak concurrency at the mock: $peak, cap $CAP" test "$peak" -le $CAP
 check "... and the cap was reached, so it was the limiter that held it ($peak)" test "$peak" -ge $((CAP - 1))
 # The most requests that started in any 60 s window.
-jq -c 'select(.path | endswith(":predict"))' "$T/mock.log" > "$T/predict.log"
+jq -c 'select(.path | endswith(":generateContent"))' "$T/mock.log" > "$T/predict.log"
 most=$(jq -r .t_start "$T/predict.log" | sort -n | awk '{t[NR] = $1} END {
 	j = 1; m = 0
 	for (i = 1; i <= NR; i++) { while (t[i] - t[j] >= 60) j++; if (i - j + 1 > m) m = i - j + 1 }

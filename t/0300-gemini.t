@@ -1,10 +1,12 @@
 #!/bin/sh
 # provider = gemini through nginx, the FastCGI responder and the worker,
 # against the mock's generateContent: the request on the wire, pictures of
-# a photograph's size, and each answer without a picture read right.
+# a photograph's size in the default model's format (Gemini 3 models
+# answer image/jpeg), and each answer without a picture read right.
 . "$(dirname "$0")/lib.sh"
 
-start_stack "provider = gemini" "retry_base = 100" "retry_cap = 400"
+MOCK_ARGS="--realistic --format model" start_stack "provider = gemini" "retry_base = 100" \
+    "retry_cap = 400"
 make_case case-g 10 4
 post_json /api/generate-case-images "$T/case-g.json"
 is "$CODE" 202 "generate answers 202"
@@ -16,17 +18,18 @@ is "$(json '.evidenceImages | length'),$(json '.locationImages | length')" 10,4 
 url=$(json '.evidenceImages["ev-0"]')
 curl -s -o "$T/ev-0.jpg" "$BASE$url"
 is "$(identify -format '%m %w %h' "$T/ev-0.jpg" 2>/dev/null)" "JPEG 512 512" \
-    "a 1024x1024 PNG answer becomes a 512x512 JPEG"
+    "a 1024x1024 JPEG answer becomes a 512x512 JPEG"
 
 L=$T/mock.log
-is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/gemini-2.5-flash-image:generateContent" \
-    "the default model, gemini-2.5-flash-image, at its generateContent route"
+is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/gemini-nano-banana-2.1:generateContent" \
+    "the default model, gemini-nano-banana-2.1, at its generateContent route"
 is "$(jq -r '.headers["x-goog-api-key"]' "$L" | sort -u)" "$API_KEY" \
     "the key travels in x-goog-api-key"
 is "$(jq -r .query "$L" | sort -u)" "" "the key never travels in the URL"
 is "$(jq -c '.body.generationConfig' "$L" | sort -u)" \
-    '{"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:1","imageSize":"1K"}}' \
-    "generationConfig asks for one 1:1 image of 1K"
+    '{"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"1:1"}}' \
+    "generationConfig asks for one 1:1 image, no imageSize: the model's own"
+is "$(jq -c .body.store "$L" | sort -u)" false "store is false: Google keeps no copy"
 is "$(jq -c '.body.contents[0] | [.role, (.parts | length)]' "$L" | sort -u)" '["user",1]' \
     "one user turn with one text part"
 check "the prompt is the evidence template with the item" \
@@ -41,7 +44,8 @@ check "the faulty job finishes within 60 s" wait_final case-f 60
 http GET /api/case-images/case-f
 img() { json ".images[] | select(.id == \"$1\") | $2"; }
 is "$(img ev-0 '.status + " " + (.attempts|tostring) + " " + .error')" \
-    "failed 1 no image: finishReason IMAGE_SAFETY" "a safety finishReason fails the image at once"
+    "failed 1 no image: finishReason IMAGE_SAFETY: Unable to show the generated image: it may violate the policy (mock)." \
+    "a safety finishReason fails the image at once, with its finishMessage"
 is "$(img ev-1 '.status + " " + (.attempts|tostring) + " " + .error')" \
     "failed 1 prompt blocked: PROHIBITED_CONTENT" "a blocked prompt fails the image at once"
 is "$(img ev-2 '.status + " " + (.attempts|tostring)')" "failed 1" \
@@ -72,9 +76,9 @@ post_json /api/generate-case-images "$T/case-default.json"
 wait_final case-default 30
 http GET /api/case-images/case-default
 is "$(json '.status + " " + ([.images[] | .provider + "/" + .model] | unique | join(","))')" \
-    "completed gemini/gemini-2.5-flash-image" \
+    "completed gemini/gemini-nano-banana-2.1" \
     "with no provider configured, pictures come through generateContent"
-is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/gemini-2.5-flash-image:generateContent" \
+is "$(jq -r .path "$L" | sort -u)" "/v1beta/models/gemini-nano-banana-2.1:generateContent" \
     "... and nothing else is asked"
 
 done_testing

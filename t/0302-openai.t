@@ -23,8 +23,8 @@ is "$(jq -r '.headers.authorization' "$L" | sort -u)" "Bearer $API_KEY" \
     "the key travels as a bearer token"
 is "$(jq -r '.headers["x-goog-api-key"]' "$L" | sort -u)" null "and in no Google header"
 is "$(jq -c '.body | del(.prompt)' "$L" | sort -u)" \
-    '{"model":"gpt-image-1","n":1,"size":"1024x1024","quality":"medium","output_format":"jpeg"}' \
-    "gpt-image-1, one 1024x1024 JPEG of medium quality"
+    '{"model":"gpt-image-2.6-sunburst","n":1,"size":"1024x1024","quality":"medium","output_format":"jpeg"}' \
+    "gpt-image-2.6-sunburst, one 1024x1024 JPEG of medium quality"
 
 : > "$L"
 make_case case-of 4 1 "" ev-0=moderation ev-1=429x1 ev-2=503x1 ev-3=closex1
@@ -52,10 +52,10 @@ post_json /api/generate-case-images "$T/case-404.json"
 wait_final case-404 60
 ms=$(job_ms case-404)
 http GET /api/case-images/case-404
-is "$(json .status)" failed "an unknown model fails the job"
+is "$(json .status)" failed "an unknown model, the only one listed, fails the job"
 check "... at once, before any backoff ($ms ms < 15000)" test -n "$ms" -a "${ms:-x}" -lt 15000
 check "... after at most one call per image ($(wc -l < "$L") calls)" test "$(wc -l < "$L")" -le 14
-is "$(json '.images[0].error')" "HTTP 404: The model \`gpt-image-0-retired\` does not exist or you do not have access to it. (check openai_model = gpt-image-0-retired)" \
+is "$(json '.images[0].error')" "HTTP 404: The model \`gpt-image-0-retired\` does not exist or you do not have access to it. (check openai_model: gpt-image-0-retired is retired or misspelt)" \
     "... naming openai_model"
 
 export OPENAI_API_KEY=sk-wrong-key

@@ -3,7 +3,7 @@
 # gzip decoding: a small compressed body cannot grow past it.
 . "$(dirname "$0")/lib.sh"
 
-start_stack "provider = gemini" "max_answer = 4194304"
+MOCK_ARGS=--realistic start_stack "provider = gemini" "max_answer = 4194304"
 make_case case-m 2 1 "" ev-0=gzipbomb=16
 post_json /api/generate-case-images "$T/case-m.json"
 check "the job finishes within 30 s" wait_final case-m 30
@@ -18,7 +18,7 @@ is "$(img ev-1 .status),$(img loc-0 .status)" completed,completed \
     "answers of 1.75 MB under the 4 MiB limit are taken"
 
 # A plain answer over the limit: the 1.75 MB JSON of a 1024x1024 picture.
-restart_stack "provider = gemini" "max_answer = 1048576"
+MOCK_ARGS=--realistic restart_stack "provider = gemini" "max_answer = 1048576"
 make_case case-small 1 1
 post_json /api/generate-case-images "$T/case-small.json"
 wait_final case-small 30

@@ -18,7 +18,7 @@ is "$(json .status)" completed "14 placeholder pictures, with no key"
 is "$(json '[.images[] | .provider + " " + .model] | unique | join(",")')" "local placeholder" \
     "the status says the local provider made them"
 is "$(wc -l < "$T/mock.log")" 0 "no request reached any API"
-is "$("$IMAGEGEN" check)" "local: ok: offline placeholders, no key needed" \
+is "$("$IMAGEGEN" check)" "local placeholder: ok: offline placeholders, no key needed" \
     "imagegen check needs nothing for local"
 
 # Gemini without a key, then local: every image falls through at once.

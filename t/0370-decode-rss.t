@@ -34,8 +34,10 @@ def progressive_jpeg(side):
             + b"\x00" * ((side // 8) ** 2 * 3 // 8) + b"\xff\xd9")
 
 def answer(raw):
-    return json.dumps({"predictions": [{"bytesBase64Encoded": base64.b64encode(raw).decode(),
-                                        "mimeType": "image/jpeg"}]}).encode()
+    """Gemini's generateContent answer, with raw as its picture."""
+    part = {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(raw).decode()}}
+    return json.dumps({"candidates": [{"content": {"role": "model", "parts": [part]},
+                                       "finishReason": "STOP"}]}).encode()
 
 ANSWERS = {"prog8192": answer(progressive_jpeg(8192)),
            "prog2048": answer(open(sys.argv[2] + "/p2048.jpg", "rb").read()),
@@ -43,8 +45,8 @@ ANSWERS = {"prog8192": answer(progressive_jpeg(8192)),
            # 60 MB: 45 MB of random bytes after a JPEG's magic
            "big60": answer(b"\xff\xd8\xff" + os.urandom(45 * 1024 * 1024))}
 # 60 MB of JSON, 60 KB on the wire
-BOMB = gzip.compress(b'{"predictions":[{"mimeType":"image/png","bytesBase64Encoded":"'
-                     + b"A" * (60 * 1024 * 1024) + b'"}]}', 9)
+BOMB = gzip.compress(b'{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":'
+                     b'"image/png","data":"' + b"A" * (60 * 1024 * 1024) + b'"}}]}}]}', 9)
 
 class Handler(QuietHandler):
     def do_POST(self):

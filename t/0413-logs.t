@@ -13,7 +13,7 @@ L=$T/imagegen.log
 # for the next 6 s.
 now=$(($(date +%s%N) / 1000000))
 sqlite3 "$T/imagegen.db" "INSERT INTO api_calls (at, case_id, provider) VALUES
-    ($((now - 55000)), 'earlier', 'imagen'), ($((now - 55000)), 'earlier', 'imagen')"
+    ($((now - 55000)), 'earlier', 'gemini'), ($((now - 55000)), 'earlier', 'gemini')"
 make_case case-log 1 1 "$HOOK_URL"
 post_json /api/generate-case-images "$T/case-log.json"
 check "the job finishes" wait_final case-log 40
@@ -29,7 +29,7 @@ check "debug: a request's start" \
 check "debug: ... and its end, with the status and time" \
     grep -Eq "debug: serve: POST /api/generate-case-images: 202 in [0-9]+ ms" "$L"
 check "debug: the image API's answer" \
-    grep -Eq "debug: case case-log: image ev-0: the image API \\(imagen\\) answered in [0-9]+ ms: a picture" "$L"
+    grep -Eq "debug: case case-log: image ev-0: the image API \\(gemini\\) answered in [0-9]+ ms: a picture" "$L"
 check "debug: the file written" \
     grep -q "debug: case case-log: image loc-0: wrote $T/media/case-log/loc-0.jpg" "$L"
 check "debug: each webhook attempt, with its id" \

@@ -47,8 +47,9 @@ bad short-token "a token is shorter than 16 characters" "api_tokens = short"
 bad tokens-file "api_tokens_file $T/missing: No such file" "api_tokens_file = $T/missing"
 bad db-dir "database $T/nodir/imagegen.db: its directory $T/nodir: No such file" \
     "database = $T/nodir/imagegen.db"
-bad url "imagen_url: not an http or https URL" "imagen_url = ftp://example.com"
-bad provider "provider: unknown value" "provider = dall-e"
+bad url "gemini_url: not an http or https URL" "gemini_url = ftp://example.com"
+bad provider 'provider: unknown "dall-e": use gemini, openai or local' "provider = dall-e"
+bad imagen "Imagen was shut down by Google on 2026-08-17.*delete line 4 (provider)" "provider = imagen"
 
 { good; echo "api_tokens = 0123456789abcdef-token"; echo "provider = local"; } > "$T/ok.conf"
 chmod 600 "$T/ok.conf"

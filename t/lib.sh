@@ -130,6 +130,21 @@ wait_final() {	# wait_final CASEID SECONDS
 	wait_for "$2" is_final "$1"
 }
 
+# run_case ID NEVIDENCE NLOCATIONS [webhookUrl] [fault-spec...]: make_case,
+# submit it, wait (60 s at most) for its end, which is a check, and leave
+# its status in $T/body.
+run_case() {
+	rc_id=$1
+	make_case "$@"
+	post_json /api/generate-case-images "$T/$rc_id.json"
+	check "$rc_id finishes" wait_final "$rc_id" 60
+	http GET "/api/case-images/$rc_id"
+}
+
+# The status of the last body and the models that made its images:
+# "completed gemini-nano-banana-2.1".
+status_models() { json '.status + " " + ([.images[].model] | unique | join(","))'; }
+
 exited() {	# exited PID: the process is gone, or a zombie waiting for its parent
 	[ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
 }

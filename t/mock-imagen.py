@@ -1,38 +1,52 @@
 #!/usr/bin/env python3
 """Mock of the image providers' APIs over real HTTP, for imagegen's tests:
-Google's Imagen `predict` and Gemini `generateContent`, OpenAI's
-`images/generations`, and both model lists.
+Google's Gemini `generateContent` and model list, OpenAI's
+`images/generations` and model list, in the wire formats of
+shared/reference/provider-wire-formats.md (checked 2026-12-06).
 
 Usage: mock-imagen.py --port-file FILE --log FILE [--key KEY] [--latency SEC]
            [--latency-min A --latency-max B] [--seed N] [--size PX] [--image FILE]
-           [--openai-key KEY] [--down PROVIDER=STATUS]
+           [--realistic] [--format png|jpeg|model] [--openai-key KEY]
+           [--down PROVIDER=STATUS|precondition|pup|quota]
+           [--retired MODEL[=STATUS]] [--model-status MODEL=STAGE[@TIME]]
+           [--shutdown MODEL=YYYY-MM-DD]
 
 --latency-min/--latency-max: each prompt's latency is drawn, uniformly, from
 a generator seeded with --seed and the prompt: the same prompt waits the
 same time on every run. --image: every picture is this file (a photograph,
-say) instead of a pattern drawn from the prompt.
+say) instead of a pattern drawn from the prompt. --realistic: pictures of a
+real photograph's size (a 1024x1024 image of about 1.3 MB, noise under the
+pattern) instead of the small pattern. --format: Gemini's pictures as PNG
+(the default: fast), JPEG, or as each model answers (Gemini 3 models answer
+image/jpeg, 2.5 answered image/png).
 
 Listens on 127.0.0.1 (kernel-chosen port, written atomically to --port-file)
-and serves POST /v1beta/models/{model}:predict, POST
-/v1beta/models/{model}:generateContent, GET /v1beta/models, POST
-/v1/images/generations, GET /v1/models, GET /_stats, POST /_reset.
-Gemini and OpenAI answer with pictures of a real photograph's size (a
-1024x1024 PNG of about 1.3 MB; a JPEG when OpenAI's output_format asks),
-drawn from the prompt with noise. --down gemini=503 (or openai=...) makes
-every request to that provider fail with that status: an outage.
-Gemini faults: safety (finishReason IMAGE_SAFETY), blocked (promptFeedback),
-textonly, thoughts (draft images first), 404, 403, 429info=SEC (RetryInfo),
-503, close, gzipbomb=MB (a gzip body of MB decoded). OpenAI faults: moderation,
-401, 404, 429, 503, close. Imagen faults include filtered and raifirst (a
-filtered sample before the picture); Imagen also answers at Vertex AI's
-/v1/projects/P/locations/L/publishers/google/models/M:predict.
+and serves POST /v1beta/models/{model}:generateContent (and /v1/...), GET
+/v1beta/models, POST /v1/images/generations, GET /v1/models, GET /_stats,
+POST /_reset. The model lists name today's models (GEMINI_MODELS,
+OPENAI_MODELS); a text model asked for an image answers 400, an unknown or
+--retired one 404 (OpenAI: model_not_found, with --retired's STATUS).
+--model-status gives Gemini's answers for MODEL a modelStatus
+{modelStage, retirementTime, message}; --shutdown gives OpenAI's list a
+shutdown_date. --down gemini=503 (or openai=...) makes every request to that
+provider fail with that status: an outage; gemini=precondition answers 400
+FAILED_PRECONDITION (billing, region), gemini=pup finishReason
+PUP_LIMITED_DISABLED (the account is limited), openai=quota 429
+insufficient_quota.
+Gemini faults: 400 401 403 404 408 500 502 503 504 (google.rpc.Status), 429=SEC
+(Retry-After), 429info=SEC (RetryInfo), 429date=SEC (an HTTP-date), safety and
+filtered (finishReason IMAGE_SAFETY with a finishMessage), blocked
+(promptFeedback), textonly, thoughts (draft images first), empty (no
+candidates), badbase64, notimage, bomb (a decompression bomb), badjson, close,
+gzipbomb=MB (a gzip body of MB decoded), precondition, pup, continuation.
+OpenAI faults: moderation, 401, 404, 429, 503, close.
 Faults are requested from inside the prompt: [[fault:NAME]], [[fault:NAMExN]]
 (first N requests with that exact prompt only), [[fault:delay=SEC]],
 [[fault:hang=SEC]], [[fault:gate=N]] (wait, 120 s at most, until the file
 --gate's value followed by .N exists: a test holds requests until it says).
 While the file --hold names exists, no image request is answered (120 s at
 most): a test looks at a job whose requests are in flight.
-Every request is logged as one JSON line to --log.
+Every request is logged as one JSON line to --log, with the model asked.
 """
 import argparse, base64, email.utils, gzip, hashlib, json, os, random, re, select
 import socket, struct, subprocess, sys, threading, time, zlib
@@ -40,16 +54,26 @@ import socket, struct, subprocess, sys, threading, time, zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback import CLIENT_GONE, QuietHandler, serve  # noqa: E402
 
-# Imagen on the Gemini API, and on Vertex AI (imagen_endpoint).
-PREDICT_RE = re.compile(r"/v1beta/models/[A-Za-z0-9._-]+:predict|/v1/projects/[a-z0-9-]+"
-                        r"/locations/[a-z0-9-]+/publishers/google/models/[A-Za-z0-9._-]+:predict")
-GENERATE_RE = re.compile(r"/v1beta/models/([A-Za-z0-9._-]+):generateContent")
-# The models the mock knows, as the real lists name them.
-GEMINI_MODELS = {"gemini-2.5-flash-image": ["generateContent", "countTokens"],
-                 "gemini-3-pro-image-preview": ["generateContent", "countTokens"],
-                 "gemini-2.5-flash": ["generateContent", "countTokens"],
-                 "text-embedding-004": ["embedContent"]}
-OPENAI_MODELS = ["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "dall-e-3"]
+GENERATE_RE = re.compile(r"/v1(?:beta)?/models/([A-Za-z0-9._-]+):generateContent")
+GEN = ["generateContent", "countTokens", "batchGenerateContent"]
+# The models the mock knows, as Google's list names and describes them on
+# 2026-12-06 (the changelog of 2026-10-06; the deprecations page): the
+# image models and the mime type of their pictures, then text models.
+GEMINI_MODELS = {
+    "gemini-nano-banana-2.1": (GEN, "Nano Banana 2.1", "Gemini Nano Banana 2.1: efficient "
+                               "image generation and conversational image editing", "jpeg"),
+    "gemini-3.1-flash-lite-image": (GEN, "Nano Banana 2 Lite", "Gemini 3.1 Flash Lite Image:"
+                                    " fast, low-cost image generation", "jpeg"),
+    "gemini-3.1-flash-image": (GEN, "Nano Banana 2", "Gemini 3.1 Flash Image", "jpeg"),
+    "gemini-3-pro-image": (GEN, "Nano Banana Pro", "Gemini 3 Pro Image", "jpeg"),
+    "gemini-3.8-flash": (GEN, "Gemini 3.8 Flash", "Our most intelligent Flash model for "
+                         "agentic and coding tasks", None),
+    "gemini-embedding-2": (["embedContent"], "Gemini Embedding 2", "Embeddings", None),
+}
+# OpenAI's Images API models (SDK 7.60, the deprecations page), then a text model.
+OPENAI_MODELS = ["gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst",
+                 "gpt-image-2.5-flare", "gpt-6.1-sol"]
+OPENAI_IMAGE_MODELS = [m for m in OPENAI_MODELS if m.startswith("gpt-image-")]
 # Lazy name so "500x3" parses as name "500", count 3 (no fault name ends in x<digits>).
 FAULT_RE = re.compile(r"\[\[fault:([A-Za-z0-9_]+?)"      # name
                       r"(?:=([0-9]+(?:\.[0-9]*)?))?"      # =SEC argument
@@ -58,7 +82,7 @@ FAULTS = {"400", "401", "403", "408", "429", "429date", "500", "502", "503", "50
           "hang", "delay", "gate", "badbase64",
           "notimage", "empty", "filtered", "badjson", "close", "bomb",
           "404", "safety", "blocked", "textonly", "thoughts", "429info", "moderation",
-          "gzipbomb", "raifirst"}
+          "gzipbomb", "precondition", "pup", "continuation"}
 ERR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RESOURCE_EXHAUSTED",
               408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -68,7 +92,7 @@ LOCK = threading.Lock()          # guards STATS, FAULT_COUNTS
 LOG_LOCK = threading.Lock()
 STATS = {"requests": 0, "inflight": 0, "peak_inflight": 0}
 FAULT_COUNTS = {}                # prompt string -> requests seen carrying a marker
-PNG_CACHE = {}                   # (prompt, sample index) -> base64 PNG
+PNG_CACHE = {}                   # (prompt, format) -> base64 of the pattern
 IMAGE_BODY = {}                  # sample count -> whole answer, for --image
 BIG_CACHE = {}                   # (prompt, format) -> base64 of a realistic picture
 NOISE = None                     # shared by the realistic pictures, made once
@@ -121,11 +145,17 @@ def bomb_png(side=30000):
     return png_from_rows(b"\0" * (3 * side + 1) * 16, side, 9)
 
 
-def png_b64(prompt, index):
-    key = (prompt, index)
+def to_jpeg(png):
+    return subprocess.run(["convert", "png:-", "-quality", "90", "jpeg:-"],
+                          input=png, stdout=subprocess.PIPE, check=True).stdout
+
+
+def pattern_b64(prompt, fmt="png"):
+    """The prompt's pattern at --size, as PNG or JPEG, made once per prompt."""
+    key = (prompt, fmt)
     if key not in PNG_CACHE:     # a racing duplicate computation is harmless
-        seed = prompt if index == 0 else "%s#%d" % (prompt, index)
-        PNG_CACHE[key] = base64.b64encode(make_png(seed, ARGS.size)).decode()
+        data = make_png(prompt, ARGS.size)
+        PNG_CACHE[key] = base64.b64encode(to_jpeg(data) if fmt == "jpeg" else data).decode()
     return PNG_CACHE[key]
 
 
@@ -155,16 +185,14 @@ def realistic_b64(prompt, fmt="png"):
     if key not in BIG_CACHE:     # a racing duplicate computation is harmless
         data = realistic_png(prompt)
         if fmt == "jpeg":
-            data = subprocess.run(["convert", "png:-", "-quality", "90", "jpeg:-"],
-                                  input=data, stdout=subprocess.PIPE, check=True).stdout
+            data = to_jpeg(data)
         BIG_CACHE[key] = base64.b64encode(data).decode()
     return BIG_CACHE[key]
 
 
 def body_prompt(body):
-    """The prompt in any of the three wire formats (Imagen, Gemini, OpenAI), or ""."""
-    for path in (("instances", 0, "prompt"), ("contents", 0, "parts", 0, "text"),
-                 ("prompt",)):
+    """The prompt in either wire format (Gemini, OpenAI), or ""."""
+    for path in (("contents", 0, "parts", 0, "text"), ("prompt",)):
         v = body
         try:
             for k in path:
@@ -192,16 +220,6 @@ def image_file_b64():
         with open(ARGS.image, "rb") as f:
             IMAGE_BODY["b64"] = base64.b64encode(f.read()).decode()
     return IMAGE_BODY["b64"]
-
-
-def image_answer(count):
-    """The --image answer, encoded once: the mock must not be the bottleneck."""
-    if count not in IMAGE_BODY:
-        b64 = image_file_b64()
-        mime = "image/jpeg" if ARGS.image.endswith((".jpg", ".jpeg")) else "image/png"
-        IMAGE_BODY[count] = json.dumps({"predictions": [
-            {"bytesBase64Encoded": b64, "mimeType": mime}] * count}).encode()
-    return IMAGE_BODY[count]
 
 
 class Encoded:
@@ -236,23 +254,18 @@ def dumps(body):
     return text
 
 
-def validate(body):
-    """Return (prompt, sample_count) or raise ValueError with a message."""
-    if not isinstance(body, dict):
-        raise ValueError("request body must be a JSON object")
-    inst = body.get("instances")
-    if not isinstance(inst, list) or not inst or not isinstance(inst[0], dict):
-        raise ValueError("'instances' must be a non-empty array of objects")
-    prompt = inst[0].get("prompt")
-    if not isinstance(prompt, str):
-        raise ValueError("instances[0].prompt must be a string")
-    params = body.get("parameters", {})
-    if not isinstance(params, dict):
-        raise ValueError("'parameters' must be an object")
-    n = params.get("sampleCount", 1)
-    # Honour sampleCount like the real API; anything odd falls back to 1.
-    n = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4 else 1
-    return prompt, n
+def picture(prompt, fmt):
+    """(mime type, base64 as JSON) of the prompt's picture in fmt, png or jpeg."""
+    if ARGS.image:
+        mime = "image/jpeg" if ARGS.image.endswith((".jpg", ".jpeg")) else "image/png"
+        return mime, image_b64_json()
+    if ARGS.realistic:
+        return "image/" + fmt, realistic_b64(prompt, fmt)
+    return "image/" + fmt, pattern_b64(prompt, fmt)
+
+
+def gemini_format(model):
+    return GEMINI_MODELS[model][3] if ARGS.format == "model" else ARGS.format
 
 
 class Handler(QuietHandler):
@@ -308,6 +321,7 @@ class Handler(QuietHandler):
         self.rec = rec = {
             "t_start": time.time(), "t_end": None, "method": self.command, "path": path,
             "query": query, "headers": {}, "body": None, "raw_len": 0, "prompt": None,
+            "model": None,
             "fault": None, "status": None, "inflight_at_start": None, "latency": None,
             "client_gone": False}
         for k, v in self.headers.items():
@@ -343,14 +357,13 @@ class Handler(QuietHandler):
                     return self.send_error_json(405, "use GET", [("Allow", "GET")])
                 return self.model_list(path, query)
             gen = GENERATE_RE.fullmatch(path)
-            if not (PREDICT_RE.fullmatch(path) or gen or path == "/v1/images/generations"):
+            if not (gen or path == "/v1/images/generations"):
                 return self.send_error_json(404, "no such route: %s" % path)
             if self.command != "POST":
                 return self.send_error_json(405, "method %s not allowed" % self.command,
                                             [("Allow", "POST")])
             self.counted(rec, lambda: self.gemini(rec, query, gen.group(1)) if gen
-                         else self.openai(rec) if path.startswith("/v1/images")
-                         else self.predict_inner(rec, query))
+                         else self.openai(rec))
         except CLIENT_GONE:
             rec["client_gone"] = True
         finally:
@@ -418,15 +431,17 @@ class Handler(QuietHandler):
                 return self.openai_error(401, "Incorrect API key provided.",
                                          "invalid_request_error", "invalid_api_key")
             return self.send(200, {"object": "list", "data": [
-                {"id": m, "object": "model", "created": 1700000000, "owned_by": "system"}
-                for m in OPENAI_MODELS]})
+                {"id": m, "object": "model", "created": 1700000000, "owned_by": "system",
+                 "shutdown_date": ARGS.shutdown.get(m)}
+                for m in OPENAI_MODELS if m not in ARGS.retired]})
         if "key=" in query:
             return self.send_error_json(400, "API key must not be passed in the URL")
         if self.headers.get("x-goog-api-key") != ARGS.key:
             return self.bad_google_key()
         return self.send(200, {"models": [
-            {"name": "models/" + m, "displayName": m, "supportedGenerationMethods": g}
-            for m, g in GEMINI_MODELS.items()]})
+            {"name": "models/" + m, "version": "001", "displayName": g[1],
+             "description": g[2], "supportedGenerationMethods": g[0]}
+            for m, g in GEMINI_MODELS.items() if m not in ARGS.retired]})
 
     def bad_google_key(self):
         """What the Gemini API says to a wrong key: a 400, not a 401."""
@@ -436,80 +451,158 @@ class Handler(QuietHandler):
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}})
 
+    def gemini_request(self, rec, model):
+        """The prompt of a well-formed request for a live image model, or None
+        when an error was answered (the model, the modality, the size)."""
+        body = rec["body"]
+        try:
+            prompt = body["contents"][0]["parts"][0]["text"]
+            gen = body.get("generationConfig", {})
+            modes = gen.get("responseModalities", [])
+            size = gen.get("imageConfig", {}).get("imageSize", "1K")
+            if not isinstance(prompt, str) or not isinstance(body.get("store", False), bool):
+                raise TypeError
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return self.send_error_json(400, "Invalid JSON payload received.")
+        rec["prompt"] = prompt
+        if model not in GEMINI_MODELS or model in ARGS.retired:
+            return self.send_error_json(404, "models/%s is not found for API version "
+                                        "v1beta, or is not supported for generateContent."
+                                        % model)
+        if size not in ("512", "1K", "2K", "4K") or \
+                (size == "512" and model == "gemini-nano-banana-2.1"):
+            return self.send_error_json(400, "imageSize %r is not supported" % size)
+        if "IMAGE" in modes and GEMINI_MODELS[model][3] is None:
+            return self.send_error_json(400, "Model does not support the requested "
+                                        "response modalities: image")
+        return prompt
+
+    def google_fault(self, fault, arg):
+        """Answer a fault that is an error of the API; False when it is not one."""
+        if fault in ("400", "401", "403", "404", "408", "500", "502", "503", "504"):
+            return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
+        if fault == "429":      # [[fault:429=SEC]]: Retry-After in seconds (default 1)
+            return self.send_error_json(429, "Quota exceeded (mock)",
+                                        [("Retry-After", str(int(float(arg or 1))))])
+        if fault == "429date":  # [[fault:429date=SEC]]: Retry-After as an HTTP-date
+            when = email.utils.formatdate(time.time() + float(arg or 2), usegmt=True)
+            return self.send_error_json(429, "Quota exceeded (mock)", [("Retry-After", when)])
+        if fault == "429info":  # [[fault:429info=SEC]]: google.rpc.RetryInfo
+            return self.send(429, {"error": {
+                "code": 429, "message": "You exceeded your current quota (mock).",
+                "status": "RESOURCE_EXHAUSTED", "details": [{
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": "%ss" % (arg or "1")}]}})
+        if fault == "precondition":
+            return self.send(400, {"error": {
+                "code": 400, "message": "User location is not supported for the API use.",
+                "status": "FAILED_PRECONDITION"}})
+        return False
+
+    def held_back(self, rec, fault, arg, prompt):
+        """The delays a fault asks for; False when the client hung up meanwhile."""
+        if fault in ("hang", "delay"):
+            return self.wait(float(arg) if arg else (600.0 if fault == "hang" else 1.0))
+        if fault == "gate":
+            path, end = "%s.%d" % (ARGS.gate, int(float(arg or 0))), time.monotonic() + 120
+            while not os.path.exists(path) and time.monotonic() < end:
+                if not self.wait(0.05):
+                    return False
+        return True
+
+    def gemini_parts(self, fault, prompt, model):
+        """(finishReason, parts, finishMessage) of an answer with a picture, or the fault's."""
+        mime, data = picture(prompt, gemini_format(model))
+        pic = {"inlineData": {"mimeType": mime, "data": data}}
+        junk = None
+        if fault == "badbase64":
+            junk = "!!!not base64###"
+        elif fault == "notimage":
+            junk = base64.b64encode(b"hello, this is not an image" * 50).decode()
+        elif fault == "bomb":
+            junk = base64.b64encode(bomb_png()).decode()
+        if junk is not None:
+            return "STOP", [{"inlineData": {"mimeType": "image/png", "data": junk}}], None
+        if fault in ("safety", "filtered"):
+            return "IMAGE_SAFETY", [], "Unable to show the generated image: it may violate " \
+                "the policy (mock)."
+        if fault in ("pup", "continuation"):
+            return {"pup": "PUP_LIMITED_DISABLED", "continuation": "CONTINUATION"}[fault], [], None
+        if fault == "textonly":
+            # Long, and not ASCII: a cut must fall between characters.
+            return "STOP", [{"text": "Désolé — je ne peux pas dessiner « ça ». " * 12}], None
+        if fault == "thoughts":
+            # Drafts that are no picture at all: taking one fails the image.
+            draft = base64.b64encode(b"a draft, not the picture").decode()
+            return "STOP", [{"text": "Planning the composition.", "thought": True},
+                            {"inlineData": {"mimeType": "image/png", "data": draft},
+                             "thought": True},
+                            {"inlineData": {"mimeType": "image/png", "data": draft},
+                             "thought": True},
+                            {"text": "Here is the picture."}, pic], None
+        return "STOP", [pic], None
+
+    def gemini_down(self, down):
+        if down == "precondition":
+            return self.google_fault("precondition", None)
+        if down == "pup":
+            return self.send(200, {"candidates": [{"content": {"role": "model", "parts": []},
+                                                   "finishReason": "PUP_LIMITED_DISABLED"}]})
+        return self.send_error_json(int(down), "The model is overloaded. Please try again "
+                                    "later." if down == "503" else "mock-imagen: down")
+
     def gemini(self, rec, query, model):
+        rec["model"] = model
         if not self.wait(rec["latency"]):
             return self.gone(rec)
         if "key=" in query:
             return self.send_error_json(400, "API key must not be passed in the URL")
         if ARGS.key is not None and self.headers.get("x-goog-api-key") != ARGS.key:
             return self.bad_google_key()
-        body = rec["body"]
-        try:
-            prompt = body["contents"][0]["parts"][0]["text"]
-            modes = body.get("generationConfig", {}).get("responseModalities", [])
-            size = body["generationConfig"].get("imageConfig", {}).get("imageSize", "1K")
-            if not isinstance(prompt, str):
-                raise TypeError
-        except (KeyError, IndexError, TypeError, AttributeError):
-            return self.send_error_json(400, "Invalid JSON payload received.")
-        rec["prompt"] = prompt
-        if model not in GEMINI_MODELS:
-            return self.send_error_json(404, "models/%s is not found for API version "
-                                        "v1beta, or is not supported for generateContent."
-                                        % model)
-        if size not in ("512", "1K", "2K", "4K"):
-            return self.send_error_json(400, "imageSize %r is not supported" % size)
-        if "IMAGE" in modes and "image" not in model:
-            return self.send_error_json(400, "Model does not support the requested "
-                                        "response modalities: image")
+        prompt = self.gemini_request(rec, model)
+        if prompt is None:
+            return
         fault = self.take_fault(rec, prompt)
         if fault is False:
             return
         fault, arg = fault
-        down = ARGS.down.get("gemini")
-        if down:
-            return self.send_error_json(down, "The model is overloaded. Please try again "
-                                        "later." if down == 503 else "mock-imagen: down")
-        if fault in ("400", "403", "404", "500", "502", "503", "504"):
-            return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
-        if fault in ("429", "429info"):
-            return self.send(429, {"error": {
-                "code": 429, "message": "You exceeded your current quota (mock).",
-                "status": "RESOURCE_EXHAUSTED", "details": [{
-                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": "%ss" % (arg or "1")}]}})
-        if fault in ("hang", "delay"):
-            if not self.wait(float(arg) if arg else (600.0 if fault == "hang" else 1.0)):
-                return self.gone(rec)
-        usage = {"promptTokenCount": len(prompt.split()) + 5,
-                 "candidatesTokenCount": 1290, "totalTokenCount": len(prompt.split()) + 1295}
-        picture = {"inlineData": {"mimeType": "image/png", "data": image_b64_json()
-                                  if ARGS.image else realistic_b64(prompt)}}
-        finish, parts = "STOP", [picture]
-        if fault == "safety":
-            finish, parts = "IMAGE_SAFETY", []
-        elif fault == "blocked":
+        if ARGS.down.get("gemini"):
+            return self.gemini_down(ARGS.down["gemini"])
+        if self.google_fault(fault, arg) is not False:
+            return
+        if not self.held_back(rec, fault, arg, prompt):
+            return self.gone(rec)
+        if fault == "blocked":
             return self.send(200, {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-                                   "usageMetadata": usage})
-        elif fault == "textonly":
-            # Long, and not ASCII: a cut must fall between characters.
-            parts = [{"text": "Désolé — je ne peux pas dessiner « ça ». " * 12}]
-        elif fault == "thoughts":
-            # Drafts that are no picture at all: taking one fails the image.
-            draft = base64.b64encode(b"a draft, not the picture").decode()
-            parts = [{"text": "Planning the composition.", "thought": True},
-                     {"inlineData": {"mimeType": "image/png", "data": draft}, "thought": True},
-                     {"inlineData": {"mimeType": "image/png", "data": draft}, "thought": True},
-                     {"text": "Here is the picture."}, picture]
-        elif fault == "badjson":
+                                   "usageMetadata": {"promptTokenCount": 9}})
+        if fault == "empty":
+            return self.send(200, {"candidates": [], "usageMetadata": {"promptTokenCount": 9}})
+        if fault == "badjson":
             return self.send(200, b'{"candidates": [')
-        elif fault == "gzipbomb":     # [[fault:gzipbomb=MB]]: small on the wire, MB decoded
+        if fault == "gzipbomb":     # [[fault:gzipbomb=MB]]: small on the wire, MB decoded
             pad = b" " * int(float(arg or 8) * 1024 * 1024)
             return self.send(200, gzip.compress(b'{"candidates":[]' + pad + b'}'),
                              extra=[("Content-Encoding", "gzip")])
-        cand = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
-        self.send(200, {"candidates": [cand], "usageMetadata": usage, "modelVersion": model},
-                  cut=(fault == "close"))
+        finish, parts, message = self.gemini_parts(fault, prompt, model)
+        cand = {"content": {"role": "model", "parts": parts}, "finishReason": finish,
+                "index": 0}
+        if message:
+            cand["finishMessage"] = message
+        self.send(200, self.gemini_answer(rec, prompt, model, cand), cut=(fault == "close"))
+
+    def gemini_answer(self, rec, prompt, model, cand):
+        gen = rec["body"].get("generationConfig", {})
+        thoughts = 250 if gen.get("thinkingConfig") else 0
+        usage = {"promptTokenCount": len(prompt.split()) + 5, "candidatesTokenCount": 1120,
+                 "totalTokenCount": len(prompt.split()) + 1125 + thoughts}
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        answer = {"candidates": [cand], "usageMetadata": usage, "modelVersion": model,
+                  "responseId": "mock-%d" % rec["t_start"]}
+        status = ARGS.model_status.get(model)
+        if status:
+            answer["modelStatus"] = status
+        return answer
 
     def openai_error(self, status, message, kind, code, extra=()):
         return self.send(status, {"error": {"message": message, "type": kind, "param": None,
@@ -527,11 +620,11 @@ class Handler(QuietHandler):
             return self.openai_error(400, "'prompt' is required", "invalid_request_error",
                                      "missing_required_parameter")
         prompt = rec["prompt"] = body["prompt"]
-        model = body.get("model", "dall-e-2")
-        if model not in OPENAI_MODELS:
-            return self.openai_error(404, "The model `%s` does not exist or you do not have "
-                                     "access to it." % model, "invalid_request_error",
-                                     "model_not_found")
+        model = rec["model"] = body.get("model", "dall-e-2")
+        if model not in OPENAI_IMAGE_MODELS or model in ARGS.retired:
+            return self.openai_error(ARGS.retired.get(model) or 404, "The model `%s` does "
+                                     "not exist or you do not have access to it." % model,
+                                     "invalid_request_error", "model_not_found")
         if body.get("size", "auto") not in ("1024x1024", "1536x1024", "1024x1536", "auto") \
                 or body.get("quality", "auto") not in ("low", "medium", "high", "auto") \
                 or body.get("output_format", "png") not in ("png", "jpeg", "webp") \
@@ -542,8 +635,12 @@ class Handler(QuietHandler):
         if fault is False:
             return
         fault, arg = fault
-        down = ARGS.down.get("openai") or (int(fault) if fault in ("401", "404", "503")
-                                           else None)
+        down = ARGS.down.get("openai")
+        if down == "quota":
+            return self.openai_error(429, "You exceeded your current quota, please check "
+                                     "your plan and billing details.", "insufficient_quota",
+                                     "insufficient_quota")
+        down = int(down) if down else (int(fault) if fault in ("401", "404", "503") else None)
         if down:
             return self.openai_error(down, "mock-imagen injected fault %d" % down,
                                      "server_error", None)
@@ -554,74 +651,24 @@ class Handler(QuietHandler):
         if fault == "moderation":
             return self.openai_error(400, "Your request was rejected by the safety system.",
                                      "image_generation_user_error", "moderation_blocked")
+        if not self.held_back(rec, fault, arg, prompt):
+            return self.gone(rec)
         fmt = "jpeg" if body.get("output_format") == "jpeg" else "png"
-        self.send(200, {"created": int(time.time()), "data": [{"b64_json": image_b64_json()
-                                                               if ARGS.image else
-                                                               realistic_b64(prompt, fmt)}], "usage": {"input_tokens": len(prompt.split()) + 5,
-                                      "output_tokens": 1056,
-                                      "total_tokens": len(prompt.split()) + 1061}},
+        self.send(200, {"created": int(time.time()), "data": [{"b64_json": picture(prompt,
+                                                                                   fmt)[1]}],
+                        "usage": {"input_tokens": len(prompt.split()) + 5,
+                                  "output_tokens": 1056,
+                                  "total_tokens": len(prompt.split()) + 1061}},
                   cut=(fault == "close"))
 
-    def predict_inner(self, rec, query):
-        if not self.wait(rec["latency"]):
-            return self.gone(rec)
-        if "key=" in query:
-            return self.send_error_json(400, "API key must not be passed in the URL")
-        if ARGS.key is not None and self.headers.get("x-goog-api-key") != ARGS.key:
-            return self.send_error_json(403, "API key not valid")
-        try:
-            if rec["body"] is None and rec["raw_len"]:
-                raise ValueError("Invalid JSON payload received")
-            prompt, count = validate(rec["body"])
-        except ValueError as e:
-            return self.send_error_json(400, str(e))
-        rec["prompt"] = prompt
-        fault = self.take_fault(rec, prompt)
-        if fault is False:
-            return
-        fault, arg = fault
 
-        if fault in ("400", "401", "403", "404", "408", "500", "502", "503", "504"):
-            return self.send_error_json(int(fault), "mock-imagen injected fault %s" % fault)
-        if fault == "429":      # [[fault:429=SEC]]: Retry-After in seconds (default 1)
-            return self.send_error_json(429, "Quota exceeded (mock)",
-                                        [("Retry-After", str(int(float(arg or 1))))])
-        if fault == "429date":  # [[fault:429date=SEC]]: Retry-After as an HTTP-date
-            when = email.utils.formatdate(time.time() + float(arg or 2), usegmt=True)
-            return self.send_error_json(429, "Quota exceeded (mock)", [("Retry-After", when)])
-        if fault in ("hang", "delay"):
-            secs = float(arg) if arg else (600.0 if fault == "hang" else 1.0)
-            if not self.wait(secs):
-                return self.gone(rec)
-        if fault == "gate":
-            path, end = "%s.%d" % (ARGS.gate, int(float(arg or 0))), time.monotonic() + 120
-            while not os.path.exists(path) and time.monotonic() < end:
-                if not self.wait(0.05):
-                    return self.gone(rec)
-        if fault == "badbase64":
-            preds = [{"bytesBase64Encoded": "!!!not base64###", "mimeType": "image/png"}]
-        elif fault == "bomb":
-            preds = [{"bytesBase64Encoded": base64.b64encode(bomb_png()).decode(),
-                      "mimeType": "image/png"}]
-        elif fault == "notimage":
-            junk = base64.b64encode(b"hello, this is not an image" * 50).decode()
-            preds = [{"bytesBase64Encoded": junk, "mimeType": "image/png"}]
-        elif fault == "empty":
-            preds = []
-        elif fault == "filtered":
-            preds = [{"raiFilteredReason": "Blocked by safety filter"}]
-        elif fault == "raifirst":    # with includeRaiReason, a filtered sample comes first
-            preds = [{"raiFilteredReason": "One sample was filtered"},
-                     {"bytesBase64Encoded": png_b64(prompt, 0), "mimeType": "image/png"}]
-        elif fault == "badjson":
-            return self.send(200, b'{"predictions": [')
-        elif ARGS.image:
-            return self.send(200, image_answer(count))
-        else:
-            preds = [{"bytesBase64Encoded": png_b64(prompt, i), "mimeType": "image/png"}
-                     for i in range(count)]
-        self.send(200, {"predictions": preds}, cut=(fault == "close"))
-
+def model_status(text):
+    """STAGE[@TIME] as Gemini's answers give it."""
+    stage, _, when = text.partition("@")
+    status = {"modelStage": stage, "message": "This model is %s (mock)." % stage.lower()}
+    if when:
+        status["retirementTime"] = when
+    return status
 
 
 def main():
@@ -636,18 +683,32 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--image")
+    p.add_argument("--realistic", action="store_true")
+    p.add_argument("--format", choices=("png", "jpeg", "model"), default="png")
     p.add_argument("--openai-key")
     p.add_argument("--down", action="append", default=[],
-                   help="PROVIDER=STATUS: every request to it fails so")
+                   help="PROVIDER=STATUS|precondition|pup|quota: every request to it fails so")
+    p.add_argument("--retired", action="append", default=[],
+                   help="MODEL[=STATUS]: shut down: unlisted, and refused")
+    p.add_argument("--model-status", action="append", default=[],
+                   help="MODEL=STAGE[@TIME]: Gemini's modelStatus in its answers")
+    p.add_argument("--shutdown", action="append", default=[],
+                   help="MODEL=YYYY-MM-DD: its shutdown_date in OpenAI's list")
     p.add_argument("--gate", default="/nonexistent/gate")
     p.add_argument("--hold", default="/nonexistent/hold")
     ARGS = p.parse_args()
     if ARGS.openai_key is None:
         ARGS.openai_key = ARGS.key
     try:
-        ARGS.down = {k: int(v) for k, v in (d.split("=", 1) for d in ARGS.down)}
+        ARGS.down = dict(d.split("=", 1) for d in ARGS.down)
+        ARGS.shutdown = dict(d.split("=", 1) for d in ARGS.shutdown)
+        ARGS.retired = {m: int(st) if st else None for m, _, st in
+                        (r.partition("=") for r in ARGS.retired)}
+        ARGS.model_status = {m: model_status(v) for m, v in
+                             (d.split("=", 1) for d in ARGS.model_status)}
     except ValueError:
-        p.error("--down takes PROVIDER=STATUS")
+        p.error("--down, --shutdown and --model-status take NAME=VALUE; --retired "
+                "MODEL[=STATUS]")
     if (ARGS.latency_min is None) != (ARGS.latency_max is None):
         p.error("--latency-min and --latency-max go together")
     if ARGS.size < 1:

@@ -566,22 +566,28 @@ test_config(void)
 	ok(cfg.job_deadline == 300, "config: job_deadline defaults to 300");
 	ok(cfg.image_size == 512, "config: image_size defaults to 512");
 	ok(cfg.image_quality == 80, "config: image_quality defaults to 80");
-	ok(cfg.provider == PROVIDER_GEMINI, "config: provider defaults to gemini");
+	is_str(cfg.provider, "gemini", "config: provider defaults to gemini");
 	ok(cfg.image_urls == URLS_PATH, "config: image_urls defaults to path");
 	is_str(cfg.media_url, "/media/", "config: media_url defaults to /media/");
 	ok(cfg.max_items == 32 && cfg.max_name == 200 && cfg.max_description == 2000,
 	    "config: max_items 32, max_name 200, max_description 2000");
 	ok(cfg.max_body == 262144, "config: max_body defaults to 256 KiB");
 
-	ok(config_parse(&cfg, "provider", "local", err, sizeof(err)) == 0 &&
-	    cfg.provider == PROVIDER_LOCAL, "config_parse: provider = local");
+	ok(config_parse(&cfg, "provider", "local", err, sizeof(err)) == 0,
+	    "config_parse: provider = local");
 	ok(config_parse(&cfg, "image_urls", "data", err, sizeof(err)) == 0 &&
 	    cfg.image_urls == URLS_DATA, "config_parse: image_urls = data");
 	ok(config_parse(&cfg, "concurrency", "64", err, sizeof(err)) == 0 &&
 	    cfg.concurrency == 64, "config_parse: concurrency 64, the maximum");
-	ok(config_parse(&cfg, "imagen_url", "http://127.0.0.1:9", err, sizeof(err)) == 0,
-	    "config_parse: an http imagen_url");
-	is_str(cfg.imagen_url, "http://127.0.0.1:9", "config_parse: imagen_url replaced");
+	ok(config_parse(&cfg, "gemini_url", "http://127.0.0.1:9", err, sizeof(err)) == 0,
+	    "config_parse: an http gemini_url, a provider's own key");
+	ok(config_parse(&cfg, "api_key", "k1", err, sizeof(err)) == 0 &&
+	    strcmp(provider_key(&provider_gemini, &cfg), "k1") == 0,
+	    "config_parse: api_key lands in gemini's settings");
+	ok(config_parse(&cfg, "gemini_model", " m-1  m.2\tm_3 ", err, sizeof(err)) == 0 &&
+	    provider_models(&provider_gemini, &cfg)->n == 3 &&
+	    strcmp(provider_models(&provider_gemini, &cfg)->name[2], "m_3") == 0,
+	    "config_parse: gemini_model takes an ordered list of names");
 	config_free(&cfg);
 
 	config_reject("no_such_key", "1", "an unknown key");
@@ -590,8 +596,14 @@ test_config(void)
 	config_reject("concurrency", "5x", "concurrency 5x");
 	config_reject("concurrency", "", "an empty concurrency");
 	config_reject("concurrency", "99999999999999999999999", "an overflowing number");
-	config_reject("provider", "foo", "provider = foo");
-	config_reject("imagen_url", "ftp://x", "imagen_url ftp://x");
+	config_reject("gemini_url", "ftp://x", "gemini_url ftp://x");
+	config_reject("gemini_model", "", "an empty gemini_model");
+	config_reject("gemini_model", "a/../../x", "a model name with a /");
+	config_reject("gemini_model", "a b a", "a model named twice");
+	config_reject("openai_model", "1 2 3 4 5 6 7 8 9", "nine models");
+	config_reject("gemini_thinking_level", "EXTREME", "an unknown thinking level");
+	config_reject("gemini_image_size", "1k", "an image size Google does not take");
+	config_reject("imagen_model", "imagen-3.0-generate-002", "a key of the Imagen that is gone");
 	config_reject("database", "relative/imagegen.db", "a relative database path");
 	config_reject("media_dir", "media", "a relative media_dir");
 
@@ -607,8 +619,10 @@ test_config(void)
 	    "media_url = /img/\n", &cfg, path, sizeof(path), err, sizeof(err));
 	ok(rc == 0, "config_load: comments, blank lines and spaces are fine (%s)", err);
 	ok(cfg.concurrency == 7, "config_load: concurrency = 7 read");
-	ok(cfg.provider == PROVIDER_LOCAL, "config_load: provider = local read");
-	is_str(cfg.api_key, "from-file", "config_load: api_key from the file");
+	ok(provider_at(&cfg, 0) == &provider_local && provider_count(&cfg) == 1,
+	    "config_load: provider = local read");
+	is_str(provider_key(&provider_gemini, &cfg), "from-file",
+	    "config_load: api_key from the file");
 	is_str(cfg.media_url, "/img/", "config_load: media_url read");
 	is_str(cfg.path, path, "config_load: path remembered");
 	ok(cfg.request_timeout == 60, "config_load: unset keys keep their defaults");
@@ -618,9 +632,25 @@ test_config(void)
 	rc = config_from(tmpl, "api_key = from-file\n", &cfg, path, sizeof(path), err,
 	    sizeof(err));
 	ok(rc == 0, "config_load: with GEMINI_API_KEY set");
-	is_str(cfg.api_key, "from-env", "config_load: GEMINI_API_KEY overrides api_key");
+	is_str(provider_key(&provider_gemini, &cfg), "from-env",
+	    "config_load: GEMINI_API_KEY overrides api_key");
 	config_free(&cfg);
 	unsetenv("GEMINI_API_KEY");
+
+	rc = config_from(tmpl, "concurrency = 3\nprovider = imagen\n# x\nimagen_url = "
+	    "https://x.example\nimagen_model = imagen-4.0-generate-001\n", &cfg, path,
+	    sizeof(path), err, sizeof(err));
+	ok(rc == -1 && strstr(err, "Imagen was shut down by Google on 2026-08-17") != NULL,
+	    "config_load: an Imagen config says Imagen is gone (%s)", err);
+	ok(strstr(err, "delete lines 2 (provider), 4 (imagen_url), 5 (imagen_model)") != NULL,
+	    "config_load: ... and names every line to delete, in one line");
+	config_free(&cfg);
+
+	rc = config_from(tmpl, "providers = openai imagen\n", &cfg, path, sizeof(path), err,
+	    sizeof(err));
+	ok(rc == -1 && strstr(err, "delete line 1 (providers)") != NULL,
+	    "config_load: imagen in providers is refused the same way (%s)", err);
+	config_free(&cfg);
 
 	rc = config_from(tmpl, "# one\nconcurrency = 3\nbogus_key = 1\nimage_size = 256\n",
 	    &cfg, path, sizeof(path), err, sizeof(err));
@@ -701,42 +731,6 @@ got_png(struct provider_answer *a)
 }
 
 static void
-test_imagen(void)
-{
-	struct provider_answer a;
-	char body[512];
-	char *b64 = codec_base64_encode(png_bytes, sizeof(png_bytes));
-	snprintf(body, sizeof(body), "{\"predictions\":[{\"mimeType\":\"image/png\","
-	    "\"bytesBase64Encoded\":\"%s\"}]}", b64);
-	parse_with(&provider_imagen, body, &a);
-	ok(got_png(&a), "imagen: a valid prediction decodes exactly");
-	snprintf(body, sizeof(body), "{\"predictions\":[{\"raiFilteredReason\":\"x\"},"
-	    "{\"bytesBase64Encoded\":\"%s\"}]}", b64);
-	parse_with(&provider_imagen, body, &a);
-	ok(got_png(&a), "imagen: the first prediction with bytes, after a filtered one");
-	free(b64);
-
-	static const struct { const char *body, *want, *what; enum provider_verdict v; } bad[] = {
-		{ "{\"predictions\":[]}", "empty", "empty predictions", PV_FAILED },
-		{ "{}", "empty", "no predictions", PV_FAILED },
-		{ "{\"predictions\":[{\"raiFilteredReason\":\"unsafe content\"}]}", "filtered",
-		  "a filtered image", PV_REFUSED },
-		{ "{\"predictions\":[{\"bytesBase64Encoded\":\"!!!not base64!!!\"}]}", "base64",
-		  "invalid base64", PV_FAILED },
-		{ "{\"predictions\":[{\"mimeType\":\"image/png\"}]}", "bytesBase64Encoded",
-		  "a prediction without bytes", PV_FAILED },
-		{ "<html>502 Bad Gateway</html>", "JSON", "a body that is not JSON", PV_FAILED },
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		enum provider_verdict v = parse_with(&provider_imagen, bad[i].body, &a);
-		ok(v == bad[i].v, "imagen: %s has verdict %d (%d)", bad[i].what, bad[i].v, v);
-		ok(strstr(a.err, bad[i].want) != NULL, "imagen: %s says \"%s\" (%s)",
-		    bad[i].what, bad[i].want, a.err);
-		free(a.img);
-	}
-}
-
-static void
 test_gemini(void)
 {
 	struct provider_answer a;
@@ -752,6 +746,18 @@ test_gemini(void)
 	ok(a.prompt_tokens == 12 && a.output_tokens == 1290,
 	    "gemini: usageMetadata's token counts are kept");
 	ok(got_png(&a), "gemini: the last image that is not a thought, inline_data spelling");
+	snprintf(body, sizeof(body), "{\"candidates\":[{\"content\":{\"parts\":["
+	    "{\"inlineData\":{\"mimeType\":\"image/jpeg\",\"data\":\"%s\"}}]}}],"
+	    "\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":1120,"
+	    "\"thoughtsTokenCount\":250},\"modelStatus\":{\"modelStage\":\"DEPRECATED\","
+	    "\"retirementTime\":\"2026-12-16T00:00:00Z\",\"message\":\"going\"}}", b64);
+	parse_with(&provider_gemini, body, &a);
+	ok(a.output_tokens == 1370, "gemini: thinking tokens count as output (%ld)",
+	    a.output_tokens);
+	ok(strcmp(a.stage, "DEPRECATED") == 0 && a.retires_at == 1797379200000LL,
+	    "gemini: modelStatus's stage and retirementTime are kept (%s %lld)", a.stage,
+	    (long long)a.retires_at);
+	ok(got_png(&a), "gemini: an image/jpeg part is the picture as well");
 	free(b64);
 
 	static const struct { const char *body, *want, *what; enum provider_verdict v; } bad[] = {
@@ -769,6 +775,14 @@ test_gemini(void)
 		{ "{\"candidates\":[{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":"
 		  "\"image/png\",\"data\":\"!!\"}}]}}]}", "base64", "bad base64", PV_FAILED },
 		{ "{\"candidates\":[", "JSON", "a cut-off body", PV_FAILED },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"IMAGE_SAFETY\","
+		  "\"finishMessage\":\"Unable to show the generated image.\"}]}",
+		  "IMAGE_SAFETY: Unable to show the generated image.", "finishMessage", PV_REFUSED },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":"
+		  "\"PUP_LIMITED_DISABLED\"}]}", "account is limited",
+		  "an account limited or disabled", PV_ACCOUNT },
+		{ "{\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":"
+		  "\"CONTINUATION\"}]}", "CONTINUATION", "a cut-short answer", PV_RETRY },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		enum provider_verdict v = parse_with(&provider_gemini, bad[i].body, &a);
@@ -779,13 +793,52 @@ test_gemini(void)
 	}
 }
 
+/* The body and URL gemini sends, as @google/genai 3.6.1 sends them. */
+static void
+test_gemini_request(void)
+{
+	struct config cfg;
+	struct curl_slist *h = NULL;
+	char url[512], err[256], *body = NULL;
+	config_defaults(&cfg);
+	ok(provider_gemini.request(&cfg, "gemini-nano-banana-2.1", "a \"cat\"", url, sizeof(url),
+	    &h, &body) == 0, "gemini: a request is built");
+	is_str(url, "https://generativelanguage.googleapis.com/v1beta/models/"
+	    "gemini-nano-banana-2.1:generateContent", "gemini: the model in the v1beta path");
+	is_str(body, "{\"contents\":[{\"parts\":[{\"text\":\"a \\\"cat\\\"\"}],\"role\":\"user\"}],"
+	    "\"store\":false,\"generationConfig\":{\"responseModalities\":[\"IMAGE\"],"
+	    "\"imageConfig\":{\"aspectRatio\":\"1:1\"}}}",
+	    "gemini: store false by default, no imageSize, no thinkingConfig");
+	free(body);
+	curl_slist_free_all(h);
+	h = NULL;
+	ok(config_parse(&cfg, "gemini_store", "yes", err, sizeof(err)) == 0 &&
+	    config_parse(&cfg, "gemini_image_size", "2K", err, sizeof(err)) == 0 &&
+	    config_parse(&cfg, "gemini_thinking_level", "MINIMAL", err, sizeof(err)) == 0,
+	    "gemini_store, gemini_image_size and gemini_thinking_level are set");
+	provider_gemini.request(&cfg, "m", "p", url, sizeof(url), &h, &body);
+	is_str(body, "{\"contents\":[{\"parts\":[{\"text\":\"p\"}],\"role\":\"user\"}],"
+	    "\"generationConfig\":{\"responseModalities\":[\"IMAGE\"],\"thinkingConfig\":"
+	    "{\"thinkingLevel\":\"MINIMAL\"},\"imageConfig\":{\"aspectRatio\":\"1:1\","
+	    "\"imageSize\":\"2K\"}}}", "gemini: the options as the SDK sends them");
+	free(body);
+	curl_slist_free_all(h);
+	config_free(&cfg);
+	ok(provider_time("2026-12-16T00:00:00Z") == 1797379200000LL &&
+	    provider_time("2026-12-16T00:00:00.5Z") == 1797379200000LL &&
+	    provider_time("2026-12-16") == 1797379200000LL,
+	    "provider_time reads RFC 3339 and bare dates");
+	ok(provider_time("soon") == 0 && provider_time("2026-12-16T00:00:00+01:00") == 0 &&
+	    provider_time(NULL) == 0, "provider_time: anything else is 0");
+}
+
 /* error(CODE, BODY) with provider P: the verdict, a.err and a.retry_after_ms */
 static enum provider_verdict
 error_with(const struct provider *p, const struct config *cfg, long code, const char *body,
     struct provider_answer *a)
 {
 	provider_answer_init(a);
-	p->error(cfg, code, body, strlen(body), a);
+	p->error(cfg, "the-model", code, body, strlen(body), a);
 	return a->verdict;
 }
 
@@ -802,13 +855,26 @@ test_provider_errors(void)
 	    "gemini: 429 is retried after RetryInfo's 13s (%ld ms)", a.retry_after_ms);
 	error_with(&provider_gemini, &cfg, 404, "{\"error\":{\"code\":404,\"message\":"
 	    "\"models/x is not found\",\"status\":\"NOT_FOUND\"}}", &a);
-	ok(a.verdict == PV_FATAL && strstr(a.err, "gemini_model = gemini-2.5-flash-image"),
-	    "gemini: 404 fails the job and names gemini_model (%s)", a.err);
+	ok(a.verdict == PV_GONE && strstr(a.err, "check gemini_model: the-model is retired"),
+	    "gemini: 404 retires the model and names gemini_model (%s)", a.err);
 	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"code\":400,\"message\":\"API key "
 	    "not valid\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
 	    "\"reason\":\"API_KEY_INVALID\"}]}}", &a);
-	ok(a.verdict == PV_FATAL && strstr(a.err, "GEMINI_API_KEY"),
+	ok(a.verdict == PV_ACCOUNT && strstr(a.err, "GEMINI_API_KEY"),
 	    "gemini: a 400 API_KEY_INVALID fails the job and names the key (%s)", a.err);
+	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"code\":400,\"message\":\"User "
+	    "location is not supported for the API use.\",\"status\":\"FAILED_PRECONDITION\"}}",
+	    &a);
+	ok(a.verdict == PV_ACCOUNT && strstr(a.err, "billing"),
+	    "gemini: FAILED_PRECONDITION fails the job and says billing or region (%s)", a.err);
+	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"code\":400,\"message\":"
+	    "\"Model does not support the requested response modalities: image\",\"status\":"
+	    "\"INVALID_ARGUMENT\"}}", &a);
+	ok(a.verdict == PV_GONE && strstr(a.err, "makes no images"),
+	    "gemini: a text model asked for an image gives way to the next (%s)", a.err);
+	error_with(&provider_gemini, &cfg, 429, "{\"error\":{\"code\":429,\"status\":"
+	    "\"RESOURCE_EXHAUSTED\"}}", &a);
+	ok(a.verdict == PV_RETRY && a.quota, "gemini: a 429 is a quota's wait");
 	error_with(&provider_gemini, &cfg, 400, "{\"error\":{\"message\":\"bad size\"}}", &a);
 	ok(a.verdict == PV_FAILED && strcmp(a.err, "HTTP 400: bad size") == 0,
 	    "gemini: another 400 fails the image with the message (%s)", a.err);
@@ -816,8 +882,17 @@ test_provider_errors(void)
 	    "\"image_generation_user_error\",\"code\":\"moderation_blocked\"}}", &a);
 	ok(a.verdict == PV_REFUSED, "openai: moderation_blocked is a refusal (%s)", a.err);
 	error_with(&provider_openai, &cfg, 401, "{\"error\":{\"message\":\"bad key\"}}", &a);
-	ok(a.verdict == PV_FATAL && strstr(a.err, "OPENAI_API_KEY"),
+	ok(a.verdict == PV_ACCOUNT && strstr(a.err, "OPENAI_API_KEY"),
 	    "openai: 401 fails the job and names the key (%s)", a.err);
+	error_with(&provider_openai, &cfg, 400, "{\"error\":{\"message\":\"The model "
+	    "`gpt-image-1` does not exist\",\"type\":\"invalid_request_error\",\"code\":"
+	    "\"model_not_found\"}}", &a);
+	ok(a.verdict == PV_GONE && strstr(a.err, "check openai_model: the-model"),
+	    "openai: a 400 model_not_found retires the model (%s)", a.err);
+	error_with(&provider_openai, &cfg, 429, "{\"error\":{\"message\":\"no money\","
+	    "\"code\":\"insufficient_quota\"}}", &a);
+	ok(a.verdict == PV_ACCOUNT && strstr(a.err, "billing"),
+	    "openai: insufficient_quota fails the job and names the billing page (%s)", a.err);
 	error_with(&provider_openai, &cfg, 503, "not json", &a);
 	ok(a.verdict == PV_RETRY && strcmp(a.err, "HTTP 503") == 0,
 	    "openai: 503 without JSON is retried (%s)", a.err);
@@ -829,7 +904,7 @@ test_provider_config(void)
 {
 	ok(config_price("gemini:0.039 openai:0.042", "openai") == 0.042,
 	    "config_price: a provider's own price");
-	ok(config_price("gemini:0.039", "imagen") == -1, "config_price: none for another");
+	ok(config_price("gemini:0.039", "openai") == -1, "config_price: none for another");
 	ok(config_price("0.05", "openai") == 0.05, "config_price: a bare price is for all");
 	ok(config_price("", "gemini") == -1, "config_price: an empty list prices nothing");
 	ok(config_price("gemini:cheap", "gemini") == -2 && config_price("gemini:", "x") == -2 &&
@@ -839,13 +914,28 @@ test_provider_config(void)
 	ok(cfg.n_chain == 1 && provider_at(&cfg, 0) == &provider_gemini,
 	    "the default chain is gemini alone");
 	for (int i = 0; i < MAX_PROVIDERS; i++) {
-		cfg.chain[0] = i;
-		ok(strcmp(provider_at(&cfg, 0)->name, (const char *[]){ "gemini", "imagen",
-		    "openai", "local" }[i]) == 0, "the table's entry %d is the config's word", i);
+		const char *name = (const char *[]){ "gemini", "openai", "local" }[i];
+		ok(provider_named(name, strlen(name)) == provider_table(i),
+		    "the table's entry %d is named %s", i, name);
 	}
-	is_str(provider_model(&provider_gemini, &cfg), "gemini-2.5-flash-image",
-	    "provider_model reads the provider's model key");
+	is_str(provider_model(&provider_gemini, &cfg), "gemini-nano-banana-2.1",
+	    "provider_model is the first of the provider's model list");
+	is_str(provider_model(&provider_openai, &cfg), "gpt-image-2.6-sunburst",
+	    "openai's first model is gpt-image-2.6-sunburst");
 	ok(provider_key(&provider_local, &cfg) == NULL, "the local provider needs no key");
+	char err[256];
+	struct provider_stage st[MAX_STAGES];
+	ok(config_parse(&cfg, "providers", "gemini openai", err, sizeof(err)) == 0,
+	    "providers = gemini openai");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cfg.chain[1] = 1;
+	cfg.n_chain = 2;
+	int n = provider_stages(&cfg, st);
+	ok(n == 4 && st[0].p == &provider_gemini && strcmp(st[1].model,
+	    "gemini-3.1-flash-lite-image") == 0 && st[2].p == &provider_openai && st[2].first &&
+	    !st[3].first && st[3].pos == 1,
+	    "the stages: each provider's models in order, then the next provider (%d)", n);
 	config_free(&cfg);
 }
 
@@ -1551,7 +1641,7 @@ main(void)
 	config_free(&cfg);
 	test_progress();
 	test_config();
-	test_imagen();
+	test_gemini_request();
 	test_gemini();
 	test_provider_errors();
 	test_provider_text();
