@@ -23,10 +23,10 @@
 
 #define BUSY_TRIES 100		/* of 100 ms: a writer's checkpoint may hold the file a moment */
 
+/* The log's error reaches the terminal too, whatever the sink (log_echo_errors). */
 static int
 fail(const char *file, const char *what, const char *why)
 {
-	fprintf(stderr, "imagegen: backup %s: %s: %s\n", file, what, why);
 	log_error("backup %s: %s: %s", file, what, why);
 	return -1;
 }
@@ -108,7 +108,9 @@ backup_run(const struct config *cfg, const char *file)
 		unlink(tmp);
 		return -1;
 	}
-	log_info("backup: %s copied to %s (%d pages)", cfg->database, file, pages);
+	/* Said once: the log keeps it unless the log is this terminal's stderr. */
+	if (!log_is_stderr())
+		log_info("backup: %s copied to %s (%d pages)", cfg->database, file, pages);
 	printf("%s: a consistent copy of %s, %d pages\n", file, cfg->database, pages);
 	return 0;
 }

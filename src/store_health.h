@@ -4,6 +4,7 @@
 
 struct sqlite3;
 
+void store_health_expect_new(void);
 void store_health_preflight(const char *path);
 void store_health_opened(struct sqlite3 *db, const char *path);
 int  store_health_check(struct sqlite3 *db, const char *path);

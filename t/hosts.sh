@@ -32,8 +32,8 @@ plan_hosts() {
 		sed -e "s|listen 80;|listen 127.0.0.1:$p;|" \
 		    -e "s|imagegen_worker_fastcgi|imagegen_worker_fastcgi_$h|" \
 		    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/$h/imagegen.sock|" \
-		    -e "s|/usr/local/etc/imagegen.conf|$T/$h/imagegen.conf|" \
-		    "$top_srcdir/nginx/imagegen-worker.conf" >> "$T/extra.conf"
+		    -e "s|@sysconfdir@/imagegen.conf|$T/$h/imagegen.conf|" \
+		    "$top_srcdir/nginx/imagegen-worker.conf.in" >> "$T/extra.conf"
 		servers="$servers    server 127.0.0.1:$p max_fails=1 fail_timeout=${FAIL_TIMEOUT:-10s};\n"
 	done
 	awk -v s="$servers" '/server 192\.0\.2\.11/ { gsub(/\\n/, "\n", s); printf "%s", s; next }
