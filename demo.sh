@@ -9,11 +9,24 @@ top_srcdir=$(pwd)
 # After an in-tree ./configure && make, the demo uses that build: a VPATH
 # build in build/ would be refused while it is there.
 if [ -f config.status ]; then top_builddir=$top_srcdir; else top_builddir=$top_srcdir/build; fi
-T=${IMAGEGEN_DEMO_DIR:-/tmp/imagegen-demo}
+# The demo's folder: IMAGEGEN_DEMO_DIR, else one of this checkout's own,
+# so that demos of other checkouts on the host are left alone.
+T=${IMAGEGEN_DEMO_DIR:-${TMPDIR:-/tmp}/imagegen-demo-$(printf %s "$top_srcdir" | cksum | cut -d' ' -f1)}
+
+# A pid of the demo's own: its command line or its environment names $T
+# (nginx's -p, the responder's IMAGEGEN_CONFIG). A pid left in the list by
+# a demo of before a reboot may be another program's now.
+ours() {
+	{ tr '\0' '\n' < "/proc/$1/cmdline"; tr '\0' '\n' < "/proc/$1/environ"; } 2>/dev/null |
+	    grep -qF "$T/"
+}
 
 if [ "${1:-}" = stop ]; then
-	[ -f "$T/pids" ] && PIDS=$(cat "$T/pids") && . "$top_srcdir/t/stack.sh" &&
-	    PIDS=$(cat "$T/pids") && stop_stack && rm -f "$T/pids" && echo "demo stopped"
+	[ -f "$T/pids" ] || exit 0
+	. "$top_srcdir/t/stack.sh"
+	PIDS=
+	for p in $(cat "$T/pids"); do ours "$p" && PIDS="$PIDS $p"; done
+	stop_stack && rm -f "$T/pids" && echo "demo stopped ($T)"
 	exit 0
 fi
 

@@ -19,10 +19,10 @@
 #include "log.h"
 #include "store.h"
 
+/* The log's error reaches the terminal too, whatever the sink (log_echo_errors). */
 static int
 fail(const char *file, const char *what, const char *why)
 {
-	fprintf(stderr, "imagegen: backup %s: %s: %s\n", file, what, why);
 	log_error("backup %s: %s: %s", file, what, why);
 	return -1;
 }
@@ -88,12 +88,14 @@ backup_run(const struct config *cfg, const char *file)
 		unlink(tmp);
 		return -1;
 	}
-	if (store_is_uri(cfg->database)) {
-		log_info("backup: the database dumped to %s", file);
-		printf("%s: a consistent dump of the database (pg_restore reads it)\n", file);
-	} else {
-		log_info("backup: %s copied to %s (%d pages)", cfg->database, file, pages);
-		printf("%s: a consistent copy of %s, %d pages\n", file, cfg->database, pages);
-	}
+	/* Said once: the log keeps it unless the log is this terminal's stderr. */
+	char what[200];
+	if (store_is_uri(cfg->database))
+		snprintf(what, sizeof(what), "a consistent dump of the database (pg_restore reads it)");
+	else
+		snprintf(what, sizeof(what), "a consistent copy of %s, %d pages", cfg->database, pages);
+	if (!log_is_stderr())
+		log_info("backup: %s: %s", file, what);
+	printf("%s: %s\n", file, what);
 	return 0;
 }

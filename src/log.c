@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,21 +74,32 @@ open_log_file(const char *target)
 	return (log_fd = open_file(target)) < 0 ? -1 : 0;
 }
 
+/* stderr is /dev/null, as spawn-fcgi leaves it for the responder it forks. */
+static int
+stderr_is_null(void)
+{
+	struct stat err, null;
+	return fstat(STDERR_FILENO, &err) == 0 && S_ISCHR(err.st_mode) &&
+	    stat("/dev/null", &null) == 0 && err.st_rdev == null.st_rdev;
+}
+
 /*
- * A detached worker has /dev/null for stderr, so "stderr" means syslog
- * there: its messages would otherwise vanish.
+ * A detached worker has /dev/null for stderr, and so has a responder that
+ * spawn-fcgi forked: "stderr" means syslog there, or its messages would
+ * vanish.
  */
 int
 log_open(const char *target, enum log_level min, int detached)
 {
+	int quiet = detached || stderr_is_null();
 	min_level = min;
 	log_close();
 	if (target == NULL || strcmp(target, "stderr") == 0) {
-		sink = detached ? SINK_SYSLOG : SINK_STDERR;
+		sink = quiet ? SINK_SYSLOG : SINK_STDERR;
 	} else if (strcmp(target, "syslog") == 0) {
 		sink = SINK_SYSLOG;
 	} else if (open_log_file(target) != 0) {
-		sink = detached ? SINK_SYSLOG : SINK_STDERR;
+		sink = quiet ? SINK_SYSLOG : SINK_STDERR;
 		log_error("log: cannot open %s: %s", target, strerror(errno));
 		return -1;
 	} else {
@@ -106,6 +118,13 @@ log_close(void)
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = -1;
+}
+
+/* The log is this process's stderr: a command's own output need not be logged again. */
+int
+log_is_stderr(void)
+{
+	return sink == SINK_STDERR;
 }
 
 /* An operator at a terminal sees a command's errors whatever the sink. */

@@ -7,6 +7,7 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 int  log_open(const char *target, enum log_level min, int detached);
 void log_close(void);
 void log_echo_errors(int on);
+int  log_is_stderr(void);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -244,6 +244,8 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 	if (need_database(cfg, argv[0]) != 0)
 		return 1;
 	int admin = !detached && strcmp(argv[0], "run") != 0;
+	if (strcmp(argv[0], "initdb") == 0)
+		store_health_expect_new();
 	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    store_open(cfg->database) != 0 || (admin && store_check() != 0)) {

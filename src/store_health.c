@@ -33,6 +33,7 @@ static int read_only;
 static atomic_int write_fault;	/* SQLite's code of the write fault under way, 0 for none */
 
 static int store_health_write_failed(int errcode, const char *path);
+static int expect_new;		/* initdb: a missing file is the one it is to make */
 static char reason[512];	/* quick_check's first line, for the admin commands' stderr */
 
 /* Big-endian, as the WAL header has it. */
@@ -90,17 +91,28 @@ check_wal(const char *path)
 		    (long long)size);
 }
 
+/* initdb is about to open the database: that it does not exist yet is no news. */
+void
+store_health_expect_new(void)
+{
+	expect_new = 1;
+}
+
 /* Before SQLite opens path: would it create it, and is its WAL whole? */
 void
 store_health_preflight(const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) != 0 && errno == ENOENT)
-		log_warn("store: %s did not exist: creating a new, empty database; if jobs"
-		    " were recorded before, it was moved or deleted: restore it from a backup",
-		    path);
-	else
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		if (expect_new)
+			log_debug("store: %s: creating a new database", path);
+		else
+			log_warn("store: %s did not exist: creating a new, empty database; if jobs"
+			    " were recorded before, it was moved or deleted: restore it from a backup",
+			    path);
+	} else {
 		check_wal(path);
+	}
 }
 
 /* SQLite falls back to read-only when it cannot open the file for writing. */

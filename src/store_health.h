@@ -10,5 +10,6 @@ int  store_damaged(void);
 int  store_read_only(void);
 const char *store_health_reason(void);
 const char *store_health_write_fault(void);
+void store_health_expect_new(void);
 
 #endif

@@ -8,6 +8,25 @@ for page in imagegen.8 imagegen.conf.5; do
 	out=$(mandoc -Tlint -W warning "$top_srcdir/man/$page" 2>&1)
 	is "$out" "" "mandoc -Tlint finds nothing in $page"
 done
+# What man(1) prints on a terminal 80 columns wide, as lintian checks it:
+# a word too long for a line is a warning on every reading. The pages as
+# written, with the default prefix's paths (a build's own prefix may be
+# longer: make distcheck's is).
+if command -v man >/dev/null && command -v groff >/dev/null; then
+	for page in imagegen.8 imagegen.conf.5; do
+		out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z \
+		    "$top_srcdir/man/$page" 2>&1 >/dev/null)
+		is "$out" "" "man --warnings shows $page at 80 columns without a warning"
+	done
+else
+	skip 2 "no man or groff (Debian's man-db and groff-base) to render the pages"
+fi
+
+# The package's description names every provider imagegen has.
+for name in $(sed -n 's/^\t\.name = "\([a-z]*\)",$/\1/p' "$top_srcdir"/src/*.c); do
+	check "debian/control's description names the provider $name" \
+	    sh -c "sed -n '/^Description:/,\$p' '$top_srcdir/debian/control' | grep -qiw '$name'"
+done
 
 # imagegen config refuses a database whose directory is missing, as the
 # server would: this one's is $T, and the default is put back in the list.

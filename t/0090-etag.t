@@ -29,6 +29,8 @@ http GET /api/case-images/case-tag
 cp "$T/body" "$T/first"
 http GET /api/case-images/case-tag
 check "polled again, the answer (kept by the responder) is the same" cmp -s "$T/first" "$T/body"
+is "$(tail -c 1 "$T/first" | od -An -c | tr -d ' ')/$(tail -c 1 "$T/body" | od -An -c | tr -d ' ')" \
+    '\n/\n' "the answer ends in a newline, rendered and kept alike"
 
 db "UPDATE images SET last_error = 'checked by hand' WHERE item_id = 'ev-0'"
 http GET /api/case-images/case-tag -H "If-None-Match: $etag"

@@ -45,7 +45,16 @@ check "... which names FILE" grep -q 'usage: imagegen backup FILE' "$T/err"
 "$IMAGEGEN" backup "$T/no/such/dir/x.db" > "$T/out" 2> "$T/err"
 is "$?" 1 "backup into a missing directory exits 1"
 check "... with the reason" grep -q "imagegen: backup $T/no/such/dir/x.db: create:" "$T/err"
+is "$(wc -l < "$T/err")" 1 "... said once"
 is "$(ls "$T" | grep -c 'tmp-')" 0 "no temporary copy is left"
+# With the log on the terminal's stderr too, a backup says its result once.
+sed -e 's|^log = .*|log = stderr|' -e 's|^log_level = .*|log_level = info|' \
+    "$T/imagegen.conf" > "$T/stderr.conf" && chmod 600 "$T/stderr.conf"
+"$IMAGEGEN" -c "$T/stderr.conf" backup "$T/once.db" > "$T/out" 2>&1
+is "$?/$(wc -l < "$T/out")" "0/1" "with log = stderr, backup prints one line"
+sed 's/^/# /' "$T/out"
+"$IMAGEGEN" -c "$T/stderr.conf" backup "$T/no/such/dir/x.db" > "$T/out" 2>&1
+is "$?/$(wc -l < "$T/out")" "1/1" "... and one for a failure"
 is "$(stat -c %a "$T/last.db")" 600 "a backup is readable by its owner only"
 
 done_testing

@@ -88,6 +88,15 @@ is "$rc/${err#* error: }" "1/store: $T/fresh.db: no schema: run imagegen initdb"
 err=$("$IMAGEGEN" -c "$T/fresh.conf" jobs 2>&1); rc=$?
 is "$rc" 0 "... and after initdb, jobs works"
 
+# initdb on a new path, as every fresh install runs it: it makes the
+# database and says so, with no warning that one was lost.
+printf 'database = %s/new.db\nlog = stderr\nlog_level = debug\n' "$T" > "$T/new.conf"
+"$IMAGEGEN" -c "$T/new.conf" initdb > "$T/out" 2> "$T/err"; rc=$?
+is "$rc/$(cat "$T/out")" "0/$T/new.db: schema version $(ls "$top_srcdir"/sql/[0-9]*.sql | wc -l)" \
+    "initdb on a new path makes the database"
+is "$(grep -c 'warn\|error\|backup' "$T/err")" 0 "... and warns of nothing (no \"restore it from a backup\")"
+sed 's/^/# /' "$T/err" | grep -i 'warn\|error\|backup'
+
 # log = FILE: the error is in the file and on the terminal.
 printf 'database = %s/fresh.db\nlog = %s/cli.log\n' "$T" "$T" > "$T/file.conf"
 err=$("$IMAGEGEN" -c "$T/file.conf" run no-such-case 2>&1); rc=$?

@@ -1,13 +1,16 @@
 #!/bin/sh
 # The Debian package under systemd as PID 1, in a booted Debian 12
 # container (systemd-nspawn -b, its own network namespace, so Debian's
-# nginx has port 80 to itself): apt-get install ./imagegen_*.deb and the
-# README's edit, nothing started by hand, give a service that answers
+# nginx has port 80 to itself): the README's steps, word for word
+# (apt-get install ./imagegen_*.deb, the edit, the site enabled, nginx
+# reloaded), nothing started by hand, give a service that answers
 # through the system nginx; after the container reboots, the socket is
 # listening again, /run/imagegen is back (tmpfiles.d), and a second case
 # completes, its worker detached from the responder but inside the
 # hardened imagegen.service (seccomp, no capabilities, ProtectSystem=strict)
-# and writing its images.
+# and writing its images. apt-get purge removes the site's link and
+# reloads nginx, which passes nginx -t and gives the name to Debian's
+# default site; installed again the same way, the first case is back.
 #
 # The Debian tree comes from debootstrap once and is kept, pristine, in
 # $IMAGEGEN_BOOT_CACHE (/var/cache/imagegen-test by default); each run
@@ -107,35 +110,41 @@ t0=$(date +%s)
 boot || { tail -20 "$T/console.log" | sed 's/^/# /'; bail "the container did not boot"; }
 ok 0 "the container boots, systemd as PID 1: $state ($(($(date +%s) - t0)) s)"
 
-# 4. Install and edit as the README says, start nothing by hand.
-in_ct sh -c "cd /root && DEBIAN_FRONTEND=noninteractive apt-get -y -q install ./${deb##*/}" \
-    > "$T/install.log" 2>&1
-is "$?" 0 "apt-get install ./${deb##*/} in the container" ||
+# 4. Install and edit as the README says, word for word, start nothing by
+# hand; then what this test adds: the offline provider.
+readme_block 'apt-get install ./imagegen_*.deb' > "$ROOT/root/readme.sh"
+printf 'APT::Get::Assume-Yes "true";\nquiet "1";\n' > "$ROOT/root/apt.conf"
+install_as_readme() {	# install_as_readme LOG: sets TOKEN
+	in_ct sh -c "cd /root && APT_CONFIG=/root/apt.conf DEBIAN_FRONTEND=noninteractive sh -e readme.sh" \
+	    > "$1" 2>&1
+	rc=$?
+	TOKEN=$(sed -n 's/^api_tokens = //p' "$ROOT/etc/imagegen/imagegen.conf" 2>/dev/null)
+	printf 'provider = local\nlocal_delay = 400\n' >> "$ROOT/etc/imagegen/imagegen.conf"
+	return $rc
+}
+install_as_readme "$T/install.log"
+is "$?" 0 "the README's steps in the container: install, edit, enable the site, reload nginx" ||
     tail -20 "$T/install.log" | sed 's/^/# /'
-TOKEN=boot-test-token-$$-0123456789
-in_ct sh -c "printf 'provider = local\nlocal_delay = 400\napi_tokens = %s\n' $TOKEN >> /etc/imagegen/imagegen.conf
-	ln -s ../sites-available/imagegen /etc/nginx/sites-enabled/ &&
-	imagegen config && systemctl reload nginx" > "$T/edit.log" 2>&1
-is "$?" 0 "the README's edit: imagegen config && systemctl reload nginx" ||
-    sed 's/^/# /' "$T/edit.log"
+check "... and systemd as PID 1 is not reported missing" sh -c "! grep -q 'systemd is not running' '$T/install.log'"
 
 # run_case ID: one case through nginx on port 80, inside; waits for it.
-CURL="curl -s -m 30 --resolve imagegen.example:80:127.0.0.1"
+CURL="curl -s -m 30 --resolve images.example.com:80:127.0.0.1"
+SITE=http://images.example.com
 submit() {
 	make_case "$1" "$2" "$3"
 	cp "$T/$1.json" "$ROOT/root/"
 	in_ct $CURL -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	    -H "Authorization: Bearer $TOKEN" --data-binary "@/root/$1.json" \
-	    http://imagegen.example/api/generate-case-images
+	    $SITE/api/generate-case-images
 }
 completed() {
-	in_ct $CURL -o /root/status.json "http://imagegen.example/api/case-images/$1" &&
+	in_ct $CURL -o /root/status.json "$SITE/api/case-images/$1" &&
 	    [ "$(jq -r .status "$ROOT/root/status.json")" = completed ]
 }
 is "$(submit boot-case-1 2 1)" 202 "POST a case through the system nginx: 202"
 check "... and it completes" wait_for 60 completed boot-case-1
 url=$(jq -r '.evidenceImages | to_entries[0].value' "$ROOT/root/status.json")
-is "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' "http://imagegen.example$url")" \
+is "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' "$SITE$url")" \
     "200 image/jpeg" "nginx serves its image"
 
 # 5. Reboot: systemd inside reboots, nspawn exits 133; boot it again.
@@ -179,5 +188,33 @@ is "$n" 8 "its worker wrote its 8 images in /var/lib/imagegen/media"
 in_ct journalctl -q -u imagegen.service --no-pager > "$T/journal.log" 2>&1
 is "$(grep -ci 'permission denied\|operation not permitted\|read-only file system' "$T/journal.log")" 0 \
     "imagegen's journal has no EPERM, EACCES or EROFS" || tail -20 "$T/journal.log" | sed 's/^/# /'
+
+# 7. Purge: the site's link goes, nginx is reloaded and answers the name
+# with Debian's default site; installed again as the README says, the
+# kept database serves the first case again.
+in_ct sh -c "APT_CONFIG=/root/apt.conf apt-get purge imagegen" > "$T/purge.log" 2>&1
+is "$?" 0 "apt-get purge imagegen in the container" || tail -20 "$T/purge.log" | sed 's/^/# /'
+check "the site's link in sites-enabled is gone" test ! -L "$ROOT/etc/nginx/sites-enabled/imagegen"
+out=$(in_ct nginx -t 2>&1)
+is "$?" 0 "nginx -t passes after the purge" || echo "$out" | sed 's/^/# /'
+check "... and the purge reloaded nginx" grep -q '^imagegen: nginx reloaded' "$T/purge.log"
+is "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' "$SITE/api/case-images/boot-case-1")" \
+    "404 text/html" "the name is Debian's default site's now"
+install_as_readme "$T/install2.log"
+is "$?" 0 "installed again by the README's steps" || tail -20 "$T/install2.log" | sed 's/^/# /'
+check "the first case is served again, from the kept database" wait_for 30 completed boot-case-1
+
+# 8. A server that still includes the snippet at a purge: nginx -t fails
+# once the snippet is gone, so nginx is not reloaded, and the purge says
+# what to do.
+sed -i 's|^\tserver_name _;|&\n\tinclude snippets/imagegen.conf;|' "$ROOT/etc/nginx/sites-available/default"
+in_ct sh -c "nginx -t -q && systemctl reload nginx" > "$T/include.log" 2>&1
+is "$?" 0 "the snippet included in Debian's default site" || sed 's/^/# /' "$T/include.log"
+in_ct sh -c "APT_CONFIG=/root/apt.conf apt-get purge imagegen" > "$T/purge2.log" 2>&1
+is "$?" 0 "apt-get purge imagegen with the snippet still included"
+check "... says nginx -t fails, and was not reloaded" grep -q 'nginx -t fails, so nginx was not reloaded' "$T/purge2.log"
+check "... names the include left behind" grep -q 'snippets/imagegen.conf' "$T/purge2.log"
+check "... and says what to do" grep -q 'remove what names imagegen there, then reload nginx' "$T/purge2.log"
+grep '^imagegen:\|^  ' "$T/purge2.log" | sed 's/^/# /'
 
 done_testing

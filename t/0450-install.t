@@ -19,7 +19,7 @@ mk -s -C "$top_builddir" install DESTDIR="$D" > "$T/install.out" 2>&1
 is "$?" 0 "make install DESTDIR=..."
 for f in "$bindir/imagegen" "$sysconfdir/imagegen.conf" "$sysconfdir/imagegen.conf.sample" \
     "$datadir/imagegen/nginx/imagegen.conf" "$datadir/imagegen/nginx/imagegen-cgi.conf" \
-    "$datadir/imagegen/nginx/imagegen-locations.conf" \
+    "$datadir/imagegen/nginx/imagegen-locations.conf" "$datadir/imagegen/nginx/imagegen-worker.conf" \
     "$datadir/imagegen/systemd/imagegen.service" "$datadir/imagegen/systemd/imagegen.socket" \
     "$datadir/imagegen/systemd/imagegen-reap.timer" "$datadir/imagegen/systemd/imagegen.sysusers" \
     "$datadir/imagegen/systemd/imagegen.tmpfiles" "$mandir/man8/imagegen.8" \
@@ -27,11 +27,19 @@ for f in "$bindir/imagegen" "$sysconfdir/imagegen.conf" "$sysconfdir/imagegen.co
 	check "installs $f" test -s "$D$f"
 done
 is "$(stat -c %a "$D$sysconfdir/imagegen.conf")" 600 "the config is mode 0600 (it will hold the key)"
+# What the installed man pages point an operator to is there (and a path
+# of another prefix's would not be).
+for f in $(grep -ohE "($datadir|/usr/share|/usr/local/share)/imagegen/[A-Za-z0-9_./-]*" \
+    "$D$mandir/man8/imagegen.8" "$D$mandir/man5/imagegen.conf.5" | sed 's|[.,/]*$||' | sort -u); do
+	check "the man pages name $f: it is installed" test -e "$D$f"
+done
 is "$(grep -rl '@[a-z]*dir@' "$D" | wc -l)" 0 "no @dir@ is left in what is installed"
 is "$(sed -n 's/^ExecStart=//p' "$D$datadir/imagegen/systemd/imagegen.service")" "$bindir/imagegen" \
     "the unit runs $bindir/imagegen"
 check "the site names $sysconfdir/imagegen.conf" \
     grep -q "fastcgi_param IMAGEGEN_CONFIG $sysconfdir/imagegen.conf;" "$D$datadir/imagegen/nginx/imagegen.conf"
+check "the worker host's site names $sysconfdir/imagegen.conf" grep -q \
+    "fastcgi_param IMAGEGEN_CONFIG $sysconfdir/imagegen.conf;" "$D$datadir/imagegen/nginx/imagegen-worker.conf"
 check "the CGI site runs $bindir/imagegen" \
     grep -q "fastcgi_param SCRIPT_FILENAME $bindir/imagegen;" "$D$datadir/imagegen/nginx/imagegen-cgi.conf"
 check "imagegen(8) names $sysconfdir/imagegen.conf" grep -q "^\.It Pa $sysconfdir/imagegen.conf$" \
@@ -52,17 +60,20 @@ is "$(find "$D" -type f | sed "s|^$D||")" "$sysconfdir/imagegen.conf" \
 
 # 3. Another prefix and sysconfdir: the templates follow (no compiling needed).
 if [ -f "$top_srcdir/config.status" ]; then
-	skip 5 "an in-tree build: configure refuses a second build directory"
+	skip 6 "an in-tree build: configure refuses a second build directory"
 else
 	mkdir "$T/b2"
 	(cd "$T/b2" && "$top_srcdir/configure" --quiet --prefix=/opt/ig --sysconfdir=/etc/ig &&
-	    mk -s nginx/imagegen.conf nginx/imagegen-cgi.conf etc/systemd/imagegen.service \
-	    doc/imagegen.8 doc/imagegen.conf.5) > "$T/b2.out" 2>&1
+	    mk -s nginx/imagegen.conf nginx/imagegen-cgi.conf nginx/imagegen-worker.conf \
+	    etc/systemd/imagegen.service doc/imagegen.8 doc/imagegen.conf.5) > "$T/b2.out" 2>&1
 	is "$?" 0 "configure --prefix=/opt/ig --sysconfdir=/etc/ig"
 	is "$(sed -n 's/^\(ExecStart\|Environment\)=//p' "$T/b2/etc/systemd/imagegen.service" | tr '\n' ' ')" \
 	    "/opt/ig/bin/imagegen IMAGEGEN_CONFIG=/etc/ig/imagegen.conf " "... the unit follows"
 	check "... the site follows" grep -q "IMAGEGEN_CONFIG /etc/ig/imagegen.conf;" "$T/b2/nginx/imagegen.conf"
 	check "... the CGI site follows" grep -q "SCRIPT_FILENAME /opt/ig/bin/imagegen;" "$T/b2/nginx/imagegen-cgi.conf"
+	check "... the worker host's site follows, with no /usr/local left" sh -c \
+	    "grep -q 'IMAGEGEN_CONFIG /etc/ig/imagegen.conf;' '$T/b2/nginx/imagegen-worker.conf' &&
+	    ! grep -q /usr/local '$T/b2/nginx/imagegen-worker.conf'"
 	check "... the man pages follow, with no /usr/local left" sh -c \
 	    "grep -q /etc/ig/imagegen.conf '$T/b2/doc/imagegen.8' && ! grep -q /usr/local '$T/b2/doc/imagegen.8' '$T/b2/doc/imagegen.conf.5'"
 fi
@@ -116,6 +127,17 @@ NGINX
 out=$("$NGINX" -t -p "$T" -c "$T/nginx.conf" 2>&1)
 is "$?" 0 "nginx -t: the site and the snippet load beside a default server"
 check "... with no conflicting server name" sh -c "! echo '$out' | grep -q conflicting"
+warned() {	# warned DESCRIPTION: nginx -t's output in $out has no [warn] line
+	is "$(echo "$out" | grep -c '\[warn\]')" 0 "$1"
+	echo "$out" | grep '\[warn\]' | sed 's/^/# /'
+}
+warned "... and no warning"
+site "$top_builddir/nginx/imagegen-cgi.conf" > "$T/cgi-site.conf"
+sed -e "s|include $T/site.conf;|include $T/cgi-site.conf;|" -e "\|include $T/mine.conf;|d" \
+    "$T/nginx.conf" > "$T/nginx-cgi.conf"
+out=$("$NGINX" -t -p "$T" -c "$T/nginx-cgi.conf" 2>&1)
+is "$?" 0 "nginx -t: the CGI site loads beside a default server"
+warned "... and no warning"
 "$NGINX" -p "$T" -c "$T/nginx.conf" </dev/null >>"$T/nginx-error.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT2/" || bail "nginx did not start"

@@ -383,12 +383,16 @@ job_ms() {
 # (empty when none was made), DEB_RC and DEB_SECS; the log is $T/build.log.
 build_deb() {
 	mkdir -p "$T/src/imagegen"
-	if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+	# A checkout's own files; or, from a tarball (make distcheck unpacks it
+	# inside the checkout's build/, read-only), all but the builds in it.
+	if [ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" = \
+	    "$(cd "$top_srcdir" && pwd -P)" ]; then
 		(cd "$top_srcdir" && git ls-files -co --exclude-standard | tar -cf - -T -) |
 		    tar -C "$T/src/imagegen" -xf -
 	else
-		tar -C "$top_srcdir" --exclude=./build --exclude=./build-san -cf - . |
-		    tar -C "$T/src/imagegen" -xf -
+		tar -C "$top_srcdir" --exclude=./build --exclude=./build-san --exclude=./_build \
+		    --exclude=./_inst -cf - . | tar -C "$T/src/imagegen" -xf -
+		chmod -R u+w "$T/src/imagegen"
 	fi
 	bd_t0=$(date +%s)
 	# Not make check's jobserver: the package's build is a make of its own.
@@ -397,4 +401,14 @@ build_deb() {
 	DEB_RC=$?
 	DEB_SECS=$(($(date +%s) - bd_t0))
 	deb=$(ls "$T"/src/imagegen_*_*.deb 2>/dev/null | head -1)
+}
+
+# readme_block LINE: the README's indented block that holds LINE, as the
+# lines an operator types, word for word.
+readme_block() {
+	awk -v want="$1" '
+	    /^    / { blk = blk substr($0, 5) "\n"; if (substr($0, 5) == want) hit = 1; next }
+	    hit { exit }
+	    { blk = "" }
+	    END { if (hit) printf "%s", blk }' "$top_srcdir/README"
 }
