@@ -643,21 +643,19 @@ static int
 resolve_host(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	char name[256];
-	if (*cfg->host_id == '\0') {
-		if (gethostname(name, sizeof(name)) != 0 || *name == '\0')
-			snprintf(name, sizeof(name), "localhost");
-		name[sizeof(name) - 1] = '\0';
+	snprintf(name, sizeof(name), "%s", cfg->host_id);
+	if (*name == '\0' && (gethostname(name, sizeof(name)) != 0 || *name == '\0'))
+		snprintf(name, sizeof(name), "localhost");
+	name[sizeof(name) - 1] = '\0';
+	if (*cfg->host_id == '\0')
 		name[strcspn(name, ".")] = '\0';
-		free(cfg->host_id);
-		if ((cfg->host_id = strdup(name)) == NULL)
-			return -1;
-	}
-	size_t n = strlen(cfg->host_id);
-	if (n > 64 || strspn(cfg->host_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	size_t n = strlen(name);
+	if (n == 0 || n > 64 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789._-") != n) {
 		snprintf(err, errlen, "%s: host_id: 1 to 64 of A-Z a-z 0-9 . _ -", path);
 		return -1;
 	}
+	memcpy(cfg->host, name, n + 1);
 	return 0;
 }
 
@@ -689,8 +687,8 @@ check_loaded(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (resolve_host(cfg, path, err, errlen) != 0)
 		return -1;
 	/* auto: the pictures go where every host sees them, the database, when it is shared. */
-	if (cfg->media_store == MEDIA_AUTO)
-		cfg->media_store = store_is_uri(cfg->database) ? MEDIA_DATABASE : MEDIA_FILES;
+	cfg->media_in_db = cfg->media_store == MEDIA_DATABASE ||
+	    (cfg->media_store == MEDIA_AUTO && store_is_uri(cfg->database));
 	if (config_price(cfg->price_per_image, "") == -2 ||
 	    config_price(cfg->price_per_mtok, "") == -2) {
 		snprintf(err, errlen, "%s: %s: not prices in USD, as \"0.039\" or "

@@ -57,7 +57,8 @@ struct config {
 	long  image_size;
 	long  image_urls;	/* enum image_urls */
 	long  heartbeat_interval;	/* s */
-	char *host_id;		/* this host's name in the claims it makes */
+	char *host_id;		/* as set: "" for the host's name */
+	char  host[65];		/* host_id, resolved: this host's name in its claims */
 	long  input_timeout;	/* s: a FastCGI request's parameters and body must be in by then */
 	long  job_deadline;
 	long  local_delay;
@@ -73,7 +74,8 @@ struct config {
 	long  max_name;
 	long  max_webhook_body;
 	char *media_dir;
-	long  media_store;	/* enum media_store: auto is resolved at load */
+	long  media_store;	/* enum media_store, as set */
+	int   media_in_db;	/* media_store, resolved: the pictures in the database */
 	char *media_url;
 	char *price_per_image;	/* USD: "gemini:0.039 openai:0.042", or one number for all */
 	char *price_per_mtok;	/* USD per million output tokens, the same way; "" for none */

@@ -80,7 +80,7 @@ picture_data_url(const struct config *cfg, const char *case_id, const char *item
     const char *path)
 {
 	struct media_row m;
-	if (cfg->media_store != MEDIA_DATABASE)
+	if (!cfg->media_in_db)
 		return path != NULL ? jobjson_data_url(path) : NULL;
 	char *url = store_media_get(case_id, item_id, &m) == 1 ?
 	    jobjson_jpeg_url(m.jpeg, m.len) : NULL;
@@ -96,7 +96,7 @@ void
 picture_data_urls(const struct config *cfg, const char *case_id, struct image *images,
     size_t n)
 {
-	for (size_t i = 0; cfg->image_urls == URLS_DATA && cfg->media_store == MEDIA_DATABASE &&
+	for (size_t i = 0; cfg->image_urls == URLS_DATA && cfg->media_in_db &&
 	    i < n; i++) {
 		struct image *im = &images[i];
 		if (im->data == NULL && strcmp(im->status, "completed") == 0)

@@ -59,7 +59,7 @@ static enum judgement
 judge(const struct config *cfg, const struct live_job *j, int64_t now, int waited)
 {
 	int64_t stale = now - cfg->stale_after * 1000;
-	int mine = *j->host_id == '\0' || strcmp(j->host_id, cfg->host_id) == 0;
+	int mine = *j->host_id == '\0' || strcmp(j->host_id, cfg->host) == 0;
 	if (strcmp(j->status, "pending") == 0)
 		return j->worker_pid == 0 && (j->queued || j->updated_at < stale) ? J_ORPHAN :
 		    J_ALIVE;
@@ -133,7 +133,7 @@ take(const struct orphans *o, const struct live_job *j, int silent)
 {
 	if ((j->queued ? store_take_queued(j->case_id, o->now) : store_release(j, o->now)) != 1)
 		return 0;
-	int mine = *j->host_id == '\0' || strcmp(j->host_id, o->cfg->host_id) == 0;
+	int mine = *j->host_id == '\0' || strcmp(j->host_id, o->cfg->host) == 0;
 	if (j->queued)
 		log_info("case %s: queued job; starting its worker", j->case_id);
 	else if (silent && mine)

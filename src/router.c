@@ -35,7 +35,7 @@ static const struct route routes[] = {
 	{ "/api/webhook/image-progress", 0, NULL, "POST", OPEN, 0, webhook_handle },
 	/* Read on the reader, as status: a held write lock does not hold it up. */
 	{ "/api/metrics/image-generation", 0, NULL, "GET", READ, 1, metrics_handle },
-	/* media_store = database: nginx passes /media/ here (nginx/imagegen-pg.conf). */
+	/* media_store = database: nginx passes /media/ here (nginx/imagegen-database.conf). */
 	{ "/media/", 1, ".jpg", "GET", OPEN, 1, picture_handle },
 };
 

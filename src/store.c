@@ -162,11 +162,13 @@ struct sstmt *
 store_stmt(const char *sql)
 {
 	struct conn *c = conn();
-	if (c->db == NULL) {
-		log_error("store: %s", store_is_pg() ? "the database server cannot be reached" :
-		    "the store is not open");
+	/* A server away was said once, as the connection failed (store_pg.c). */
+	if (c->db == NULL && store_is_pg())
+		log_debug("store: the database server cannot be reached");
+	else if (c->db == NULL)
+		log_error("store: the store is not open");
+	if (c->db == NULL)
 		return NULL;
-	}
 	unsigned i = slot_of(sql);
 	for (unsigned n = 0; n < CACHE; n++, i = (i + 1) % CACHE) {
 		if (c->key[i] == sql)

@@ -6,6 +6,7 @@
  * store answers by reconnecting. The schema is sql/pg/schema.sql, then the
  * PostgreSQL twin of each later migration, counted in schema_version.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,18 @@ connect_hint(const char *msg)
 	return "is the server up, and listening there?";
 }
 
-/* The URI as a log may show it: what stood between "//" and "@" may be a password. */
+/*
+ * The URI as a log may show it: a password between "user:" and "@" is
+ * starred (the config refuses one, but a URI may come from elsewhere).
+ */
 static void
 printable(const char *uri, char *out, size_t len)
 {
-	const char *at = strchr(uri, '@'), *slashes = strstr(uri, "//");
-	if (at != NULL && slashes != NULL && slashes < at)
-		snprintf(out, len, "%.*s***%s", (int)(slashes + 2 - uri), uri, at);
+	const char *auth = strstr(uri, "//"), *at = strchr(uri, '@');
+	const char *colon = auth != NULL && at != NULL ? memchr(auth + 2, ':',
+	    (size_t)(at - auth - 2)) : NULL;
+	if (colon != NULL)
+		snprintf(out, len, "%.*s:***%s", (int)(colon - uri), uri, at);
 	else
 		snprintf(out, len, "%s", uri);
 }
@@ -159,6 +165,9 @@ connect_uri(const char *uri)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
+/* Said once an outage, by whichever connection of the process meets it first. */
+static atomic_int away;
+
 static int
 pg_open(struct sdb **out, const char *uri, int reader)
 {
@@ -174,11 +183,19 @@ pg_open(struct sdb **out, const char *uri, int reader)
 		char where[512];
 		printable(uri, where, sizeof(where));
 		keep_error(d, PQerrorMessage(d->c));
-		log_error("store: cannot connect to %s: %s: %s", where, d->err,
-		    connect_hint(d->err));
+		if (atomic_exchange(&away, 1) == 0)
+			log_error("store: cannot connect to %s: %s: %s", where, d->err,
+			    connect_hint(d->err));
+		else
+			log_debug("store: cannot connect to %s: %s", where, d->err);
 		PQfinish(d->c);
 		free(d);
 		return -1;
+	}
+	if (atomic_exchange(&away, 0) != 0) {
+		char where[512];
+		printable(uri, where, sizeof(where));
+		log_info("store: %s answers again", where);
 	}
 	*out = d;
 	return 0;

@@ -204,7 +204,7 @@ write_image(struct worker *w, size_t idx)
 	struct media_blob blob = { w->jpeg[idx], w->jpeg_len[idx] };
 	int rc = w->unrec[idx] == REC_COMPLETED ?
 	    store_image_completed(&w->claim, im->item_id,
-	    w->cfg->media_store == MEDIA_DATABASE ? NULL : im->path, im->url,
+	    w->cfg->media_in_db ? NULL : im->path, im->url,
 	    w->rec_bytes[idx], w->rec_api_ms[idx], &blob, now, update) :
 	    store_image_failed(&w->claim, im->item_id, im->error, w->rec_api_ms[idx], now,
 	    update);
@@ -346,7 +346,7 @@ record_image(struct worker *w, size_t idx, const struct media_path *mp, long byt
 	snprintf(im->status, sizeof(im->status), "completed");
 	w->job.completed++;
 	w->rec_bytes[idx] = bytes;
-	if (w->cfg->media_store == MEDIA_DATABASE) {
+	if (w->cfg->media_in_db) {
 		free(w->jpeg[idx]);
 		w->jpeg[idx] = jpeg;
 		w->jpeg_len[idx] = len;
@@ -1171,7 +1171,7 @@ adopt(struct worker *w, size_t idx)
 	if (media_path(w->cfg, w->job.case_id, im->item_id, &mp) != 0 ||
 	    (size = media_adoptable(&mp, w->job.created_at)) < 0)
 		return 0;
-	if (w->cfg->media_store == MEDIA_DATABASE && media_read(&mp, &jpeg, &len) != 0) {
+	if (w->cfg->media_in_db && media_read(&mp, &jpeg, &len) != 0) {
 		log_error("case %s: image %s: cannot read %s", w->job.case_id, im->item_id, mp.path);
 		return 0;
 	}
@@ -1235,7 +1235,7 @@ int
 worker_holds(const struct config *cfg, const char *host_id, long pid, const char *case_id,
     int64_t lease_until, int64_t now)
 {
-	if (*host_id == '\0' || strcmp(host_id, cfg->host_id) == 0)
+	if (*host_id == '\0' || strcmp(host_id, cfg->host) == 0)
 		return worker_alive(pid, case_id);
 	return lease_until > now;
 }
@@ -1280,7 +1280,7 @@ claim(struct worker *w, const char *case_id, int take_over)
 	}
 	snprintf(w->claim.case_id, sizeof(w->claim.case_id), "%s", case_id);
 	char *update = update_for(w, "generating");
-	int claimed = store_claim(&w->claim, w->cfg->host_id, (long)getpid(), now,
+	int claimed = store_claim(&w->claim, w->cfg->host, (long)getpid(), now,
 	    w->cfg->stale_after * 1000, update);
 	free(update);
 	if (claimed < 0) {

@@ -124,7 +124,7 @@ while [ "$i" -lt "$count" ]; do
 	[ $rc -eq 0 ] || { sed 's/^/#   ran: /' "$T/ex/run.sh"; sed 's/^/#   got: /' "$T/ex/$i.out" | cut -c1-200; }
 	i=$((i + 1))
 done
-is "$(sqlite3 "$T/imagegen.db" "SELECT url FROM images WHERE case_id = 'case-42' AND item_id = 'ev-1'")" \
+is "$(db "SELECT url FROM images WHERE case_id = 'case-42' AND item_id = 'ev-1'")" \
     /media/case-42/ev-1.jpg "the late update changed no picture the worker made"
 
 done_testing

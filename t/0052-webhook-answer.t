@@ -12,14 +12,14 @@ post_json /api/generate-case-images "$T/case-big.json"
 is "$CODE" 202 "generate with the receiver's URL"
 check "the job finishes" wait_final case-big 60
 settled() {
-	[ "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-big' AND status = 'pending'")" = 0 ] &&
+	[ "$(db "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-big' AND status = 'pending'")" = 0 ] &&
 	    [ "$(wc -l < "$T/hook.log.answers" 2>/dev/null || echo 0)" -ge 2 ]
 }
 check "its webhooks settle (start and final) and the receiver has logged its answers" \
     wait_for 60 settled
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-big' AND status <> 'superseded' AND NOT (status = 'delivered' AND response_code = 200)")" \
+is "$(db "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-big' AND status <> 'superseded' AND NOT (status = 'delivered' AND response_code = 200)")" \
     0 "each update sent is delivered, by its 200"
-is "$(sqlite3 "$T/imagegen.db" "SELECT group_concat(event || ' ' || status, ', ') FROM (SELECT * FROM webhook_deliveries WHERE case_id = 'case-big' AND event IN ('start', 'final') ORDER BY id)")" \
+is "$(db "SELECT group_concat(event || ' ' || status, ', ') FROM (SELECT * FROM webhook_deliveries WHERE case_id = 'case-big' AND event IN ('start', 'final') ORDER BY id) AS d")" \
     "start delivered, final delivered" "... the start and the final among them"
 # What the receiver could write before the worker hung up: the 64 KiB read,
 # and what the kernel's socket buffers took (a few MiB on loopback).

@@ -68,7 +68,7 @@ refused() {	# refused URL REASON
 }
 ends_delivered() {	# ends_delivered CASEID: the case's webhooks are all settled
 	wait_final "$1" 30 &&
-	    wait_for 30 sh -c "[ \"\$(sqlite3 '$T/imagegen.db' \"SELECT count(*) FROM webhook_deliveries WHERE case_id = '$1' AND status = 'pending'\")\" = 0 ]"
+	    wait_for 30 sh -c "[ \"\$('$top_srcdir/t/db' \"SELECT count(*) FROM webhook_deliveries WHERE case_id = '$1' AND status = 'pending'\")\" = 0 ]"
 }
 
 # 1. The allowlist, by parts: the issue's probes.
@@ -79,12 +79,12 @@ refused "http://game.example.com@127.0.0.2:$OTHER/hook" \
 refused "http://game.example.com.attacker.test:$OTHER/hook" "webhookUrl is not on the allowlist"
 refused "http://game.example.comx:$OTHER/hook" "webhookUrl is not on the allowlist"
 refused "http://127.0.0.2:$HOOK_PORT/hook" "webhookUrl is not on the allowlist"
-is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
+is "$(db "SELECT count(*) FROM jobs")" 0 "no refused case was recorded"
 make_case case-ok 1 1 "$HOOK_URL"
 post_json /api/generate-case-images "$T/case-ok.json"
 is "$CODE" 202 "the allowed receiver's URL is taken"
 check "... and its webhooks are delivered" ends_delivered case-ok
-is "$(sqlite3 "$T/imagegen.db" "SELECT group_concat(event || ' ' || status, ', ') FROM (SELECT * FROM webhook_deliveries WHERE case_id = 'case-ok' AND event IN ('start', 'final') ORDER BY id)")" \
+is "$(db "SELECT group_concat(event || ' ' || status, ', ') FROM (SELECT * FROM webhook_deliveries WHERE case_id = 'case-ok' AND event IN ('start', 'final') ORDER BY id) AS d")" \
     "start delivered, final delivered" "... start and final"
 
 # 2. The special-purpose ranges, as literals: refused at submit.
@@ -112,7 +112,7 @@ for hook in "http://bench.game.test:$BENCH/hook" "http://nat64.game.test:$NAT64/
 	post_json /api/generate-case-images "$T/case-$n.json"
 	is "$CODE" 202 "$hook: taken (a name is judged at connect)"
 	check "... the job ends, its webhooks given up" ends_delivered "case-$n"
-	is "$(sqlite3 "$T/imagegen.db" "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-$n' AND status = 'delivered'")" 0 \
+	is "$(db "SELECT count(*) FROM webhook_deliveries WHERE case_id = 'case-$n' AND status = 'delivered'")" 0 \
 	    "... nothing was delivered"
 done
 check "the log names 198.18.0.1 as refused" \

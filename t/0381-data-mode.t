@@ -10,7 +10,7 @@
 start_receiver
 MOCK_ARGS="--latency 0.02 --size 512" start_stack "image_urls = data" "max_items = 200" \
     "concurrency = 8" "job_deadline = 600"
-q() { sqlite3 -cmd '.timeout 10000' "$T/imagegen.db" "$1"; }
+q() { db "$1"; }
 used() {	# bytes of the database's pages in use, its WAL checkpointed
 	q "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 	q "SELECT (p.page_count - f.freelist_count) * s.page_size

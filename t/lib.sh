@@ -106,6 +106,18 @@ hold_write_lock() {
 	wait_for 60 test -f "$T/lock.held" || bail "could not take the write lock"
 }
 
+# pg_test: a test about PostgreSQL itself runs on it in every suite but
+# PostgreSQL's own (IMAGEGEN_TEST_DATABASE=postgresql), where it would
+# only run a second time.
+pg_test() {
+	if on_pg; then
+		echo "1..0 # SKIP the other suites run it, on PostgreSQL"
+		exit 0
+	fi
+	IMAGEGEN_TEST_DATABASE=postgresql
+	export IMAGEGEN_TEST_DATABASE
+}
+
 # sqlite_only REASON: a test about SQLite itself skips on PostgreSQL.
 sqlite_only() {
 	on_pg || return 0
