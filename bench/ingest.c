@@ -60,10 +60,15 @@ ceiling(const char *prefix, int n)
 
 /* The seeded jobs have no worker: every update is a worker's from elsewhere. */
 static int
-no_worker(long pid, const char *case_id)
+no_worker(const char *my_host, const char *host_id, long pid, const char *case_id,
+    int64_t lease_until, int64_t now)
 {
+	(void)my_host;
+	(void)host_id;
 	(void)pid;
 	(void)case_id;
+	(void)lease_until;
+	(void)now;
 	return 0;
 }
 
@@ -84,7 +89,7 @@ main(int argc, char **argv)
 			if (news(argv[2], n, &p) != 0)
 				return 1;
 			double t0 = now_ms();
-			int rc = store_apply_progress(&p, NULL, 1000, no_worker);
+			int rc = store_apply_progress(&p, NULL, 1000, "bench", no_worker);
 			t_ingest += now_ms() - t0;
 			progress_free(&p);
 			if (rc != 1) {

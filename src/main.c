@@ -247,8 +247,13 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 	if (strcmp(argv[0], "initdb") == 0)
 		store_health_expect_new();
 	if (setenv("IMAGEGEN_CONFIG", cfg->path, 1) != 0 ||
-	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    store_open(cfg->database) != 0 || (admin && store_check() != 0)) {
+	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "imagegen: cannot start: out of memory\n");
+		return 1;
+	}
+	/* A worker started as its server went away waits for it (worker.c). */
+	int waits = worker && store_is_uri(cfg->database);
+	if ((store_open(cfg->database) != 0 && !waits) || (admin && store_check() != 0)) {
 		if (store_damaged())
 			fprintf(stderr, "imagegen: %s is damaged (%s): restore it from a backup\n",
 			    cfg->database, store_health_reason());
@@ -256,7 +261,7 @@ command(struct config *cfg, const char *path, int argc, char **argv)
 			fprintf(stderr, "imagegen: %s is read-only\n", cfg->database);
 		return 1;
 	}
-	if (strcmp(argv[0], "initdb") != 0 && store_check_schema(cfg->database) != 0)
+	if (strcmp(argv[0], "initdb") != 0 && !waits && store_check_schema(cfg->database) != 0)
 		return 1;
 	if (worker || strcmp(argv[0], "run") == 0) {
 		if (image_init() != 0) {

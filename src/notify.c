@@ -100,6 +100,16 @@ notify_owns(const struct notify *n, CURL *easy)
 	return n != NULL && easy != NULL && n->easy == easy;
 }
 
+/*
+ * How long a host holds a row it sends: an attempt's longest, and a margin.
+ * A host that dies sending it leaves it to another's reaper after that.
+ */
+int64_t
+notify_lease_ms(const struct config *cfg)
+{
+	return (cfg->webhook_timeout + 10) * 1000;
+}
+
 /* One attempt's easy handle, shared by the worker's event loop and the reaper. */
 static CURL *
 delivery_easy(const struct config *cfg, const char *url, const char *wid,
@@ -155,6 +165,12 @@ give_up(const char *case_id, int64_t id, const char *event, int attempts, int64_
 static int
 start_attempt(struct notify *n, int64_t now)
 {
+	int mine = store_outbox_lease(n->row.id, n->cfg->host, now, notify_lease_ms(n->cfg));
+	if (mine != 1) {
+		/* Another host is sending it (or the database is away): look again later. */
+		n->row.next_attempt_at = now + BACKOFF_BASE_MS;
+		return mine == 0 ? 0 : -1;
+	}
 	if (outgoing(n->cfg, n->case_id, &n->row.payload, &n->body) != 0) {
 		give_up(n->case_id, n->row.id, n->row.event, n->row.attempts, now);
 		drop_row(n);

@@ -17,6 +17,7 @@ void    notify_tick(struct notify *n, int64_t now);
 int64_t notify_next_due(const struct notify *n);
 int     notify_idle(const struct notify *n);
 void    notify_persist(struct notify *n, int64_t now);
+int64_t notify_lease_ms(const struct config *cfg);
 int     notify_redeliver(const struct config *cfg, const struct delivery_row *r,
 	int64_t now);
 void    notify_free(struct notify *n);

@@ -11,11 +11,19 @@
 #include "store_queue.h"
 #include "worker.h"
 
+struct dead_count {
+	const struct config *cfg;
+	int64_t now;
+	long n;
+};
+
+/* A holder is judged as the reaper judges it: pid here, lease elsewhere. */
 static int
-count_dead(const char *case_id, long pid, void *arg)
+count_dead(const char *case_id, const char *host_id, long pid, int64_t lease_until, void *arg)
 {
-	if (!worker_alive(pid, case_id))
-		++*(long *)arg;
+	struct dead_count *d = arg;
+	if (!worker_holds(d->cfg->host, host_id, pid, case_id, lease_until, d->now))
+		d->n++;
 	return 0;
 }
 
@@ -27,12 +35,13 @@ count_dead(const char *case_id, long pid, void *arg)
 static int
 workers_at_work(const struct config *cfg, const char *case_id, long *n)
 {
-	long dead = 0;
+	struct dead_count d = { cfg, codec_now_ms(), 0 };
 	if (store_workers_at_work(case_id, n) != 0)
 		return -1;
-	if (*n < cfg->max_inflight || store_each_generating(case_id, count_dead, &dead) != 0 ||
-	    dead == 0)
+	if (*n < cfg->max_inflight || store_each_generating(case_id, count_dead, &d) != 0 ||
+	    d.n == 0)
 		return 0;
+	long dead = d.n;
 	log_info("case %s: %ld jobs at work have no live worker; a sweep resumes them", case_id,
 	    dead);
 	*n -= dead;

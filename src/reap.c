@@ -28,6 +28,7 @@
 #include "reap.h"
 #include "spawn.h"
 #include "store.h"
+#include "store_outbox.h"
 #include "store_queue.h"
 #include "worker.h"
 
@@ -105,13 +106,17 @@ redeliver(const struct config *cfg)
 	struct delivery_row *rows;
 	size_t n;
 	int sent = 0;
-	if (store_pending_deliveries(&rows, &n, MAX_PER_RUN) != 0)
+	if (store_pending_deliveries(&rows, &n, MAX_PER_RUN, codec_now_ms()) != 0)
 		return -1;
 	const char *held = "";
 	for (size_t i = 0; i < n; i++) {
 		struct delivery_row *r = &rows[i];
 		int64_t now = codec_now_ms();
-		if (strcmp(r->case_id, held) == 0 || worker_alive(r->worker_pid, r->case_id))
+		int mine = *r->host_id == '\0' || strcmp(r->host_id, cfg->host) == 0;
+		/* A worker of this host still sends its own; a row another host holds is its. */
+		if (strcmp(r->case_id, held) == 0 || (mine && worker_alive(r->worker_pid,
+		    r->case_id)) || (r->next_attempt_at <= now && store_outbox_lease(r->id,
+		    cfg->host, now, notify_lease_ms(cfg)) != 1))
 			continue;
 		if (r->next_attempt_at > now || !notify_redeliver(cfg, r, now)) {
 			held = r->case_id;

@@ -320,6 +320,7 @@ sweep_thread(void *arg)
 	while (!sweep_done) {
 		pthread_mutex_unlock(&sweep_lock);
 		pthread_mutex_lock(&serve_lock);
+		store_busy_reset();	/* as a request: its connection is looked at */
 		if (may_reap())
 			reap_maybe(cfg);
 		pthread_mutex_unlock(&serve_lock);

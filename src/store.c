@@ -44,6 +44,7 @@ static struct conn writer, reader;
 static _Thread_local struct conn own;
 static _Thread_local struct conn *cur;
 static _Thread_local enum sfault fault_seen;	/* of this thread's request so far */
+static _Thread_local int checked;	/* this request found its connection alive */
 
 const struct store_engine *
 store_engine(void)
@@ -99,6 +100,11 @@ conn(void)
 {
 	if (cur == NULL)
 		cur = store_is_pg() ? &own : &writer;
+	/* Once a request: a server restarted meanwhile closed an idle connection. */
+	if (!checked && cur->db != NULL && engine->alive != NULL && !engine->in_txn(cur->db) &&
+	    !engine->alive(cur->db))
+		cur->broken = 1;
+	checked = 1;
 	if (cur->broken)
 		forget(cur);
 	if (cur->db == NULL && engine != NULL && (cur == &own || cur == &writer) &&
@@ -369,10 +375,12 @@ store_unreachable(void)
 	return fault_seen == SF_GONE;
 }
 
+/* A new request: what the last met is forgotten, and its connection looked at. */
 void
 store_busy_reset(void)
 {
 	fault_seen = SF_NONE;
+	checked = 0;
 }
 
 int

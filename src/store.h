@@ -70,6 +70,7 @@ struct delivery_row {
 	int attempts;
 	int64_t next_attempt_at;
 	long worker_pid;
+	char host_id[65];	/* the host of the job's last worker, or "" */
 	char job_status[12];
 	char webhook_id[100];	/* the webhook-id header: the case id and 64 random bits */
 };
@@ -115,7 +116,7 @@ enum store_retry store_retry(const char *case_id, int64_t now, int *n);
 enum store_cancel store_cancel(const char *case_id, int64_t now);
 int  store_cancel_requested(const char *case_id);
 
-int  store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max);
+int  store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max, int64_t now);
 void store_free_deliveries(struct delivery_row *rows, size_t n);
 int  store_delivery_result(int64_t id, const char *status, int attempts, long code,
 	const char *error, long latency_ms, int64_t next_at, int64_t now);

@@ -35,6 +35,7 @@ struct store_engine {
 	int  (*begin)(struct sdb *db);			/* a write transaction */
 	int  (*begin_read)(struct sdb *db);		/* one snapshot for several reads */
 	int  (*in_txn)(struct sdb *db);
+	int  (*alive)(struct sdb *db);			/* 0: the server closed it meanwhile */
 	struct sstmt *(*prepare)(struct sdb *db, const char *sql);
 	void (*finalize)(struct sstmt *s);
 	void (*bind_int)(struct sstmt *s, int i, int64_t v);

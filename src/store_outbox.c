@@ -36,13 +36,21 @@ static const char NEWEST[] =
     "SELECT id, event, url, payload, attempts, coalesce(next_attempt_at, 0), webhook_id"
     " FROM webhook_deliveries WHERE case_id = $1 AND status = 'pending'"
     " ORDER BY id DESC LIMIT 1";
+/* Those no host is sending: a lease run out is a host that died sending. */
 static const char PENDING[] =
     "SELECT d.id, d.case_id, d.event, d.url, d.payload, d.attempts,"
     " coalesce(d.next_attempt_at, 0), coalesce(j.worker_pid, 0), j.status,"
-    " coalesce(d.webhook_id, d.case_id || '-' || d.id)"
+    " coalesce(d.webhook_id, d.case_id || '-' || d.id), coalesce(j.host_id, '')"
     " FROM webhook_deliveries d JOIN jobs j USING (case_id)"
     " WHERE d.status = 'pending' AND j.status IN ('completed', 'partial', 'failed')"
+    " AND (d.lease_until IS NULL OR d.lease_until < $2)"
     " ORDER BY d.case_id, d.id LIMIT $1";
+/* The one host to send it, until the lease runs out; its own lease it renews. */
+static const char LEASE[] =
+    "UPDATE webhook_deliveries SET leased_by = $2,"
+    " lease_until = CAST($3 AS BIGINT) + CAST($4 AS BIGINT)"
+    " WHERE id = $1 AND status = 'pending'"
+    " AND (lease_until IS NULL OR lease_until < $3 OR leased_by = $2)";
 static const char ATTEMPT[] = "UPDATE webhook_deliveries SET attempts = $2 WHERE id = $1";
 static const char RESULT[] =
     "UPDATE webhook_deliveries SET attempts = $3,"
@@ -106,6 +114,25 @@ store_outbox_add(const char *case_id, const char *event, const char *payload, in
 }
 
 /*
+ * Takes the row for host to send, for lease_ms: 1 when it is this host's,
+ * 0 when another host is sending it, -1 on error. Every host's reaper and
+ * the case's own worker send rows: the lease keeps them from sending one
+ * at once, and gives a row whose host died to the next.
+ */
+int
+store_outbox_lease(int64_t id, const char *host, int64_t now, int64_t lease_ms)
+{
+	struct sstmt *s = store_stmt(LEASE);
+	if (s == NULL)
+		return -1;
+	sbind_int(s, 1, id);
+	sbind_text(s, 2, host);
+	sbind_int(s, 3, now);
+	sbind_int(s, 4, lease_ms);
+	return store_exec_changed(s, "lease a delivery");
+}
+
+/*
  * An attempt is counted as it starts, not only once answered: a row its
  * worker died sending, then superseded, says it went (attempts > 0), and
  * the receiver may have it.
@@ -158,13 +185,14 @@ store_outbox_next(const char *case_id, struct delivery_row *r)
 
 /* Deliveries still pending of jobs that have ended, in order within each case. */
 int
-store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
+store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max, int64_t now)
 {
 	struct sstmt *s = store_stmt(PENDING);
 	*n = 0;
 	if (s == NULL || (*rows = calloc(max + 1, sizeof(**rows))) == NULL)
 		return -1;
 	sbind_int(s, 1, (int64_t)max);
+	sbind_int(s, 2, now);
 	enum sstep rc;
 	while ((rc = store_next(s, "pending deliveries")) == SS_ROW && *n < max) {
 		struct delivery_row *r = &(*rows)[(*n)++];
@@ -178,6 +206,7 @@ store_pending_deliveries(struct delivery_row **rows, size_t *n, size_t max)
 		r->worker_pid = (long)scol_int(s, 7);
 		scol_copy(s, 8, r->job_status, sizeof(r->job_status));
 		scol_copy(s, 9, r->webhook_id, sizeof(r->webhook_id));
+		scol_copy(s, 10, r->host_id, sizeof(r->host_id));
 	}
 	store_done(s);
 	return rc == SS_ERROR ? -1 : 0;

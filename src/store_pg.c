@@ -6,6 +6,7 @@
  * store answers by reconnecting. The schema is sql/pg/schema.sql, then the
  * PostgreSQL twin of each later migration, counted in schema_version.
  */
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,19 @@ pg_in_txn(struct sdb *d)
 {
 	PGTransactionStatusType t = PQtransactionStatus(d->c);
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
+/*
+ * A connection idle since its last request may have been closed by the
+ * server (a restart, a failover): it then has something to read, its last
+ * FATAL message or the end of the stream, which an idle one does not.
+ * Known so, it is replaced before a statement fails on it.
+ */
+static int
+pg_alive(struct sdb *d)
+{
+	struct pollfd p = { .fd = PQsocket(d->c), .events = POLLIN | POLLRDHUP };
+	return PQstatus(d->c) == CONNECTION_OK && p.fd >= 0 && poll(&p, 1, 0) == 0;
 }
 
 /* What the operator can do about a refused connection. */
@@ -501,6 +515,7 @@ const struct store_engine store_pg = {
 	.begin = pg_begin,
 	.begin_read = pg_begin_read,
 	.in_txn = pg_in_txn,
+	.alive = pg_alive,
 	.prepare = pg_prepare,
 	.finalize = pg_finalize,
 	.bind_int = pg_bind_int,

@@ -15,10 +15,10 @@
 #include "store_progress.h"
 
 /* PostgreSQL: the job's row locked, as SQLite's BEGIN IMMEDIATE locks them all. */
-static const char OWNER[] =
-    "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = $1";
-static const char OWNER_LOCKED[] =
-    "SELECT status, worker_pid, total_images FROM jobs WHERE case_id = $1 FOR UPDATE";
+#define OWNER_OF "SELECT status, worker_pid, total_images, coalesce(host_id, ''),"\
+    " coalesce(lease_until, 0) FROM jobs WHERE case_id = $1"
+static const char OWNER[] = OWNER_OF;
+static const char OWNER_LOCKED[] = OWNER_OF " FOR UPDATE";
 static const char ROWS[] = "SELECT item_id, kind, status FROM images WHERE case_id = $1";
 static const char IMAGE[] =
     "UPDATE images SET status = 'completed', url = $4, path = $6, last_error = NULL,"
@@ -209,8 +209,8 @@ store_webhook_seen(const char *webhook_id, int64_t now)
  * and *total: the job's.
  */
 int
-store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
-    char status[12], long *total, long *pid)
+store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *holds,
+    int64_t now, char status[12], long *total, long *pid)
 {
 	struct sstmt *s = store_stmt(store_sql(OWNER, OWNER_LOCKED));
 	if (s == NULL)
@@ -223,7 +223,8 @@ store_progress_owner(const char *case_id, int (*alive)(long pid, const char *cas
 		*pid = scol_int(s, 1);
 		*total = scol_int(s, 2);
 		owner = strcmp(status, "pending") == 0 ||
-		    (strcmp(status, "generating") == 0 && *pid > 0 && alive(*pid, case_id)) ? 3 : 1;
+		    (strcmp(status, "generating") == 0 && *pid > 0 && holds(my_host,
+		    scol_text(s, 3), *pid, case_id, scol_int(s, 4), now)) ? 3 : 1;
 	}
 	store_done(s);
 	return owner;
@@ -236,13 +237,13 @@ store_progress_owner(const char *case_id, int (*alive)(long pid, const char *cas
  */
 int
 store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
-    int (*alive)(long pid, const char *case_id))
+    const char *my_host, store_holds_fn *holds)
 {
 	char status[12];
 	long total, pid;
 	if (store_begin() != 0)
 		return -1;
-	int found = store_progress_owner(p->case_id, alive, status, &total, &pid);
+	int found = store_progress_owner(p->case_id, my_host, holds, now, status, &total, &pid);
 	if (found == 0 || found == 3) {
 		store_rollback();
 		return found;

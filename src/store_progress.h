@@ -6,10 +6,14 @@
 
 struct progress;
 
-int store_progress_owner(const char *case_id, int (*alive)(long pid, const char *case_id),
-	char status[12], long *total, long *pid);
+/* How this host judges a job's holder: worker_holds (worker.c). */
+typedef int store_holds_fn(const char *my_host, const char *host_id, long pid,
+	const char *case_id, int64_t lease_until, int64_t now);
+
+int store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *holds,
+	int64_t now, char status[12], long *total, long *pid);
 int store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
-	int (*alive)(long pid, const char *case_id));
+	const char *my_host, store_holds_fn *holds);
 int store_webhook_seen(const char *webhook_id, int64_t now);
 
 #endif

@@ -13,7 +13,8 @@ static const char AT_WORK[] =
     "SELECT count(*) FROM jobs WHERE status IN ('pending', 'generating')"
     " AND queued_at IS NULL AND case_id <> $1";
 static const char GENERATING[] =
-    "SELECT case_id, worker_pid FROM jobs WHERE status = 'generating' AND case_id <> $1";
+    "SELECT case_id, coalesce(host_id, ''), worker_pid, coalesce(lease_until, 0) FROM jobs"
+    " WHERE status = 'generating' AND case_id <> $1";
 static const char QUEUE[] =
     "UPDATE jobs SET queued_at = $2 WHERE case_id = $1 AND status = 'pending'"
     " AND worker_pid IS NULL";
@@ -45,8 +46,8 @@ store_workers_at_work(const char *except_case, long *n)
  * except_case's own; fn returning nonzero stops the walk.
  */
 int
-store_each_generating(const char *except_case, int (*fn)(const char *case_id, long pid,
-    void *), void *arg)
+store_each_generating(const char *except_case, int (*fn)(const char *case_id,
+    const char *host_id, long pid, int64_t lease_until, void *), void *arg)
 {
 	struct sstmt *s = store_stmt(GENERATING);
 	if (s == NULL)
@@ -54,7 +55,7 @@ store_each_generating(const char *except_case, int (*fn)(const char *case_id, lo
 	sbind_text(s, 1, except_case);
 	enum sstep rc;
 	while ((rc = store_next(s, "list generating jobs")) == SS_ROW &&
-	    !fn(scol_text(s, 0), (long)scol_int(s, 1), arg))
+	    !fn(scol_text(s, 0), scol_text(s, 1), (long)scol_int(s, 2), scol_int(s, 3), arg))
 		;
 	store_done(s);
 	return rc == SS_ERROR ? -1 : 0;

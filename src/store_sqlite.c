@@ -422,6 +422,7 @@ const struct store_engine store_sqlite = {
 	.begin = lite_begin,
 	.begin_read = lite_begin_read,
 	.in_txn = lite_in_txn,
+	.alive = NULL,
 	.prepare = lite_prepare,
 	.finalize = lite_finalize,
 	.bind_int = lite_bind_int,

@@ -62,7 +62,8 @@ job_open(struct request *r, const struct progress *p)
 {
 	char status[12];
 	long total = 0, pid = 0;
-	int owner = store_progress_owner(p->case_id, worker_alive, status, &total, &pid);
+	int owner = store_progress_owner(p->case_id, r->cfg->host, worker_holds, codec_now_ms(),
+	    status, &total, &pid);
 	if (owner == 0) {
 		reply_error(r, 404, "Job not found", NULL);
 	} else if (owner == 3) {
@@ -94,7 +95,7 @@ static void
 apply(struct request *r, const struct progress *p, int signing)
 {
 	switch (store_apply_progress(p, signing ? r->webhook_id : NULL, codec_now_ms(),
-	    worker_alive)) {
+	    r->cfg->host, worker_holds)) {
 	case 1:
 		log_info("case %s: progress %s %ld/%ld", p->case_id, p->status, p->completed,
 		    p->total);

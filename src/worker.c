@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -37,6 +38,7 @@
 #define POLL_MAX_MS 250		/* the longest a cancel request waits to be seen */
 #define STORE_RETRY_MS 1000	/* between two tries of a write the database did not take */
 #define STORE_GRACE_MS 60000	/* past the deadline, the most the worker waits for it */
+#define CLAIM_WAIT_MS 30000	/* a worker started with the database away waits this long */
 
 /* An image's change the store has yet to take: the database was away. */
 enum unrecorded { REC_NONE, REC_COMPLETED, REC_FAILED };
@@ -1232,10 +1234,10 @@ plan(struct worker *w)
  * mean nothing elsewhere); on another, its lease, which its heartbeats renew.
  */
 int
-worker_holds(const struct config *cfg, const char *host_id, long pid, const char *case_id,
+worker_holds(const char *my_host, const char *host_id, long pid, const char *case_id,
     int64_t lease_until, int64_t now)
 {
-	if (*host_id == '\0' || strcmp(host_id, cfg->host) == 0)
+	if (*host_id == '\0' || strcmp(host_id, my_host) == 0)
 		return worker_alive(pid, case_id);
 	return lease_until > now;
 }
@@ -1262,16 +1264,35 @@ worker_alive(long pid, const char *case_id)
 }
 
 /* `imagegen run` may take over a job whose worker is gone, as the reaper would. */
+/*
+ * The job as the store has it. A worker started as the database server
+ * went away (a restart, a failover) waits for it a while, reconnecting
+ * each second: the job is not left for a sweep to find.
+ */
+static int
+load(struct worker *w, const char *case_id)
+{
+	int64_t until = codec_now_ms() + CLAIM_WAIT_MS;
+	int found;
+	while ((found = store_load(case_id, &w->job, &w->images, &w->n)) < 0 &&
+	    store_unreachable() && codec_now_ms() < until) {
+		struct timespec second = { STORE_RETRY_MS / 1000, 0 };
+		store_busy_reset();
+		nanosleep(&second, NULL);
+	}
+	return found;
+}
+
 static int
 claim(struct worker *w, const char *case_id, int take_over)
 {
-	int found = store_load(case_id, &w->job, &w->images, &w->n);
+	int found = load(w, case_id);
 	if (found <= 0) {
 		log_error("case %s: %s", case_id, found == 0 ? "no such job" : "cannot load");
 		return -1;
 	}
 	int64_t now = codec_now_ms();
-	int dead = !worker_holds(w->cfg, w->job.host_id, w->job.worker_pid, case_id,
+	int dead = !worker_holds(w->cfg->host, w->job.host_id, w->job.worker_pid, case_id,
 	    w->job.lease_until, now);
 	if (take_over && dead && strcmp(w->job.status, "generating") == 0) {
 		struct live_job j = { .epoch = w->job.epoch, .beat_at = w->job.beat_at };

@@ -68,11 +68,12 @@ cleanup() {
 	stop_stack
 	# The PostgreSQL cluster of a test that sourced t/pg.sh, after the
 	# processes that used it.
+	stop_standby
 	[ -z "${PG_DATA:-}" ] || stop_pg
 	if [ "$tap_failed" -gt 0 ] && [ -f "$T/imagegen.log" ]; then
 		echo "# imagegen.log:"; sed 's/^/#   /' "$T/imagegen.log" | tail -40
 	fi
-	rm -rf "$T"
+	[ -n "${IMAGEGEN_TEST_KEEP:-}" ] && echo "# kept: $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

@@ -233,3 +233,47 @@ stop_pg() {
 	[ -d "$PG_DATA" ] || return 0
 	pg_stop
 }
+
+# start_standby: a streaming standby of the test's cluster (pg_basebackup
+# -R, WAL streamed), in $T/pg-standby, on a free port and a socket
+# directory of its own; the password file gets its port too. Sets
+# STANDBY_PORT, STANDBY_SOCKDIR, STANDBY_DATA. The primary lets its
+# superuser replicate over its socket.
+start_standby() {
+	STANDBY_DIR=$T/pg-standby
+	STANDBY_DATA=$STANDBY_DIR/data
+	STANDBY_SOCKDIR=$STANDBY_DIR/run
+	mkdir -p "$STANDBY_DIR" "$STANDBY_SOCKDIR" && pg_own "$STANDBY_DIR" && pg_own "$STANDBY_SOCKDIR"
+	echo "local replication all trust" >> "$PG_DATA/pg_hba.conf"
+	pg_super -c 'SELECT pg_reload_conf()' >/dev/null || bail "cannot reload the primary"
+	pg_as "$PG_BIN/pg_basebackup" -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres \
+	    -D "$STANDBY_DATA" -R -X stream -c fast > "$STANDBY_DIR/basebackup.log" 2>&1 ||
+	    { sed 's/^/#   /' "$STANDBY_DIR/basebackup.log"; bail "pg_basebackup failed"; }
+	STANDBY_PORT=$(free_port)
+	cat >> "$STANDBY_DATA/postgresql.conf" <<-CONF
+	port = $STANDBY_PORT
+	unix_socket_directories = '$STANDBY_SOCKDIR'
+	CONF
+	pg_as "$PG_BIN/pg_ctl" start -w -t 60 -s -D "$STANDBY_DATA" -l "$STANDBY_DIR/log" \
+	    >> "$STANDBY_DIR/pg_ctl.log" 2>&1 ||
+	    { tail -20 "$STANDBY_DIR/log" | sed 's/^/#   /'; bail "the standby did not start"; }
+	sed "s/^127.0.0.1:$PG_PORT:/127.0.0.1:$STANDBY_PORT:/" "$PGPASSFILE" | grep "^127.0.0.1:$STANDBY_PORT:" \
+	    >> "$PGPASSFILE"
+	export STANDBY_PORT STANDBY_SOCKDIR
+}
+
+# promote_standby: the standby takes over as primary; t/db follows it.
+promote_standby() {
+	pg_as "$PG_BIN/pg_ctl" promote -w -t 60 -s -D "$STANDBY_DATA" \
+	    >> "$STANDBY_DIR/pg_ctl.log" 2>&1 || bail "the standby was not promoted"
+	PG_PORT=$STANDBY_PORT PG_SOCKDIR=$STANDBY_SOCKDIR
+	export PG_PORT PG_SOCKDIR
+}
+
+stop_standby() {
+	[ -n "${STANDBY_DATA:-}" ] && [ -f "$STANDBY_DATA/postmaster.pid" ] || return 0
+	sb_pid=$(head -1 "$STANDBY_DATA/postmaster.pid")
+	pg_as "$PG_BIN/pg_ctl" stop -w -t 60 -s -m fast -D "$STANDBY_DATA" >/dev/null 2>&1 ||
+	    kill -QUIT "$sb_pid" 2>/dev/null
+	wait_for 10 exited "$sb_pid" || kill -9 "$sb_pid" 2>/dev/null
+}

@@ -176,7 +176,9 @@ start_fcgiwrap() {	# fcgiwrap runs imagegen as a plain CGI program per request
 # The shipped server block (its template in nginx/), with only its socket,
 # paths and port replaced; one listen, on loopback.
 # imagegen-database.conf is made from imagegen.conf.in as the build makes
-# it from imagegen.conf (nginx/database.awk).
+# it from imagegen.conf (nginx/database.awk). NGINX_UPSTREAM, when set,
+# replaces the upstream's one server (t/hosts.sh: every host's socket),
+# and each responder keeps its own config.
 start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf | imagegen-database.conf]
 	conf=${1:-imagegen.conf}
 	PORT=$(free_port)
@@ -188,7 +190,8 @@ start_nginx() {	# start_nginx [imagegen.conf | imagegen-cgi.conf | imagegen-data
 	esac |
 	sed -e "s|listen 80;|listen 127.0.0.1:$PORT;|" \
 	    -e "/listen \[::\]:80;/d" \
-	    -e "s|unix:/run/imagegen/imagegen.sock|unix:$T/imagegen.sock|" \
+	    -e "s|server unix:/run/imagegen/imagegen.sock;|${NGINX_UPSTREAM:-server unix:$T/imagegen.sock;}|" \
+	    -e "${NGINX_UPSTREAM:+/fastcgi_param IMAGEGEN_CONFIG/d}" \
 	    -e "s|unix:/run/fcgiwrap.socket|unix:$T/fcgiwrap.sock|" \
 	    -e "s|@bindir@/imagegen|$IMAGEGEN|" \
 	    -e "s|/var/lib/imagegen/media/|$T/media/|" \

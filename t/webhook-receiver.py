@@ -2,8 +2,8 @@
 """Webhook receiver for imagegen's tests.
 
 Usage: webhook-receiver.py --port-file FILE [--port N] --log FILE [--fail-first N]
-           [--fail-final N] [--hold N] [--status CODE] [--delay SEC]
-           [--answer-bytes N]
+           [--fail-final N] [--hold N] [--hold-final] [--status CODE]
+           [--delay SEC] [--answer-bytes N]
 
 Listens on 127.0.0.1 at --port (by default a kernel-chosen port), written
 atomically to --port-file.
@@ -13,7 +13,8 @@ Every POST (any path) is logged as one JSON line to --log and answered
 (--fail-final: status completed, partial or failed). GET /_count returns
 {"received": N}. --hold N: the N-th post is logged with status 0 and never
 answered; the connection is held until the sender hangs up (60 s at most),
-as a receiver too slow to answer before the sender died. --answer-bytes N:
+as a receiver too slow to answer before the sender died; --hold-final
+holds the first post of a final update so. --answer-bytes N:
 each answer's body is N bytes, written until the sender hangs up; the bytes
 that went are logged to the --log file's name plus .answers.
 """
@@ -66,6 +67,8 @@ class Handler(QuietHandler):
         if isinstance(parsed, dict) and parsed.get("status") in ("completed", "partial", "failed"):
             with LOCK:
                 FINALS += 1
+                if ARGS.hold_final and FINALS == 1:
+                    hold, status = True, 0
                 if FINALS <= ARGS.fail_final and not hold:
                     fail, status = True, ARGS.status
         headers = {}
@@ -124,6 +127,7 @@ def main():
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-final", type=int, default=0)
     p.add_argument("--hold", type=int, default=0)
+    p.add_argument("--hold-final", action="store_true")
     p.add_argument("--status", type=int, default=500)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--answer-bytes", type=int, default=0)
