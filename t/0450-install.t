@@ -19,7 +19,7 @@ mk -s -C "$top_builddir" install DESTDIR="$D" > "$T/install.out" 2>&1
 is "$?" 0 "make install DESTDIR=..."
 for f in "$bindir/imagegen" "$sysconfdir/imagegen.conf" "$sysconfdir/imagegen.conf.sample" \
     "$datadir/imagegen/nginx/imagegen.conf" "$datadir/imagegen/nginx/imagegen-cgi.conf" \
-    "$datadir/imagegen/nginx/imagegen-locations.conf" "$datadir/imagegen/nginx/imagegen-worker.conf" \
+    "$datadir/imagegen/nginx/imagegen-locations.conf" "$datadir/imagegen/nginx/imagegen-database.conf" \
     "$datadir/imagegen/systemd/imagegen.service" "$datadir/imagegen/systemd/imagegen.socket" \
     "$datadir/imagegen/systemd/imagegen-reap.timer" "$datadir/imagegen/systemd/imagegen.sysusers" \
     "$datadir/imagegen/systemd/imagegen.tmpfiles" "$mandir/man8/imagegen.8" \
@@ -38,8 +38,8 @@ is "$(sed -n 's/^ExecStart=//p' "$D$datadir/imagegen/systemd/imagegen.service")"
     "the unit runs $bindir/imagegen"
 check "the site names $sysconfdir/imagegen.conf" \
     grep -q "fastcgi_param IMAGEGEN_CONFIG $sysconfdir/imagegen.conf;" "$D$datadir/imagegen/nginx/imagegen.conf"
-check "the worker host's site names $sysconfdir/imagegen.conf" grep -q \
-    "fastcgi_param IMAGEGEN_CONFIG $sysconfdir/imagegen.conf;" "$D$datadir/imagegen/nginx/imagegen-worker.conf"
+check "the database site names $sysconfdir/imagegen.conf" grep -q \
+    "fastcgi_param IMAGEGEN_CONFIG $sysconfdir/imagegen.conf;" "$D$datadir/imagegen/nginx/imagegen-database.conf"
 check "the CGI site runs $bindir/imagegen" \
     grep -q "fastcgi_param SCRIPT_FILENAME $bindir/imagegen;" "$D$datadir/imagegen/nginx/imagegen-cgi.conf"
 check "imagegen(8) names $sysconfdir/imagegen.conf" grep -q "^\.It Pa $sysconfdir/imagegen.conf$" \
@@ -64,16 +64,16 @@ if [ -f "$top_srcdir/config.status" ]; then
 else
 	mkdir "$T/b2"
 	(cd "$T/b2" && "$top_srcdir/configure" --quiet --prefix=/opt/ig --sysconfdir=/etc/ig &&
-	    mk -s nginx/imagegen.conf nginx/imagegen-cgi.conf nginx/imagegen-worker.conf \
+	    mk -s nginx/imagegen.conf nginx/imagegen-cgi.conf nginx/imagegen-database.conf \
 	    etc/systemd/imagegen.service doc/imagegen.8 doc/imagegen.conf.5) > "$T/b2.out" 2>&1
 	is "$?" 0 "configure --prefix=/opt/ig --sysconfdir=/etc/ig"
 	is "$(sed -n 's/^\(ExecStart\|Environment\)=//p' "$T/b2/etc/systemd/imagegen.service" | tr '\n' ' ')" \
 	    "/opt/ig/bin/imagegen IMAGEGEN_CONFIG=/etc/ig/imagegen.conf " "... the unit follows"
 	check "... the site follows" grep -q "IMAGEGEN_CONFIG /etc/ig/imagegen.conf;" "$T/b2/nginx/imagegen.conf"
 	check "... the CGI site follows" grep -q "SCRIPT_FILENAME /opt/ig/bin/imagegen;" "$T/b2/nginx/imagegen-cgi.conf"
-	check "... the worker host's site follows, with no /usr/local left" sh -c \
-	    "grep -q 'IMAGEGEN_CONFIG /etc/ig/imagegen.conf;' '$T/b2/nginx/imagegen-worker.conf' &&
-	    ! grep -q /usr/local '$T/b2/nginx/imagegen-worker.conf'"
+	check "... the database site follows, with no /usr/local left" sh -c \
+	    "grep -q 'IMAGEGEN_CONFIG /etc/ig/imagegen.conf;' '$T/b2/nginx/imagegen-database.conf' &&
+	    ! grep -q /usr/local '$T/b2/nginx/imagegen-database.conf'"
 	check "... the man pages follow, with no /usr/local left" sh -c \
 	    "grep -q /etc/ig/imagegen.conf '$T/b2/doc/imagegen.8' && ! grep -q /usr/local '$T/b2/doc/imagegen.8' '$T/b2/doc/imagegen.conf.5'"
 fi
