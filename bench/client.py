@@ -8,7 +8,7 @@ costs imagegen nothing), and prints key=value lines for bench/report.py.
   client.py generate URL TOKEN N INTERVAL_MS
   client.py scale URL TOKEN DB N TIMEOUT_S
 """
-import heapq, http.client, json, os, sqlite3, statistics, sys, threading, time
+import heapq, http.client, json, os, sqlite3, statistics, subprocess, sys, threading, time
 import urllib.parse
 
 FINAL = ("completed", "partial", "failed")
@@ -44,7 +44,27 @@ class Client:
         return start, end
 
 
+class PgDb:
+    """The test's PostgreSQL database, through t/db (psql): the few polls a
+    run makes need no driver."""
+
+    def execute(self, sql, args):
+        for a in args:
+            sql = sql.replace("?", "'" + str(a).replace("'", "''") + "'", 1)
+        tdb = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "t", "db")
+        out = subprocess.run([tdb, sql], capture_output=True, text=True, check=True).stdout
+        rows = [line.split("|") for line in out.splitlines() if line]
+        return Rows([(r[0], r[1], int(r[2]) if r[2] else 0) for r in rows])
+
+
+class Rows(list):
+    def fetchall(self):
+        return list(self)
+
+
 def db_open(path):
+    if path.startswith(("postgresql://", "postgres://")):
+        return PgDb()
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
 
 

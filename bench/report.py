@@ -128,68 +128,68 @@ def compress(r):
             "-", "4:2:0 (2x2,1x1,1x1)", samp == "2x2,1x1,1x1")
 
 
-def http(r):
-    cg, cp = num(r, "rps_ceiling_get"), num(r, "rps_ceiling_post")
-    st = num(r, "rps_static")
+def http(r, p="", on=""):
+    cg, cp = num(r, p + "rps_ceiling_get"), num(r, p + "rps_ceiling_post")
+    st = num(r, p + "rps_static")
     if cg is None:
         return
-    row("4. ceiling GET (1 SELECT), req/s", f"{cg:.0f}", f"static file {st:.0f}",
+    row(f"4. ceiling GET (1 SELECT){on}, req/s", f"{cg:.0f}", f"static file {st:.0f}",
         fmt_ratio(cg, st), "(reference)", None)
     for k, target in (("status_200", 0.8), ("status_304", 0.9)):
-        v = num(r, "rps_" + k)
-        row(f"   status {k[-3:]}, req/s", f"{v:.0f}", f"ceiling {cg:.0f}", fmt_ratio(v, cg),
+        v = num(r, p + "rps_" + k)
+        row(f"   status {k[-3:]}{on}, req/s", f"{v:.0f}", f"ceiling {cg:.0f}", fmt_ratio(v, cg),
             f">= {target:.1f}x", v >= target * cg)
-    v = num(r, "rps_webhook")
-    row("5. webhook ingest, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
+    v = num(r, p + "rps_webhook")
+    row(f"5. webhook ingest{on}, req/s", f"{v:.0f}", f"ceiling UPDATE {cp:.0f}",
         fmt_ratio(v, cp), ">= 0.7x", v >= 0.7 * cp)
-    v = num(r, "rps_webhook_news")
+    v = num(r, p + "rps_webhook_news")
     # The ceiling fed the very same requests by the same wrk script.
-    cn = num(r, "rps_ceiling_news") or cp
+    cn = num(r, p + "rps_ceiling_news") or cp
     if v is not None:
-        row("   ... each update one new image, req/s", f"{v:.0f}", f"ceiling UPDATE {cn:.0f}",
+        row(f"   ... each update one new image{on}, req/s", f"{v:.0f}", f"ceiling UPDATE {cn:.0f}",
             fmt_ratio(v, cn), ">= 0.7x", v >= 0.7 * cn)
-    p = num(r, "rps_webhook_news_procs")
+    p = num(r, p + "rps_webhook_news_procs")
     if p is not None:
-        row("   ... the same, one single-threaded process a CPU", f"{p:.0f}",
+        row(f"   ... the same, one single-threaded process a CPU{on}", f"{p:.0f}",
             f"ceiling UPDATE {cn:.0f}", fmt_ratio(p, cn), "(reference)", None)
-    sql, csql = num(r, "ingest_sql_us"), num(r, "ceiling_sql_us")
+    sql, csql = num(r, p + "ingest_sql_us"), num(r, p + "ceiling_sql_us")
     if sql is not None:
-        row("   ... its SQL alone, in C (bench/ingest), us/update", f"{sql:.1f}",
+        row(f"   ... its SQL alone, in C (bench/ingest){on}, us/update", f"{sql:.1f}",
             f"ceiling UPDATE {csql:.1f}", fmt_ratio(csql, sql), "(reference)", None)
 
 
-def generate(r):
-    med, p99 = num(r, "generate_median_ms"), num(r, "generate_p99_ms")
-    sm, sp = num(r, "spawn_median_ms"), num(r, "spawn_p99_ms")
+def generate(r, p="", on=""):
+    med, p99 = num(r, p + "generate_median_ms"), num(r, p + "generate_p99_ms")
+    sm, sp = num(r, p + "spawn_median_ms"), num(r, p + "spawn_p99_ms")
     if med is None:
         return
-    row("6. generate, median ms", f"{med:.2f}", f"fork+exec {sm:.2f}", fmt_ratio(med, sm),
+    row(f"6. generate{on}, median ms", f"{med:.2f}", f"fork+exec {sm:.2f}", fmt_ratio(med, sm),
         "<= 5 ms", med <= 5)
-    row("   generate, p99 ms", f"{p99:.2f}", f"fork+exec {sp:.2f}", fmt_ratio(p99, sp),
+    row(f"   generate{on}, p99 ms", f"{p99:.2f}", f"fork+exec {sp:.2f}", fmt_ratio(p99, sp),
         "(no target)", None)
 
 
-def scale(r):
-    wall = num(r, "scale_wall_ms")
+def scale(r, p="", on=""):
+    wall = num(r, p + "scale_wall_ms")
     if wall is None:
         return
-    n, cap = num(r, "scale_cases"), num(r, "scale_cap")
+    n, cap = num(r, p + "scale_cases"), num(r, p + "scale_cap")
     bound = n * 14 * 1000 / cap
     images = int(n * 14)
-    row(f"7. {n:.0f} cases at once, ms", f"{wall:.0f}", f"bound {bound:.0f}",
+    row(f"7. {n:.0f} cases at once{on}, ms", f"{wall:.0f}", f"bound {bound:.0f}",
         fmt_ratio(wall, bound), "<= 1.15x", wall <= 1.15 * bound)
-    done = int(num(r, "scale_rows_completed") or 0)
-    files = int(num(r, "scale_files") or 0)
-    calls = int(num(r, "scale_api_calls") or 0)
-    row("   images completed / files / API calls", f"{done} / {files} / {calls}",
+    done = int(num(r, p + "scale_rows_completed") or 0)
+    files = int(num(r, p + "scale_files") or 0)
+    calls = int(num(r, p + "scale_api_calls") or 0)
+    row(f"   images completed / files / API calls{on}", f"{done} / {files} / {calls}",
         f"{images}", "-", "all, none lost or twice",
         done == images and files == images and calls == images)
-    row("   peak in flight at the mock", r.get("scale_peak_inflight", "?"),
-        f"cap {cap:.0f}", "-", "<= cap", num(r, "scale_peak_inflight") <= cap)
-    row("   peak RSS, one worker / all processes, MB",
-        f"{num(r, 'scale_worker_rss_max_kib') / 1024:.1f} / "
-        f"{num(r, 'scale_rss_total_kib') / 1024:.0f}", "-", "-", "(reported)", None)
-    row("   database size, MB", f"{num(r, 'scale_db_bytes') / 1048576:.2f}", "-", "-",
+    row(f"   peak in flight at the mock{on}", r.get(p + "scale_peak_inflight", "?"),
+        f"cap {cap:.0f}", "-", "<= cap", num(r, p + "scale_peak_inflight") <= cap)
+    row(f"   peak RSS, one worker / all processes{on}, MB",
+        f"{num(r, p + 'scale_worker_rss_max_kib') / 1024:.1f} / "
+        f"{num(r, p + 'scale_rss_total_kib') / 1024:.0f}", "-", "-", "(reported)", None)
+    row(f"   database size{on}, MB", f"{num(r, p + 'scale_db_bytes') / 1048576:.2f}", "-", "-",
         "(reported)", None)
 
 
@@ -220,8 +220,13 @@ def answer(r):
 
 def main():
     r = load(sys.argv[1])
-    for part in (cases, attainable, compress, answer, http, generate, scale, memory):
+    for part in (cases, attainable, compress, answer):
         part(r)
+    # The store's figures, each engine against its own ceiling.
+    for part in (http, generate, scale):
+        part(r)
+        part(r, "pg_", " (PostgreSQL)")
+    memory(r)
     print(f"imagegen benchmarks, {r.get('date', '?')}, {r.get('machine', '?')}, "
           f"provider {r.get('provider', '?')}\n")
     print("| figure | measured | reference | ratio | target | |")

@@ -9,7 +9,10 @@
 # BENCH_PROVIDER (gemini or openai: the wire format of the mock, default
 # gemini); BENCH_SECONDS (each wrk run, default 5), BENCH_ROUNDS (of the wrk
 # pairs, default 3), SCALE_CASES (100), SCALE_CAP (the host-wide
-# max_inflight for the scale run, 32), CASE_RUNS (14-image cases timed, 3).
+# max_inflight for the scale run, 32), CASE_RUNS (14-image cases timed, 3);
+# BENCH_ENGINES (the stores the http, generate and scale parts run on, in
+# turn, each against its own ceiling: "sqlite postgresql" by default; the
+# PostgreSQL figures' keys start with pg_).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -27,10 +30,18 @@ RESPONDERS=$(nproc)
 API_KEY=bench-key-$$
 export GEMINI_API_KEY=$API_KEY OPENAI_API_KEY=$API_KEY
 T=$(mktemp -d "${TMPDIR:-/tmp}/imagegen-bench.XXXXXX")
+export T
 R=$T/results
-trap 'stop_stack; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$T"' EXIT
+exited() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+. "$top_srcdir/t/pg.sh"
+trap 'stop_stack; stop_pg; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
-put() { echo "$1=$2" >> "$R"; }
+ENGINES=${BENCH_ENGINES:-sqlite postgresql}
+# A connection a worker, a responder thread and a reaper: generate's 200 workers.
+PG_MAX_CONNECTIONS=400
+KP=	# the key prefix of the engine at hand: "" for SQLite, pg_ for PostgreSQL
+put() { echo "$KP$1=$2" >> "$R"; }
+keyed() { sed "s/^/$KP/" >> "$R"; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 say() { echo "bench: $*" >&2; }
 
@@ -100,7 +111,17 @@ bench_compress() {
 # process, `threads` at its default), the mock answering with the photograph.
 stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
 	stop_stack
+	# Workers still starting have no pid in the store yet: known by their config.
+	for p in $(pgrep -x imagegen); do
+		{ tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null |
+		    grep -qx "IMAGEGEN_CONFIG=$T/imagegen.conf" && kill -9 "$p" 2>/dev/null
+	done
 	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
+	# PostgreSQL: the cluster stays, the database is made anew.
+	if [ "$IMAGEGEN_TEST_DATABASE" = postgresql ] && [ -n "${PG_URI:-}" ]; then
+		echo "DROP DATABASE IF EXISTS imagegen WITH (FORCE); CREATE DATABASE imagegen OWNER imagegen;" |
+		    pg_super >/dev/null || bail "cannot make the database anew"
+	fi
 	mock_args=$1; shift
 	start_mock $mock_args --image "$T/photo.${ANSWER_FORMAT:-jpg}"
 	write_config "log_level = info" "provider = $PROVIDER" "$@"
@@ -209,8 +230,10 @@ news_jobs() {
 		    'generating' FROM j;
 		$j INSERT INTO images (case_id, item_id, kind, position, name, description)
 		    SELECT 'news$r-' || k, 'ev-' || i, 'evidence', i, 'n', 'd' FROM j, n;"
-	done | sqlite3 "$T/imagegen.db" || bail "cannot add the news jobs"
-	sqlite3 "$T/imagegen.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null && sync
+	done | "$top_srcdir/t/db" >/dev/null || bail "cannot add the news jobs"
+	[ "$IMAGEGEN_TEST_DATABASE" = postgresql ] ||
+	    "$top_srcdir/t/db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	sync
 	# Request n of thread t posts job n/14's first n%14+1 images: one new each time.
 	cat > "$T/news.lua" <<-'LUA'
 	local threads = 0
@@ -255,7 +278,7 @@ bench_http() {
 	}
 	NGINX
 	"$SPAWN_FCGI" -F "$RESPONDERS" -P "$T/ceiling.pids" -s "$T/ceiling.sock" -- \
-	    "$BENCH/ceiling" "$T/imagegen.db" >/dev/null 2>&1 || bail "cannot start bench/ceiling"
+	    "$BENCH/ceiling" "$TEST_DATABASE" >/dev/null 2>&1 || bail "cannot start bench/ceiling"
 	PIDS="$PIDS $(cat "$T/ceiling.pids")"
 	# For reference, the layout before threads: a single-threaded process a CPU.
 	(umask 077 && sed '/^threads/d' "$T/imagegen.conf" > "$T/procs.conf" &&
@@ -267,7 +290,7 @@ bench_http() {
 	start_nginx
 	for id in bench-poll bench-hook; do
 		"$PYTHON3" "$top_srcdir/bench/client.py" case "$BASE" "$API_TOKEN" \
-		    "$T/imagegen.db" "$T/mock.log" "$id" 5 > /dev/null || bail "case $id failed"
+		    "$TEST_DATABASE" "$T/mock.log" "$id" 5 > /dev/null || bail "case $id failed"
 	done
 	etag=$(curl -s -D - -o /dev/null "$BASE/api/case-images/bench-poll" |
 	    sed -n 's/^[Ee][Tt]ag: *\([^\r]*\).*/\1/p')
@@ -302,7 +325,7 @@ bench_http() {
 		bail "a rate could not be measured"
 	done
 	# The same news updates' SQL alone, in C, against the ceiling's UPDATE.
-	"$BENCH/ingest" "$T/imagegen.db" newssql- 20000 >> "$R" || bail "bench/ingest failed"
+	"$BENCH/ingest" "$TEST_DATABASE" newssql- 20000 | keyed || bail "bench/ingest failed"
 	for k in static ceiling_get status_200 status_304 ceiling_post webhook ceiling_news \
 	    webhook_news webhook_news_procs; do
 		put "rps_$k" "$(awk -v k=$k '$1 == k {print $2}' "$T/rates" | median)"
@@ -315,8 +338,8 @@ bench_generate() {
 	# Room for every case's worker, so that each generate starts one:
 	# past max_inflight workers, a job would wait queued, with no fork.
 	stack "--latency 60" "concurrency = 1" "max_inflight = 256"
-	"$BENCH/spawn" 400 >> "$R"
-	"$PYTHON3" "$top_srcdir/bench/client.py" generate "$BASE" "$API_TOKEN" 200 50 >> "$R"
+	"$BENCH/spawn" 400 | keyed
+	"$PYTHON3" "$top_srcdir/bench/client.py" generate "$BASE" "$API_TOKEN" 200 50 | keyed
 }
 
 # 7. Many cases at once under the host-wide cap.
@@ -324,25 +347,42 @@ bench_scale() {
 	say "scale: $SCALE_CASES cases at once, 1 s latency, max_inflight $SCALE_CAP"
 	stack "--latency 1" "concurrency = 5" "max_inflight = $SCALE_CAP" "job_deadline = 3600"
 	put scale_cap "$SCALE_CAP"
-	"$PYTHON3" "$top_srcdir/bench/client.py" scale "$BASE" "$API_TOKEN" "$T/imagegen.db" \
-	    "$SCALE_CASES" 1200 >> "$R"
+	"$PYTHON3" "$top_srcdir/bench/client.py" scale "$BASE" "$API_TOKEN" "$TEST_DATABASE" \
+	    "$SCALE_CASES" 1200 | keyed
 	sleep 0.5
 	put scale_api_calls "$(grep -c '"prompt": "' "$T/mock.log")"
 	put scale_peak_inflight "$(curl -s "$MOCK_URL/_stats" | jq .peak_inflight)"
 	put scale_files "$(find "$T/media" -name '*.jpg' | wc -l)"
-	put scale_rows_completed "$(sqlite3 "$T/imagegen.db" \
+	put scale_rows_completed "$("$top_srcdir/t/db" \
 	    "SELECT count(*) FROM images WHERE status = 'completed'")"
 	put scale_worker_rss_max_kib "$(grep -o 'peak RSS [0-9]*' "$T/imagegen.log" |
 	    awk '$3 > m {m = $3} END {print m + 0}')"
-	sqlite3 "$T/imagegen.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-	put scale_db_bytes "$(stat -c %s "$T/imagegen.db")"
+	if [ "$IMAGEGEN_TEST_DATABASE" = postgresql ]; then
+		put scale_db_bytes "$("$top_srcdir/t/db" "SELECT pg_database_size('imagegen')")"
+	else
+		"$top_srcdir/t/db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+		put scale_db_bytes "$(stat -c %s "$T/imagegen.db")"
+	fi
 }
 
 : > "$R"
 put date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put machine "$(nproc) CPUs, $(awk '/MemTotal/ {printf "%d GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)"
 fixtures
+# The parts that measure the store run on each engine in turn.
+IMAGEGEN_TEST_DATABASE=sqlite
+export IMAGEGEN_TEST_DATABASE
 for part in ${BENCH_PARTS:-compress answer cases memory http generate scale}; do
-	"bench_$part"
+	case $part in
+	http|generate|scale)
+		for engine in $ENGINES; do
+			IMAGEGEN_TEST_DATABASE=$engine KP=
+			[ "$engine" = postgresql ] && KP=pg_
+			say "$part, on $engine"
+			"bench_$part"
+		done
+		IMAGEGEN_TEST_DATABASE=sqlite KP= ;;
+	*)	"bench_$part" ;;
+	esac
 done
 "$PYTHON3" "$top_srcdir/bench/report.py" "$R"

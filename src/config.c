@@ -51,6 +51,7 @@ static const struct config_key keys[] = {
 	  "forensic quality, neutral background.", NULL },
 	{ "failover_on_refusal", K_ENUM, S(failover_on_refusal), 0, 0, yesno_words, "no", NULL },
 	{ "host_id", K_STR, S(host_id), 0, 0, NULL, "", NULL },
+	{ "host_max_jobs", K_INT, S(host_max_jobs), 0, 100000, NULL, "0", NULL },
 	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5", NULL },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80", NULL },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512", NULL },

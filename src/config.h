@@ -59,6 +59,7 @@ struct config {
 	long  heartbeat_interval;	/* s */
 	char *host_id;		/* as set: "" for the host's name */
 	char  host[65];		/* host_id, resolved: this host's name in its claims */
+	long  host_max_jobs;	/* workers this host runs at once; 0: max_inflight alone */
 	long  input_timeout;	/* s: a FastCGI request's parameters and body must be in by then */
 	long  job_deadline;
 	long  local_delay;

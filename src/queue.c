@@ -57,11 +57,18 @@ workers_at_work(const struct config *cfg, const char *case_id, long *n)
 void
 queue_start_or_wait(const struct config *cfg, const char *case_id)
 {
-	long at_work;
+	long at_work, here = 0;
 	if (workers_at_work(cfg, case_id, &at_work) == 0 && at_work >= cfg->max_inflight &&
 	    store_queue(case_id, codec_now_ms()) == 0) {
 		log_info("case %s: queued: %ld workers at work, max_inflight %ld", case_id, at_work,
 		    cfg->max_inflight);
+		return;
+	}
+	/* This host full: any host with a free place takes the job (reap.c). */
+	if (cfg->host_max_jobs > 0 && store_host_at_work(cfg->host, case_id, &here) == 0 &&
+	    here >= cfg->host_max_jobs && store_queue(case_id, codec_now_ms()) == 0) {
+		log_info("case %s: queued: this host runs %ld workers, host_max_jobs %ld", case_id,
+		    here, cfg->host_max_jobs);
 		return;
 	}
 	/* The job is recorded: should the fork fail, the reaper resumes it. */

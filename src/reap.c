@@ -43,6 +43,7 @@ struct orphans {
 	int n;
 	int silent;		/* of jobs[], those whose holder is silent, not known dead */
 	long alive;		/* jobs whose worker lives, or is starting */
+	long here;		/* of those, the workers of this host */
 	long more;		/* orphans past MAX_PER_RUN, for a later sweep */
 	int waited;		/* only jobs silent for stale_after: a hand-over */
 };
@@ -83,6 +84,7 @@ collect(const struct live_job *j, void *arg)
 	enum judgement v = judge(o->cfg, j, o->now, o->waited);
 	if (v == J_ALIVE) {
 		o->alive++;
+		o->here += strcmp(j->status, "generating") == 0 && strcmp(j->host_id, o->cfg->host) == 0;
 	} else if (o->n == MAX_PER_RUN) {
 		o->more++;
 	} else if (v == J_SILENT) {
@@ -172,6 +174,8 @@ resume_orphans(const struct config *cfg, long limit, int waited)
 	o->waited = waited;
 	int resumed = store_each_live_job(collect, o) == 0 ? 0 : -1;
 	long room = cfg->max_inflight - o->alive;
+	if (cfg->host_max_jobs > 0 && cfg->host_max_jobs - o->here < room)
+		room = cfg->host_max_jobs - o->here;
 	if (room > limit)
 		room = limit;
 	if (resumed == 0 && o->n + o->more > room)

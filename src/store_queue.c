@@ -12,6 +12,10 @@
 static const char AT_WORK[] =
     "SELECT count(*) FROM jobs WHERE status IN ('pending', 'generating')"
     " AND queued_at IS NULL AND case_id <> $1";
+/* This host's share: the workers it runs, not those starting (no host yet). */
+static const char HOST_AT_WORK[] =
+    "SELECT count(*) FROM jobs WHERE status = 'generating' AND host_id = $1"
+    " AND case_id <> $2";
 static const char GENERATING[] =
     "SELECT case_id, coalesce(host_id, ''), worker_pid, coalesce(lease_until, 0) FROM jobs"
     " WHERE status = 'generating' AND case_id <> $1";
@@ -36,6 +40,21 @@ store_workers_at_work(const char *except_case, long *n)
 		return -1;
 	sbind_text(s, 1, except_case);
 	enum sstep rc = store_next(s, "count workers");
+	*n = rc == SS_ROW ? (long)scol_int(s, 0) : 0;
+	store_done(s);
+	return rc == SS_ROW ? 0 : -1;
+}
+
+/* Jobs this host's workers hold, but for except_case's own. */
+int
+store_host_at_work(const char *host, const char *except_case, long *n)
+{
+	struct sstmt *s = store_stmt(HOST_AT_WORK);
+	if (s == NULL)
+		return -1;
+	sbind_text(s, 1, host);
+	sbind_text(s, 2, except_case);
+	enum sstep rc = store_next(s, "count this host's workers");
 	*n = rc == SS_ROW ? (long)scol_int(s, 0) : 0;
 	store_done(s);
 	return rc == SS_ROW ? 0 : -1;

@@ -69,7 +69,7 @@ restart_imagegen
 pid=$IMAGEGEN_PID
 make_case case-body 4 2
 fcgi_request_bg "$T/imagegen.sock" /api/generate-case-images "$T/case-body.json" body
-wait_for 10 test -f "$T/fcgi.paused" || bail "the FastCGI client did not start"
+wait_for 60 test -f "$T/fcgi.paused" || bail "the FastCGI client did not start"
 sleep 0.1
 kill -TERM "$pid"
 sleep 0.3
@@ -89,7 +89,7 @@ restart_imagegen
 pid=$IMAGEGEN_PID
 make_case case-params 4 2
 fcgi_request_bg "$T/imagegen.sock" /api/generate-case-images "$T/case-params.json" params
-wait_for 10 test -f "$T/fcgi.paused" || bail "the FastCGI client did not start"
+wait_for 60 test -f "$T/fcgi.paused" || bail "the FastCGI client did not start"
 sleep 0.1
 kill -TERM "$pid"
 sleep 0.3

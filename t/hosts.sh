@@ -73,7 +73,7 @@ responders_alive() {
 # they started, known by the config they run on.
 host_pids() {
 	for p in $(pgrep -x imagegen); do
-		tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null |
+		{ tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null |
 		    grep -qx "IMAGEGEN_CONFIG=$T/h$1/imagegen.conf" && echo "$p"
 	done
 }

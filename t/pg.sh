@@ -96,7 +96,7 @@ pg_conf() {
 	fsync = off
 	synchronous_commit = off
 	full_page_writes = off
-	max_connections = 200
+	max_connections = ${PG_MAX_CONNECTIONS:-200}
 	log_min_messages = warning
 	log_line_prefix = '%m [%p] '
 	EOF
