@@ -234,6 +234,16 @@ store_done(struct sstmt *s)
 	engine->reset(s);
 }
 
+/* The first column of the row a statement gives: 1 with *v, 0 for no row, -1 on error. */
+int
+store_scalar(struct sstmt *s, const char *what, int64_t *v)
+{
+	enum sstep rc = store_next(s, what);
+	*v = rc == SS_ROW ? engine->col_int(s, 0) : 0;
+	store_done(s);
+	return rc == SS_ROW ? 1 : rc == SS_DONE ? 0 : -1;
+}
+
 int
 store_exec_done(struct sstmt *s, const char *what)
 {

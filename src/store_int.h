@@ -78,6 +78,7 @@ int  store_exec_done(struct sstmt *s, const char *what);	/* no row wanted; reset
 int  store_exec_changed(struct sstmt *s, const char *what);	/* 1 a row changed, 0 none */
 enum sstep store_next(struct sstmt *s, const char *what);	/* a row, done, or an error */
 void store_done(struct sstmt *s);				/* reset for its next use */
+int  store_scalar(struct sstmt *s, const char *what, int64_t *v);	/* 1 a row, 0 none, -1 */
 int  store_begin(void);
 int  store_begin_read(void);
 int  store_commit(void);

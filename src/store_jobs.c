@@ -521,11 +521,9 @@ int
 store_cancel_requested(const char *case_id)
 {
 	struct sstmt *s = store_stmt(CANCEL_SEEN);
+	int64_t asked;
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, case_id);
-	enum sstep rc = store_next(s, "cancel asked");
-	int asked = rc == SS_ROW ? (int)scol_int(s, 0) : -1;
-	store_done(s);
-	return asked;
+	return store_scalar(s, "cancel asked", &asked) == 1 ? (int)asked : -1;
 }

@@ -36,13 +36,13 @@ int
 store_workers_at_work(const char *except_case, long *n)
 {
 	struct sstmt *s = store_stmt(AT_WORK);
+	int64_t v;
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, except_case);
-	enum sstep rc = store_next(s, "count workers");
-	*n = rc == SS_ROW ? (long)scol_int(s, 0) : 0;
-	store_done(s);
-	return rc == SS_ROW ? 0 : -1;
+	int rc = store_scalar(s, "count workers", &v);
+	*n = (long)v;
+	return rc == 1 ? 0 : -1;
 }
 
 /* Jobs this host's workers hold, but for except_case's own. */
@@ -50,14 +50,14 @@ int
 store_host_at_work(const char *host, const char *except_case, long *n)
 {
 	struct sstmt *s = store_stmt(HOST_AT_WORK);
+	int64_t v;
 	if (s == NULL)
 		return -1;
 	sbind_text(s, 1, host);
 	sbind_text(s, 2, except_case);
-	enum sstep rc = store_next(s, "count this host's workers");
-	*n = rc == SS_ROW ? (long)scol_int(s, 0) : 0;
-	store_done(s);
-	return rc == SS_ROW ? 0 : -1;
+	int rc = store_scalar(s, "count this host's workers", &v);
+	*n = (long)v;
+	return rc == 1 ? 0 : -1;
 }
 
 /*

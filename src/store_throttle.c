@@ -146,12 +146,10 @@ advisory(const char *sql, const char *provider, int slot)
 	struct sstmt *s = store_stmt(sql);
 	if (s == NULL)
 		return -1;
+	int64_t got;
 	sbind_text(s, 1, provider);
 	sbind_int(s, 2, slot);
-	enum sstep rc = store_next(s, "a slot's lock");
-	int got = rc == SS_ROW ? (int)scol_int(s, 0) : -1;
-	store_done(s);
-	return got;
+	return store_scalar(s, "a slot's lock", &got) == 1 ? (int)got : -1;
 }
 
 /* 1 when this process now holds the slot, 0 when another does, -1 on error. */

@@ -24,9 +24,11 @@ whole() {	# whole CASE N: N pictures, each a 512x512 JPEG
 # 1. A restart mid-case: ev-2..ev-5 wait at the provider (gate 1) meanwhile.
 make_case case-r 7 1 "$HOOK_URL" ev-2=gate=1 ev-3=gate=1 ev-4=gate=1 ev-5=gate=1
 post_json /api/generate-case-images "$T/case-r.json"
-out_r() { [ "$(stats inflight)" = 4 ] && [ "$(db "SELECT completed_images FROM jobs
-    WHERE case_id = 'case-r'")" = 2 ]; }
-check "case-r: 2 pictures made, 4 requests at the provider" wait_for 30 out_r
+out() {	# out CASE: 2 pictures made, 4 requests held at the provider
+	[ "$(stats inflight)" = 4 ] &&
+	    [ "$(db "SELECT completed_images FROM jobs WHERE case_id = '$1'")" = 2 ]
+}
+check "case-r: 2 pictures made, 4 requests at the provider" wait_for 30 out case-r
 worker=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-r'")
 pg_restart
 touch "$T/gate.1"
@@ -41,9 +43,7 @@ check "one worker made them all: the restart cost it nothing" \
 # 2. The server stopped for 30 s: 4 requests out when it goes.
 make_case case-s 10 2 "$HOOK_URL" ev-2=gate=2 ev-3=gate=2 ev-4=gate=2 ev-5=gate=2
 post_json /api/generate-case-images "$T/case-s.json"
-out_s() { [ "$(stats inflight)" = 4 ] && [ "$(db "SELECT completed_images FROM jobs
-    WHERE case_id = 'case-s'")" = 2 ]; }
-check "case-s: 2 pictures made, 4 requests at the provider" wait_for 30 out_s
+check "case-s: 2 pictures made, 4 requests at the provider" wait_for 30 out case-s
 worker=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-s'")
 before=$(stats requests)
 pg_stop

@@ -11,13 +11,7 @@ pg_test
 
 start_mock --latency-min 0.05 --latency-max 0.2 --size 600
 start_hosts 3 1 "concurrency = 4"
-i=1
-while [ $i -le 30 ]; do
-	make_case case-$i 10 4
-	post_json /api/generate-case-images "$T/case-$i.json"
-	[ "$CODE" = 202 ] || diag "case-$i: $CODE $(cat "$T/body")"
-	i=$((i + 1))
-done
+submit_cases 30 10 4
 all_final() { [ "$(db "SELECT count(*) FROM jobs WHERE status = 'completed'")" = 30 ]; }
 check "the 30 cases complete" wait_for 180 all_final
 is "$(db "SELECT sum(completed_images) FROM jobs")" 420 "... 420 images"
@@ -27,16 +21,7 @@ is "$(jq -r 'select(.prompt != null) | .prompt' "$T/mock.log" | sort | uniq -d |
     "... once for each image"
 
 # Every picture through the balancer: whole, and the database's.
-bad=0 i=1
-while [ $i -le 30 ]; do
-	for item in $(db "SELECT item_id FROM images WHERE case_id = 'case-$i'"); do
-		curl -s -m 10 -o "$T/pic.jpg" "$BASE/media/case-$i/$item.jpg"
-		[ "$(identify -format '%m %wx%h' "$T/pic.jpg" 2>/dev/null)" = "JPEG 512x512" ] ||
-		    bad=$((bad + 1))
-	done
-	i=$((i + 1))
-done
-is "$bad" 0 "all 420 pictures are whole 512x512 JPEGs, through the balancer"
+is "$(bad_pictures)" 0 "all 420 pictures are whole 512x512 JPEGs, through the balancer"
 is "$(find "$T"/h*/media -name '*.jpg' | wc -l | tr -d ' ')" 0 "... none left in a host's spool"
 for h in 1 2 3; do
 	n=$(grep -c 'case case-[0-9]*: image .* done' "$T/h$h/imagegen.log")

@@ -11,12 +11,7 @@ start_mock --latency-min 0.4 --latency-max 0.8 --size 600
 start_hosts 3 1 "concurrency = 3" "stale_after = 5" "heartbeat_interval = 1" \
     "reap_interval = 1"
 stats() { curl -s -m 5 "$MOCK_URL/_stats" | jq -r ".$1"; }
-i=1
-while [ $i -le 12 ]; do
-	make_case case-$i 10 4
-	post_json /api/generate-case-images "$T/case-$i.json"
-	i=$((i + 1))
-done
+submit_cases 12 10 4
 busy() { [ "$(db "SELECT count(*) FROM jobs WHERE host_id = 'h2' AND status = 'generating'
     AND completed_images > 0")" -ge 2 ]; }
 check "host h2 is at work on its jobs" wait_for 60 busy
@@ -42,11 +37,6 @@ is "$(db "SELECT count(*), count(DISTINCT case_id || '/' || item_id) FROM media"
 twice=$(jq -r 'select(.prompt != null) | .prompt' "$T/mock.log" | sort | uniq -d | wc -l | tr -d ' ')
 diag "$twice images asked twice; $inflight requests were in flight at the kill"
 check "only calls in flight at the kill were paid twice ($twice <= $inflight)" test "$twice" -le "$inflight"
-bad=0
-for p in $(db "SELECT case_id || '/' || item_id FROM images"); do
-	curl -s -m 10 -o "$T/pic.jpg" "$BASE/media/$p.jpg"
-	[ "$(identify -format '%m %wx%h' "$T/pic.jpg" 2>/dev/null)" = "JPEG 512x512" ] || bad=$((bad + 1))
-done
-is "$bad" 0 "every picture is a whole 512x512 JPEG, through the balancer"
+is "$(bad_pictures)" 0 "every picture is a whole 512x512 JPEG, through the balancer"
 
 done_testing

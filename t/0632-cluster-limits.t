@@ -11,12 +11,7 @@ pg_test
 start_mock --latency 0.3 --size 600
 start_hosts 3 2 "rate_limit = 60" "max_inflight = 4" "concurrency = 3"
 is "$(responders_alive)" 6 "six responders, on three hosts"
-i=1
-while [ $i -le 8 ]; do
-	make_case case-$i 9 1
-	post_json /api/generate-case-images "$T/case-$i.json"
-	i=$((i + 1))
-done
+submit_cases 8 9 1
 all_final() { [ "$(db "SELECT count(*) FROM jobs WHERE status = 'completed'")" = 8 ]; }
 check "the 8 cases (80 images) complete" wait_for 240 all_final
 "$PYTHON3" - "$T/mock.log" > "$T/limits" <<'PY'

@@ -44,11 +44,6 @@ is "$(db "SELECT status || ' ' || completed_images || ' ' || host_id FROM jobs
     WHERE case_id = 'case-f'")" "completed 6 $other" "the job is as its new worker left it"
 is "$(jq -r 'select(.prompt != null) | .prompt' "$T/mock.log" | sort | uniq -d | wc -l | tr -d ' ')" 2 \
     "only the two calls it had out were paid twice"
-bad=0
-for item in ev-0 ev-1 ev-2 ev-3 loc-0 loc-1; do
-	curl -s -m 10 -o "$T/pic.jpg" "$BASE/media/case-f/$item.jpg"
-	[ "$(identify -format '%m %wx%h' "$T/pic.jpg" 2>/dev/null)" = "JPEG 512x512" ] || bad=$((bad + 1))
-done
-is "$bad" 0 "every picture is a whole 512x512 JPEG"
+is "$(bad_pictures "case_id = 'case-f'")" 0 "every picture is a whole 512x512 JPEG"
 
 done_testing

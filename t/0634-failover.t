@@ -13,12 +13,7 @@ test_database
 start_standby
 MULTI="postgresql://imagegen@127.0.0.1:$PG_PORT,127.0.0.1:$STANDBY_PORT/imagegen?target_session_attrs=read-write&passfile=$PGPASSFILE"
 start_hosts 2 1 "database = $MULTI" "concurrency = 3" "heartbeat_interval = 1"
-i=1
-while [ $i -le 8 ]; do
-	make_case case-$i 10 4
-	post_json /api/generate-case-images "$T/case-$i.json"
-	i=$((i + 1))
-done
+submit_cases 8 10 4
 midway() { [ "$(db "SELECT sum(completed_images) FROM jobs")" -ge 30 ]; }
 check "the hosts are at work (30 images of 112 made)" wait_for 60 midway
 pg_stop
@@ -35,12 +30,7 @@ for p in $acked; do
 	    lost=$((lost + 1))
 done
 is "$lost" 0 "every image committed before the primary stopped ($(echo $acked | wc -w)) is there"
-bad=0
-for p in $(db "SELECT case_id || '/' || item_id FROM images"); do
-	curl -s -m 10 -o "$T/pic.jpg" "$BASE/media/$p.jpg"
-	[ "$(identify -format '%m %wx%h' "$T/pic.jpg" 2>/dev/null)" = "JPEG 512x512" ] || bad=$((bad + 1))
-done
-is "$bad" 0 "every picture is a whole 512x512 JPEG, from the new primary"
+is "$(bad_pictures)" 0 "every picture is a whole 512x512 JPEG, from the new primary"
 is "$(responders_alive)" 2 "both hosts' responders carried on"
 
 done_testing

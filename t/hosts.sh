@@ -11,6 +11,11 @@
 #   responders_alive: how many of the hosts' responders live
 #   kill_host I: SIGKILL every process of host I, as a host that dies
 #   start_host I: host I again, on its socket (after kill_host)
+#   bad_pictures [WHERE]: how many of the images' pictures (those of the
+#       images table, WHERE as SQL) are not whole 512x512 JPEGs, fetched
+#       through the balancer
+#   submit_cases N NE NL: cases case-1..case-N of NE evidence and NL
+#       locations, posted through the balancer
 
 HOSTS=0
 
@@ -59,6 +64,26 @@ start_hosts() {	# start_hosts N [PROCS] ["key = value"...]
 		i=$((i + 1))
 	done
 	hosts_nginx
+}
+
+bad_pictures() {
+	bp=0
+	for p in $(db "SELECT case_id || '/' || item_id FROM images ${1:+WHERE $1}"); do
+		curl -s -m 10 -o "$T/pic.jpg" "$BASE/media/$p.jpg"
+		[ "$(identify -format '%m %wx%h' "$T/pic.jpg" 2>/dev/null)" = "JPEG 512x512" ] ||
+		    bp=$((bp + 1))
+	done
+	echo $bp
+}
+
+submit_cases() {
+	sc=1
+	while [ $sc -le "$1" ]; do
+		make_case case-$sc "$2" "$3"
+		post_json /api/generate-case-images "$T/case-$sc.json"
+		[ "$CODE" = 202 ] || diag "case-$sc: $CODE $(cat "$T/body")"
+		sc=$((sc + 1))
+	done
 }
 
 responders_alive() {
