@@ -148,10 +148,10 @@ def http(r, p="", on=""):
     if v is not None:
         row(f"   ... each update one new image{on}, req/s", f"{v:.0f}", f"ceiling UPDATE {cn:.0f}",
             fmt_ratio(v, cn), ">= 0.7x", v >= 0.7 * cn)
-    p = num(r, p + "rps_webhook_news_procs")
-    if p is not None:
-        row(f"   ... the same, one single-threaded process a CPU{on}", f"{p:.0f}",
-            f"ceiling UPDATE {cn:.0f}", fmt_ratio(p, cn), "(reference)", None)
+    procs = num(r, p + "rps_webhook_news_procs")
+    if procs is not None:
+        row(f"   ... the same, one single-threaded process a CPU{on}", f"{procs:.0f}",
+            f"ceiling UPDATE {cn:.0f}", fmt_ratio(procs, cn), "(reference)", None)
     sql, csql = num(r, p + "ingest_sql_us"), num(r, p + "ceiling_sql_us")
     if sql is not None:
         row(f"   ... its SQL alone, in C (bench/ingest){on}, us/update", f"{sql:.1f}",

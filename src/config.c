@@ -50,9 +50,9 @@ static const struct config_key keys[] = {
 	  "Evidence photography: {name}. {description}. Clear detail, "
 	  "forensic quality, neutral background.", NULL },
 	{ "failover_on_refusal", K_ENUM, S(failover_on_refusal), 0, 0, yesno_words, "no", NULL },
+	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5", NULL },
 	{ "host_id", K_STR, S(host_id), 0, 0, NULL, "", NULL },
 	{ "host_max_jobs", K_INT, S(host_max_jobs), 0, 100000, NULL, "0", NULL },
-	{ "heartbeat_interval", K_INT, S(heartbeat_interval), 1, 3600, NULL, "5", NULL },
 	{ "image_quality", K_INT, S(image_quality), 1, 100, NULL, "80", NULL },
 	{ "image_size", K_INT, S(image_size), 16, 4096, NULL, "512", NULL },
 	{ "image_url_allow", K_STR, S(image_url_allow), 0, 0, NULL, "", NULL },
@@ -277,7 +277,8 @@ check_database(const struct config_key *k, const char *v, char *err, size_t errl
 {
 	if (store_is_uri(v) && uri_has_password(v)) {
 		snprintf(err, errlen, "%s: the URI holds a password: take it out, and give it in "
-		    "~/.pgpass or the file PGPASSFILE names (imagegen(8), POSTGRESQL)", k->name);
+		    "~/.pgpass, the file passfile= or PGPASSFILE names, or PGPASSWORD "
+		    "(imagegen(8), POSTGRESQL)", k->name);
 		return -1;
 	}
 	if (!store_is_uri(v) && v[0] != '/') {

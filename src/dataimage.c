@@ -4,7 +4,10 @@
  * it is decoded, checked to be image_size square, compressed as a local
  * worker's would be, and written under media_dir, where nginx serves it.
  * Its name holds a hash of what was sent, {itemId}-{hash}.jpg: a URL never
- * names other bytes later, and never the name a local worker writes.
+ * names other bytes later, and never the name a local worker writes. With
+ * media_store = database the picture goes in the table media instead, at
+ * the image's own URL, with its row (store_progress.c): an image once
+ * completed is never written again, so that URL too names one picture.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,17 +22,60 @@
 #include "log.h"
 #include "media.h"
 #include "progress.h"
+#include "store_media.h"
+
+/* The picture, decoded, checked and compressed: 1, 0 refused (err says why), -1 failed. */
+static int
+compress_one(const struct config *cfg, const struct progress_image *im, unsigned char **jpeg,
+    size_t *jlen, char *err, size_t errlen)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0, w, h;
+	int rc = 0;
+	*jpeg = NULL;
+	if (imageurl_data(im->url, &raw, &len, err, errlen) != 0)
+		return 0;
+	if (image_dimensions(raw, len, &w, &h) != 0)
+		snprintf(err, errlen, "is not a PNG, JPEG or WebP picture");
+	else if (w != (size_t)cfg->image_size || h != (size_t)cfg->image_size)
+		snprintf(err, errlen, "is %zux%zu, not the %ldx%ld of image_size", w, h,
+		    cfg->image_size, cfg->image_size);
+	else if (image_compress(raw, len, cfg->image_size, cfg->image_quality, jpeg, jlen,
+	    err, errlen) == 0)
+		rc = 1;
+	free(raw);
+	return rc;
+}
+
+/* media_store = database: kept for the update's transaction, unless it is there. */
+static int
+store_in_db(const struct config *cfg, const char *case_id, struct progress_image *im,
+    char *err, size_t errlen)
+{
+	struct media_path mp;
+	char sha[65];
+	int there = store_media_tag(case_id, im->id, sha);
+	if (media_path(cfg, case_id, im->id, &mp) != 0 || there < 0) {
+		snprintf(err, errlen, there < 0 ? "the database failed" : "media path too long");
+		return -1;
+	}
+	int rc = there == 1 ? 1 : compress_one(cfg, im, &im->jpeg, &im->jpeg_len, err, errlen);
+	if (rc == 1 && (im->stored = strdup(mp.url)) == NULL)
+		rc = -1;
+	return rc;
+}
 
 /* 1: the picture is good for image_size; 0: refused (err says why); -1: failed. */
 static int
 store_one(const struct config *cfg, const char *case_id, struct progress_image *im,
     char *err, size_t errlen)
 {
+	if (cfg->media_in_db)
+		return store_in_db(cfg, case_id, im, err, errlen);
 	char hash[65], name[128];
 	struct media_path mp;
-	unsigned char *raw = NULL, *jpeg = NULL;
-	size_t len = 0, jlen = 0, w, h;
-	int rc = 0;
+	unsigned char *jpeg = NULL;
+	size_t jlen = 0;
 	codec_sha256_hex(im->url, strlen(im->url), hash);
 	snprintf(name, sizeof(name), "%s-%.10s", im->id, hash);	/* fits media_path's name */
 	if (media_path(cfg, case_id, name, &mp) != 0) {
@@ -38,23 +84,11 @@ store_one(const struct config *cfg, const char *case_id, struct progress_image *
 	}
 	if (media_finished_size(&mp) > 0)
 		goto keep;	/* sent before: updates repeat every image so far */
-	if (imageurl_data(im->url, &raw, &len, err, errlen) != 0)
-		return 0;
-	if (image_dimensions(raw, len, &w, &h) != 0) {
-		snprintf(err, errlen, "is not a PNG, JPEG or WebP picture");
-	} else if (w != (size_t)cfg->image_size || h != (size_t)cfg->image_size) {
-		snprintf(err, errlen, "is %zux%zu, not the %ldx%ld of image_size", w, h,
-		    cfg->image_size, cfg->image_size);
-	} else if (image_compress(raw, len, cfg->image_size, cfg->image_quality, &jpeg, &jlen,
-	    err, errlen) != 0) {
-		/* err says what the decoder found */
-	} else if (image_write(mp.dir, mp.name, jpeg, jlen, err, errlen) != 0) {
+	int rc = compress_one(cfg, im, &jpeg, &jlen, err, errlen);
+	if (rc == 1 && image_write(mp.dir, mp.name, jpeg, jlen, err, errlen) != 0) {
 		log_error("case %s: image %s: %s", case_id, im->id, err);
 		rc = -1;
-	} else {
-		rc = 1;
 	}
-	free(raw);
 	free(jpeg);
 	if (rc != 1)
 		return rc;

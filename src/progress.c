@@ -144,6 +144,7 @@ progress_free(struct progress *p)
 		for (size_t i = 0; i < p->n_images[k]; i++) {
 			free(p->images[k][i].stored);
 			free(p->images[k][i].path);
+			free(p->images[k][i].jpeg);
 		}
 	cJSON_Delete(p->json);
 	free(p->images[0]);

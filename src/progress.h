@@ -11,6 +11,8 @@ struct progress_image {
 	const char *url;	/* as sent, or *stored */
 	char *stored;		/* a data: URL's picture, as a file of ours: its URL */
 	char *path;		/* ... and its path under media_dir */
+	unsigned char *jpeg;	/* ... or, media_store = database, the picture itself */
+	size_t jpeg_len;
 };
 
 struct progress {

@@ -217,15 +217,19 @@ reap_hand_over(const struct config *cfg)
 /*
  * Cheap enough for every request: a clock check, and once per interval a
  * one-row update and a fork; the sweep itself runs in its own process.
+ * Once per interval on each host, whatever its responders: only a host's
+ * own sweep sees its dead workers by their pids, sooner than their leases.
  */
 void
 reap_maybe(const struct config *cfg)
 {
 	static int64_t next_check;
+	char task[80];
 	int64_t now = codec_now_ms();
 	if (now < next_check)
 		return;
 	next_check = now + cfg->reap_interval * 1000;
-	if (store_maintenance_due("reap", now, cfg->reap_interval * 1000) == 1)
+	snprintf(task, sizeof(task), "reap %s", cfg->host);
+	if (store_maintenance_due(task, now, cfg->reap_interval * 1000) == 1)
 		spawn_reaper();
 }

@@ -124,7 +124,7 @@ int  store_delivery_result(int64_t id, const char *status, int attempts, long co
 int  store_rate_take(const char *case_id, const char *provider, long per_minute, int64_t now,
 	int64_t *retry_at);
 struct store_slots *store_slots_open(const char *database, const char *provider);
-int  store_slot_try(struct store_slots *sl, int slot);
+int  store_slot_take(struct store_slots *sl, int n, const unsigned char *held);
 void store_slot_free(struct store_slots *sl, int slot);
 void store_slots_close(struct store_slots *sl);
 

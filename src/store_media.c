@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "store.h"
 #include "store_int.h"
 #include "store_media.h"
 
+static const char PUT[] =
+    "INSERT INTO media (case_id, item_id, jpeg, sha256, created_at) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (case_id, item_id) DO UPDATE SET jpeg = excluded.jpeg,"
+    " sha256 = excluded.sha256, created_at = excluded.created_at";
 static const char TAG[] = "SELECT sha256 FROM media WHERE case_id = $1 AND item_id = $2";
 static const char GET[] =
     "SELECT sha256, jpeg FROM media WHERE case_id = $1 AND item_id = $2";
@@ -24,6 +29,27 @@ lookup(const char *sql, const char *case_id, const char *item_id)
 		sbind_text(s, 2, item_id);
 	}
 	return s;
+}
+
+/*
+ * Inside the caller's transaction, with its image's row: the picture and
+ * its SHA-256. 0, or -1 on error.
+ */
+int
+store_media_put(const char *case_id, const char *item_id, const unsigned char *jpeg,
+    size_t len, int64_t now)
+{
+	char sha[65];
+	struct sstmt *s = store_stmt(PUT);
+	if (s == NULL)
+		return -1;
+	codec_sha256_hex(jpeg, len, sha);
+	sbind_text(s, 1, case_id);
+	sbind_text(s, 2, item_id);
+	store_engine()->bind_blob(s, 3, jpeg, len);
+	sbind_text(s, 4, sha);
+	sbind_int(s, 5, now);
+	return store_exec_done(s, "store the picture");
 }
 
 /* 1 with the picture's SHA-256, 0 for none, -1 on error. */

@@ -137,8 +137,11 @@ static const char *
 connect_hint(const char *msg)
 {
 	if (strstr(msg, "password") != NULL)
-		return "give the password in ~/.pgpass or the file PGPASSFILE names, never in "
-		    "the URI";
+		return "give the password in ~/.pgpass, the file passfile= or PGPASSFILE names, "
+		    "or PGPASSWORD, never in the URI";
+	if (strstr(msg, "unsupported startup parameter") != NULL)
+		return "PgBouncer: set ignore_startup_parameters = options (imagegen(8), "
+		    "SCALING OUT)";
 	if (strstr(msg, "does not exist") != NULL)
 		return "create the role and the database (imagegen(8), POSTGRESQL)";
 	if (strstr(msg, "no pg_hba.conf entry") != NULL)
@@ -147,8 +150,9 @@ connect_hint(const char *msg)
 }
 
 /*
- * The URI as a log may show it: a password between "user:" and "@" is
- * starred (the config refuses one, but a URI may come from elsewhere).
+ * The URI as a log may show it: a password, between "user:" and "@" or
+ * as password=, is starred (the config refuses one, but a URI may come
+ * from elsewhere). What follows a password= is left out.
  */
 static void
 printable(const char *uri, char *out, size_t len)
@@ -160,6 +164,9 @@ printable(const char *uri, char *out, size_t len)
 		snprintf(out, len, "%.*s:***%s", (int)(colon - uri), uri, at);
 	else
 		snprintf(out, len, "%s", uri);
+	char *pw = strstr(out, "password=");
+	if (pw != NULL && (pw[-1] == '?' || pw[-1] == '&'))
+		snprintf(pw, len - (size_t)(pw - out), "password=***");
 }
 
 /*

@@ -12,6 +12,7 @@
 #include "sign.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_media.h"
 #include "store_progress.h"
 
 /* PostgreSQL: the job's row locked, as SQLite's BEGIN IMMEDIATE locks them all. */
@@ -118,7 +119,9 @@ complete_row(struct sstmt *s, const struct progress *p, int k, size_t i, struct 
 	sbind_text(s, 4, p->images[k][i].stored ? p->images[k][i].stored : p->images[k][i].url);
 	sbind_int(s, 5, now);
 	sbind_text(s, 6, p->images[k][i].path);
-	if (store_exec_done(s, "progress image") != 0)
+	const struct progress_image *im = &p->images[k][i];
+	if (store_exec_done(s, "progress image") != 0 || (im->jpeg != NULL &&
+	    store_media_put(p->case_id, im->id, im->jpeg, im->jpeg_len, now) != 0))
 		return -1;
 	rows->failed -= r->status == 'f';
 	rows->completed++;

@@ -27,8 +27,16 @@ static const char RATE_PRUNE[] = "DELETE FROM api_calls WHERE at <= $1";
 /* Every host counts the same calls: one counter at a time, for the transaction. */
 static const char RATE_LOCK[] =
     "SELECT pg_advisory_xact_lock(hashtext('imagegen api_calls ' || $1))";
-static const char SLOT_TRY[] =
-    "SELECT pg_try_advisory_lock(hashtext('imagegen slots ' || $1), CAST($2 AS INTEGER))";
+/*
+ * The first free slot, locked, in one round trip: the scan stops at the
+ * first lock it gets. A slot this session holds is passed over ($3), and
+ * CASE, which SQL evaluates in order, keeps it from being locked again (a
+ * session's advisory locks are reentrant).
+ */
+static const char SLOT_TAKE[] =
+    "SELECT s FROM generate_series(0, CAST($2 AS INTEGER) - 1) AS s"
+    " WHERE CASE WHEN s = ANY (CAST($3 AS INTEGER[])) THEN false"
+    " ELSE pg_try_advisory_lock(hashtext('imagegen slots ' || $1), s) END LIMIT 1";
 static const char SLOT_FREE[] =
     "SELECT pg_advisory_unlock(hashtext('imagegen slots ' || $1), CAST($2 AS INTEGER))";
 
@@ -152,13 +160,41 @@ advisory(const char *sql, const char *provider, int slot)
 	return store_scalar(s, "a slot's lock", &got) == 1 ? (int)got : -1;
 }
 
-/* 1 when this process now holds the slot, 0 when another does, -1 on error. */
-int
-store_slot_try(struct store_slots *sl, int slot)
+/* The slots held, as PostgreSQL's array text: {0,3,7}. */
+static void
+held_list(const unsigned char *held, int n, char *out, size_t len)
 {
+	size_t o = (size_t)snprintf(out, len, "{");
+	for (int i = 0; i < n && o < len; i++)
+		if (held[i])
+			o += (size_t)snprintf(out + o, len - o, "%s%d", o > 1 ? "," : "", i);
+	if (o < len)
+		snprintf(out + o, len - o, "}");
+}
+
+/*
+ * One of the n slots that this process does not hold already (held[]),
+ * now this process's: its number, -1 when every slot is taken, -2 on error.
+ */
+int
+store_slot_take(struct store_slots *sl, int n, const unsigned char *held)
+{
+	char list[8192];
+	int64_t slot;
+	struct sstmt *s;
+	for (int i = 0; sl->fd >= 0 && i < n; i++)
+		if (!held[i] && lock_byte(sl->fd, i, F_WRLCK) == 0)
+			return i;
 	if (sl->fd >= 0)
-		return lock_byte(sl->fd, slot, F_WRLCK) == 0 ? 1 : 0;
-	return advisory(SLOT_TRY, sl->provider, slot);
+		return -1;
+	if ((s = store_stmt(SLOT_TAKE)) == NULL)
+		return -2;
+	held_list(held, n, list, sizeof(list));
+	sbind_text(s, 1, sl->provider);
+	sbind_int(s, 2, n);
+	sbind_text(s, 3, list);
+	int rc = store_scalar(s, "take a slot", &slot);
+	return rc == 1 ? (int)slot : rc == 0 ? -1 : -2;
 }
 
 void

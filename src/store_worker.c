@@ -13,6 +13,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_media.h"
 #include "store_outbox.h"
 #include "store_worker.h"
 
@@ -56,10 +57,6 @@ static const char IMAGE_INTERRUPTED[] =
 static const char USAGE[] =
     "UPDATE images SET prompt_tokens = $3, output_tokens = $4"
     " WHERE case_id = $1 AND item_id = $2" OWNED("$5");
-static const char MEDIA[] =
-    "INSERT INTO media (case_id, item_id, jpeg, sha256, created_at) VALUES ($1, $2, $3, $4, $5)"
-    " ON CONFLICT (case_id, item_id) DO UPDATE SET jpeg = excluded.jpeg,"
-    " sha256 = excluded.sha256, created_at = excluded.created_at";
 /* The fence of an image's transaction: it takes the job's row, and fails if it moved. */
 static const char COUNTERS[] =
     "UPDATE jobs SET"
@@ -157,23 +154,6 @@ update_counters(const struct claim *c, int64_t now)
 	return fenced(store_exec_changed(s, "update counters"));
 }
 
-static int
-write_media(const struct claim *c, const char *item_id, const struct media_blob *b,
-    int64_t now)
-{
-	char sha[65];
-	struct sstmt *s = store_stmt(MEDIA);
-	if (s == NULL)
-		return -1;
-	codec_sha256_hex(b->jpeg, b->len, sha);
-	sbind_text(s, 1, c->case_id);
-	sbind_text(s, 2, item_id);
-	store_engine()->bind_blob(s, 3, b->jpeg, b->len);
-	sbind_text(s, 4, sha);
-	sbind_int(s, 5, now);
-	return store_exec_done(s, "store the picture");
-}
-
 /*
  * An image row, the job's counters (the fence), the picture and the
  * progress update that reports them change in one transaction, so they
@@ -185,7 +165,7 @@ image_txn(struct sstmt *s, const struct claim *c, const char *item_id,
 {
 	int rc = store_exec_done(s, what);
 	if (rc == 0 && blob != NULL && blob->jpeg != NULL)
-		rc = write_media(c, item_id, blob, now);
+		rc = store_media_put(c->case_id, item_id, blob->jpeg, blob->len, now);
 	if (rc == 0)
 		rc = update_counters(c, now);
 	if (rc == 0 && store_outbox_add(c->case_id, "progress", update, now) < 0)

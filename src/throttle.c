@@ -83,13 +83,10 @@ throttle_open(const struct config *cfg, const char *provider)
 static int
 take_slot(struct throttle *l)
 {
-	for (int i = 0; i < l->cfg->max_inflight; i++) {
-		if (!l->held[i] && store_slot_try(l->slots, i) == 1) {
-			l->held[i] = 1;
-			return i;
-		}
-	}
-	return -1;
+	int i = store_slot_take(l->slots, (int)l->cfg->max_inflight, l->held);
+	if (i >= 0)
+		l->held[i] = 1;
+	return i < 0 ? -1 : i;
 }
 
 /*

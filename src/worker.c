@@ -650,6 +650,8 @@ fill_window(struct worker *w, int64_t now)
 			return;
 		take_image(w, idx);
 		start_one(w, &w->slots[i], idx, host, now);
+		if (w->store_away_since != 0)
+			return;		/* the start was not recorded: no other either */
 	}
 }
 

@@ -135,7 +135,7 @@ check "their workers are gone" wait_for 5 no_workers
 make_case case-cap-15 1 1
 post_json /api/generate-case-images "$T/case-cap-15.json"
 is "$CODE" 202 "a third case is accepted"
-is "$(db "SELECT queued_at IS NULL FROM jobs WHERE case_id = 'case-cap-15'")" 1 \
+is "$(db "SELECT CAST(queued_at IS NULL AS INTEGER) FROM jobs WHERE case_id = 'case-cap-15'")" 1 \
     "... and not queued behind the two dead workers"
 check "... and the log says why" \
     grep -q "case case-cap-15: 2 jobs at work have no live worker; a sweep resumes them" \
@@ -157,7 +157,7 @@ for i in 16 17; do
 done
 make_case case-cap-18 2 1
 post_json /api/generate-case-images "$T/case-cap-18.json"
-is "$(db "SELECT queued_at IS NOT NULL FROM jobs WHERE case_id = 'case-cap-18'")" 1 \
+is "$(db "SELECT CAST(queued_at IS NOT NULL AS INTEGER) FROM jobs WHERE case_id = 'case-cap-18'")" 1 \
     "a third case waits queued behind two at work"
 http POST /api/case-images/case-cap-18/cancel
 is "$CODE" 202 "... and its cancel is accepted"
@@ -171,7 +171,7 @@ is "$(job_status case-cap-16)/$(job_status case-cap-17)" generating/generating \
     "... while the two at work go on"
 http POST /api/case-images/case-cap-18/retry
 is "$CODE" 202 "a retry of it while both places are held is accepted"
-is "$(db "SELECT status, queued_at IS NOT NULL FROM jobs WHERE case_id = 'case-cap-18'")" \
+is "$(db "SELECT status, CAST(queued_at IS NOT NULL AS INTEGER) FROM jobs WHERE case_id = 'case-cap-18'")" \
     "pending|1" "... and waits queued too"
 gate 4
 watch 16 18
