@@ -112,9 +112,9 @@ bench_compress() {
 stack_but_nginx() {	# stack_but_nginx "MOCK ARGS" [config lines...]
 	stop_stack
 	# Workers still starting have no pid in the store yet: known by their config.
-	for p in $(pgrep -x imagegen); do
-		{ tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null |
-		    grep -qx "IMAGEGEN_CONFIG=$T/imagegen.conf" && kill -9 "$p" 2>/dev/null
+	for left in $(pgrep -x imagegen); do
+		{ tr '\0' '\n' < "/proc/$left/environ"; } 2>/dev/null |
+		    grep -qx "IMAGEGEN_CONFIG=$T/imagegen.conf" && kill -9 "$left" 2>/dev/null
 	done
 	rm -rf "$T/media" "$T"/imagegen.db* "$T"/*.log "$T/mock.port" "$T/extra.conf"
 	# PostgreSQL: the cluster stays, the database is made anew.

@@ -223,7 +223,7 @@ reap_hand_over(const struct config *cfg)
 void
 reap_maybe(const struct config *cfg)
 {
-	static int64_t next_check;
+	static _Atomic int64_t next_check;	/* the threads of a responder call it at once */
 	char task[80];
 	int64_t now = codec_now_ms();
 	if (now < next_check)

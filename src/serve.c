@@ -180,12 +180,13 @@ stop_signals(void)
 }
 
 /*
- * One lock for all a request does: the store's writer and its kept
- * statements are the process's. A status poll takes read_lock instead,
- * for the store's reader and the status answers kept: a poll never waits
- * behind a write, which may wait up to 5 s for SQLite's write lock, and
- * polls run beside the writes. Reading the parameters and the body, and
- * the closing write, run outside both, on every thread at once.
+ * SQLite: one lock for all a request does, the store's writer and its
+ * kept statements being the process's. A status poll takes read_lock
+ * instead, for the store's reader: a poll never waits behind a write,
+ * which may wait up to 5 s for SQLite's write lock, and polls run beside
+ * the writes. PostgreSQL: neither, each thread has its connection of its
+ * own. Reading the parameters and the body, and the closing write, run
+ * outside both, on every thread at once.
  */
 static pthread_mutex_t serve_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -234,7 +235,12 @@ serve_one(FCGX_Request *fcgi, const struct config *cfg, int64_t deadline)
 	struct request r;
 	int begun = read_request(&r, fcgi, fcgi->envp, cfg, deadline);
 	check_config_param(fcgi->envp, cfg);
-	if (have_reader && begun == 0 && router_reads_only(&r)) {
+	if (!store_shared_writer()) {
+		/* PostgreSQL: each thread its own connection, its requests at once. */
+		dispatch(&r, begun);
+		if (may_reap())
+			reap_maybe(cfg);
+	} else if (have_reader && begun == 0 && router_reads_only(&r)) {
 		serve_poll(&r, cfg);
 	} else {
 		pthread_mutex_lock(&serve_lock);

@@ -1,5 +1,6 @@
 /* status.c: GET /api/case-images/{caseId}, with an ETag so idle polling is cheap. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ make_etag(const struct request *r, int64_t version, int64_t created_at, char *et
  * same job again and again, and building its JSON costs more than all
  * the rest of a request. The ETag fixes the answer, so an entry is never
  * stale, only replaced; answers with data: URLs run to megabytes and are
- * not kept.
+ * not kept. The threads of a responder on PostgreSQL poll at once: the
+ * cache has a lock of its own, held only to look or to store.
  */
 #define CACHE_SLOTS 64
 #define CACHE_MAX_BODY (64 * 1024)
@@ -56,6 +58,7 @@ struct answer {
 	size_t len;
 };
 static struct answer cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct answer *
 slot_for(const char *case_id)
@@ -66,23 +69,32 @@ slot_for(const char *case_id)
 	return &cache[h % CACHE_SLOTS];
 }
 
-static const struct answer *
-cached(const char *case_id, const char *etag)
+/* A copy of the answer kept for this ETag (the caller frees it), or NULL. */
+static char *
+cached(const char *case_id, const char *etag, size_t *len)
 {
+	char *body = NULL;
+	pthread_mutex_lock(&cache_lock);
 	const struct answer *a = slot_for(case_id);
-	return a->case_id != NULL && strcmp(a->case_id, case_id) == 0 &&
-	    strcmp(a->etag, etag) == 0 ? a : NULL;
+	if (a->case_id != NULL && strcmp(a->case_id, case_id) == 0 &&
+	    strcmp(a->etag, etag) == 0 && (body = malloc(a->len > 0 ? a->len : 1)) != NULL) {
+		memcpy(body, a->body, a->len);
+		*len = a->len;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return body;
 }
 
 /* Takes the body; a failed copy only means the next poll renders again. */
 static void
 keep(const char *case_id, const char *etag, char *body, size_t len)
 {
-	struct answer *a = slot_for(case_id);
 	if (len > CACHE_MAX_BODY) {
 		free(body);
 		return;
 	}
+	pthread_mutex_lock(&cache_lock);
+	struct answer *a = slot_for(case_id);
 	free(a->case_id);
 	free(a->body);
 	a->case_id = strdup(case_id);
@@ -93,6 +105,7 @@ keep(const char *case_id, const char *etag, char *body, size_t len)
 		free(a->body);
 		a->body = NULL;
 	}
+	pthread_mutex_unlock(&cache_lock);
 }
 
 /* 200 with the body, or 304 with none: the same validators either way. */
@@ -166,9 +179,11 @@ status_handle(struct request *r, const char *case_id)
 		send_answer(r, 304, etag, NULL, 0);
 		return;
 	}
-	const struct answer *a = cached(case_id, etag);
-	if (a != NULL)
-		send_answer(r, 200, etag, a->body, a->len);
+	size_t len = 0;
+	char *body = cached(case_id, etag, &len);
+	if (body != NULL)
+		send_answer(r, 200, etag, body, len);
 	else
 		send_job(r, case_id);
+	free(body);
 }
