@@ -29,7 +29,7 @@ CACHE=${IMAGEGEN_BOOT_CACHE:-/var/cache/imagegen-test}
 # What the container needs besides debootstrap's minbase: systemd as init,
 # Debian's nginx, the package's libraries (so apt-get needs no mirror
 # inside), and curl, jq, sqlite3 and ss (iproute2) to look at it.
-INCLUDE=systemd,systemd-sysv,dbus,nginx-light,curl,jq,sqlite3,procps,ca-certificates,libfcgi0ldbl,libcurl4,libcjson1,libmagickwand-6.q16-6,libsqlite3-0,libssl3,libpng16-16,iproute2
+INCLUDE=systemd,systemd-sysv,dbus,nginx-light,curl,jq,sqlite3,procps,ca-certificates,libfcgi0ldbl,libcurl4,libcjson1,libmagickwand-6.q16-6,libsqlite3-0,libpq5,libssl3,libpng16-16,iproute2
 TREE=$CACHE/bookworm
 NSPAWN_PID=
 ROOT=$T/root

@@ -24,7 +24,10 @@ for i, t in enumerate(starts):
     while starts[j] <= t - 60.0:
         j += 1
     most = max(most, i - j + 1)
-spans = sorted([(r["t_start"], 1) for r in recs] + [(r["t_end"], -1) for r in recs],
+# Out of flight when the answer began to go back (t_sent): t_end comes after
+# the write, when the client may already have freed its slot and sent another.
+spans = sorted([(r["t_start"], 1) for r in recs] +
+               [(r.get("t_sent") or r["t_end"], -1) for r in recs],
                key=lambda e: (e[0], e[1]))
 now = peak = 0
 for _, d in spans:

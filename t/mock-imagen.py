@@ -277,6 +277,7 @@ class Handler(QuietHandler):
         # Out of flight before the first byte goes back: once the client has its
         # answer it may start another request, and the peak must not count both.
         self.leave()
+        self.rec["t_sent"] = time.time()
         self.rec["status"] = status
         self.rec["sent"] = len(body)
         self.send_response(status)
