@@ -61,7 +61,7 @@ is "$CODE/$(json .status)" 200/generating "status still answers, from what is re
 touch "$T/gate.2"
 on_disk() { [ "$(ls "$T/media/c1" | grep -c '\.jpg$')" = 6 ] && [ "$(stats inflight)" = 0 ]; }
 check "what was in flight lands on disk" wait_for 60 on_disk
-check "... and its worker waits for the database" sh -c "! exited $worker"
+check "... and its worker waits for the database" alive "$worker"
 is "$(stats requests)" 6 "no paid call after the fault: 6 requests in all, those in flight"
 is "$(ls "$T/media/c1" | grep -c '\.jpg$')" 6 "the 6 pictures made are on disk"
 is "$(q "SELECT completed_images || ' ' || status FROM jobs WHERE case_id = 'c1'")" \

@@ -30,8 +30,7 @@ workers() {
 	done
 	echo $n
 }
-# [i]: pgrep must not count a shell whose own command line holds the pattern.
-no_workers() { [ "$(pgrep -fc "[i]magegen worker case-cap-")" -eq 0 ]; }
+no_workers() { [ -z "$(own_workers)" ]; }
 reap() { "$IMAGEGEN" reap 2>/dev/null | sed -n 's/^\([0-9]*\) jobs\{0,1\} resumed.*/\1/p'; }
 all_final() { for i in $(seq "$1" "$2"); do is_final case-cap-$i || return 1; done; }
 # The jobs still queued, oldest first.

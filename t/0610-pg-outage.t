@@ -81,8 +81,9 @@ is "$(cut -d'|' -f5- "$T/codes" | sort -u)" "the database is unavailable" \
 is "$(awk -F'|' '$4 > 10000' "$T/codes" | wc -l | tr -d ' ')" 0 \
     "... within 10 s each (the slowest: $(cut -d'|' -f4 "$T/codes" | sort -n | tail -1) ms)"
 is "$(stats requests)" "$before" "no paid call started while the server was away"
-check "the worker waits, and said why" sh -c "! exited $worker &&
-    grep -q 'imagegen\\[$worker\\].*case case-s: the database did not take' '$T/imagegen.log'"
+waits() { alive "$worker" &&
+    grep -q "imagegen\\[$worker\\].*case case-s: the database did not take" "$T/imagegen.log"; }
+check "the worker waits, and said why" waits
 
 pg_start
 check "case-s completes once the server is back" wait_final case-s 90
@@ -98,7 +99,8 @@ check "the receiver has each case's final update" \
     wait_for 30 sh -c "[ \"\$(jq -r 'select(.json.caseId == \"case-s\") | .json.status' '$T/hook.log' | tail -1)\" = completed ]"
 is "$(final case-r)" completed "... case-r's too"
 check "the responder lives" kill -0 "$IMAGEGEN_PID"
-check "no worker stays" wait_for 30 sh -c "! pgrep -f '[i]magegen worker -- case-' >/dev/null"
+no_worker() { [ -z "$(own_workers)" ]; }
+check "no worker stays" wait_for 30 no_worker
 http GET /api/case-images/case-s
 is "$CODE" 200 "status answers 200 again"
 

@@ -212,6 +212,17 @@ status_models() { json '.status + " " + ([.images[].model] | unique | join(","))
 exited() {	# exited PID: the process is gone, or a zombie waiting for its parent
 	[ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
 }
+alive() { ! exited "$1"; }
+
+# own_workers: the pids of this test's workers (their IMAGEGEN_CONFIG is
+# under $T), not those of a test running beside it.
+own_workers() {
+	for p in $(pgrep -x imagegen); do
+		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q '^imagegen worker ' &&
+		    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -q "^IMAGEGEN_CONFIG=$T/" &&
+		    echo "$p"
+	done
+}
 
 # wait_exit PID SECONDS: the exit status of a child of this shell; 124 when
 # it was still running after SECONDS (it is then killed).
