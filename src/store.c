@@ -247,9 +247,12 @@ store_scalar(struct sstmt *s, const char *what, int64_t *v)
 int
 store_exec_done(struct sstmt *s, const char *what)
 {
-	enum sstep rc = store_next(s, what);
+	int rc = engine->exec_later != NULL ? engine->exec_later(s) :
+	    store_next(s, what) == SS_ERROR ? -1 : 0;
+	if (rc != 0 && engine->exec_later != NULL)
+		store_failed(what);
 	store_done(s);
-	return rc == SS_ERROR ? -1 : 0;
+	return rc;
 }
 
 int
@@ -271,6 +274,29 @@ store_begin(void)
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_begin_piped(void)
+{
+	struct conn *c = conn();
+	if (engine == NULL || engine->begin_piped == NULL)
+		return store_begin();
+	if (c->db == NULL || engine->begin_piped(c->db) != 0) {
+		if (c->db != NULL)
+			store_failed("begin");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_send(struct sstmt *s, const char *what)
+{
+	if (engine->send == NULL || engine->send(s) == 0)
+		return 0;
+	store_failed(what);
+	return -1;
 }
 
 int

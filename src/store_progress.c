@@ -65,15 +65,22 @@ struct rows {
 	long completed, failed;
 };
 
-static int
-load_rows(const char *case_id, struct rows *rows)
+/* The job's image rows asked for: sent ahead, on PostgreSQL, with the job's row. */
+static struct sstmt *
+rows_send(const char *case_id)
 {
 	struct sstmt *s = store_stmt(ROWS);
+	if (s == NULL)
+		return NULL;
+	sbind_text(s, 1, case_id);
+	return store_send(s, "a job's images") == 0 ? s : NULL;
+}
+
+static int
+load_rows(struct sstmt *s, struct rows *rows)
+{
 	size_t cap = 0;
 	enum sstep rc;
-	if (s == NULL)
-		return -1;
-	sbind_text(s, 1, case_id);
 	while ((rc = store_next(s, "a job's images")) == SS_ROW) {
 		if (rows->n == cap) {
 			struct row_state *r = realloc(rows->r, (cap = cap ? 2 * cap : 16) *
@@ -151,10 +158,10 @@ fail_row(struct sstmt *f, const struct progress *p, size_t i, struct rows *rows,
  * same rows, with no count(*) over the images.
  */
 static int
-apply_images(const struct progress *p, int64_t now, struct rows *rows)
+apply_images(const struct progress *p, int64_t now, struct sstmt *read, struct rows *rows)
 {
 	struct sstmt *s = store_stmt(IMAGE), *f = store_stmt(FAIL);
-	if (s == NULL || f == NULL || load_rows(p->case_id, rows) != 0)
+	if (s == NULL || f == NULL || load_rows(read, rows) != 0)
 		return -1;
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < p->n_images[k]; i++)
@@ -186,6 +193,21 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 	return store_exec_done(s, "progress job");
 }
 
+/* A verified message's webhook-id, to be recorded: sent ahead. NULL on error. */
+static struct sstmt *
+seen_send(const char *webhook_id, int64_t now)
+{
+	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
+	if (prune == NULL || add == NULL)
+		return NULL;
+	sbind_int(prune, 1, now - SIGN_REPLAY_MS);
+	if (store_exec_done(prune, "prune webhook ids") != 0)
+		return NULL;
+	sbind_text(add, 1, webhook_id);
+	sbind_int(add, 2, now);
+	return store_send(add, "add webhook id") == 0 ? add : NULL;
+}
+
 /*
  * Records a verified message's webhook-id (sign.c): 1 if it is new, 0 for
  * a replay, -1 on error. Ids older than SIGN_REPLAY_MS go: their messages
@@ -194,31 +216,24 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 int
 store_webhook_seen(const char *webhook_id, int64_t now)
 {
-	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
-	if (prune == NULL || add == NULL)
-		return -1;
-	sbind_int(prune, 1, now - SIGN_REPLAY_MS);
-	if (store_exec_done(prune, "prune webhook ids") != 0)
-		return -1;
-	sbind_text(add, 1, webhook_id);
-	sbind_int(add, 2, now);
-	return store_exec_changed(add, "add webhook id");
+	struct sstmt *add = seen_send(webhook_id, now);
+	return add != NULL ? store_exec_changed(add, "add webhook id") : -1;
 }
 
-/*
- * Whose the job is: 1 the update's to apply, 0 no such job, 3 its own
- * local worker's (pending, about to be claimed, or generating by a live
- * worker: that worker wins, imagegen(8) says why), -1 on error. status
- * and *total: the job's.
- */
-int
-store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *holds,
-    int64_t now, char status[12], long *total, long *pid)
+static struct sstmt *
+owner_send(const char *case_id)
 {
 	struct sstmt *s = store_stmt(store_sql(OWNER, OWNER_LOCKED));
 	if (s == NULL)
-		return -1;
+		return NULL;
 	sbind_text(s, 1, case_id);
+	return store_send(s, "read the job") == 0 ? s : NULL;
+}
+
+static int
+owner_read(struct sstmt *s, const char *case_id, const char *my_host, store_holds_fn *holds,
+    int64_t now, char status[12], long *total, long *pid)
+{
 	enum sstep rc = store_next(s, "read the job");
 	int owner = rc == SS_DONE ? 0 : -1;
 	if (rc == SS_ROW) {
@@ -234,38 +249,66 @@ store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *h
 }
 
 /*
+ * Whose the job is: 1 the update's to apply, 0 no such job, 3 its own
+ * local worker's (pending, about to be claimed, or generating by a live
+ * worker: that worker wins, imagegen(8) says why), -1 on error. status
+ * and *total: the job's.
+ */
+int
+store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *holds,
+    int64_t now, char status[12], long *total, long *pid)
+{
+	struct sstmt *s = owner_send(case_id);
+	return s != NULL ? owner_read(s, case_id, my_host, holds, now, status, total, pid) : -1;
+}
+
+/*
+ * The job's row, the webhook-id and the image rows, asked for together:
+ * 1 to go on, or what store_apply_progress returns without writing.
+ */
+static int
+apply_start(const struct progress *p, const char *webhook_id, int64_t now,
+    const char *my_host, store_holds_fn *holds, char status[12], struct sstmt **rows)
+{
+	long total = 0, pid;
+	struct sstmt *own = owner_send(p->case_id);
+	struct sstmt *add = own != NULL && webhook_id != NULL ? seen_send(webhook_id, now) : NULL;
+	*rows = own != NULL && (add != NULL || webhook_id == NULL) ? rows_send(p->case_id) : NULL;
+	if (*rows == NULL)
+		return -1;
+	int found = owner_read(own, p->case_id, my_host, holds, now, status, &total, &pid);
+	if (found != 1)
+		return found;
+	if (p->total != total)
+		return 4;
+	int fresh = add != NULL ? store_exec_changed(add, "add webhook id") : 1;
+	return fresh == 1 ? 1 : fresh == 0 ? 2 : -1;
+}
+
+/*
  * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
  * webhook_id (NULL when updates are not signed), 3 for a job its own
- * local worker holds, -1 on error.
+ * local worker holds, 4 when totalImages is not the job's, -1 on error.
+ * On PostgreSQL its statements go in two round trips (store_begin_piped):
+ * the reads, then the writes with the commit.
  */
 int
 store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
     const char *my_host, store_holds_fn *holds)
 {
 	char status[12];
-	long total, pid;
-	if (store_begin() != 0)
-		return -1;
-	int found = store_progress_owner(p->case_id, my_host, holds, now, status, &total, &pid);
-	if (found == 0 || found == 3) {
-		store_rollback();
-		return found;
-	}
-	int fresh = webhook_id == NULL ? 1 : found < 0 ? -1 : store_webhook_seen(webhook_id, now);
-	if (fresh == 0) {
-		store_rollback();
-		return 2;
-	}
-	if (fresh < 0)
-		found = -1;
+	struct sstmt *read;
 	struct rows rows = { 0 };
-	if (found < 0 || apply_images(p, now, &rows) != 0 ||
-	    apply_job(p, status, &rows, now) != 0 || store_commit() != 0) {
-		log_error("store: case %s: cannot apply the progress update", p->case_id);
-		store_rollback();
-		free(rows.r);
+	if (store_begin_piped() != 0)
 		return -1;
-	}
+	int rc = apply_start(p, webhook_id, now, my_host, holds, status, &read);
+	if (rc == 1 && (apply_images(p, now, read, &rows) != 0 ||
+	    apply_job(p, status, &rows, now) != 0 || store_commit() != 0))
+		rc = -1;
+	if (rc != 1)
+		store_rollback();
+	if (rc < 0)
+		log_error("store: case %s: cannot apply the progress update", p->case_id);
 	free(rows.r);
-	return 1;
+	return rc;
 }

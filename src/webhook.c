@@ -80,6 +80,16 @@ job_open(struct request *r, const struct progress *p)
 }
 
 static int
+has_data(const struct progress *p)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++)
+			if (strncmp(p->images[k][i].url, "data:", 5) == 0)
+				return 1;
+	return 0;
+}
+
+static int
 data_stored(struct request *r, struct progress *p)
 {
 	char field[128], err[512];
@@ -110,7 +120,13 @@ apply(struct request *r, const struct progress *p, int signing)
 		sign_refuse(r, REFUSED, "this webhook-id was accepted already");
 		break;
 	case 3:
+		log_info("case %s: refused an update: the job's own worker here runs it",
+		    p->case_id);
 		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
+		break;
+	case 4:
+		reply_error(r, 400, "totalImages is not the job's number of images",
+		    "totalImages");
 		break;
 	default:
 		reply_error(r, 500, "internal error", NULL);
@@ -133,7 +149,8 @@ webhook_handle(struct request *r, const char *rest)
 		reply_error(r, 400, err, NULL);
 		return;
 	}
-	if (urls_valid(r, &p) && job_open(r, &p) && data_stored(r, &p))
+	/* Inline pictures are stored before the update: only for a job that takes it. */
+	if (urls_valid(r, &p) && (!has_data(&p) || (job_open(r, &p) && data_stored(r, &p))))
 		apply(r, &p, signing);
 	progress_free(&p);
 }

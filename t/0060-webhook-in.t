@@ -103,4 +103,34 @@ check "a 400 carries a JSON error" test -n "$(json .error)"
 http GET /api/case-images/case-remote
 is "$(json .status)/$(json .completedImages)" partial/2 "malformed updates wrote nothing"
 
+# A write that fails inside the update (a trigger refuses it): on
+# PostgreSQL the image's UPDATE goes out without waiting for its answer
+# (pipeline mode), and its error comes back at COMMIT. The whole update is
+# undone, the client gets a JSON error, and the connection is sound for
+# the next one.
+submit_orphan case-fault
+if on_pg; then
+	db "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+	    \$\$ BEGIN RAISE EXCEPTION 'refused by t/0060'; END \$\$;
+	    CREATE TRIGGER refuse BEFORE UPDATE ON images FOR EACH ROW EXECUTE FUNCTION refuse();"
+else
+	db "CREATE TRIGGER refuse BEFORE UPDATE ON images BEGIN
+	    SELECT RAISE(ABORT, 'refused by t/0060'); END;"
+fi
+fault='{"caseId":"case-fault","status":"generating","completedImages":1,"totalImages":3,
+  "evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":[]}'
+hook "$fault"
+is "$CODE $(jsonc .error)" '500 "internal error"' "an update whose image write fails: 500, in JSON"
+is "$(db "SELECT completed_images || '/' || status FROM jobs WHERE case_id = 'case-fault'")" \
+    0/generating "... and nothing of it is kept"
+check "... the log names the case" grep -q 'case case-fault: cannot apply the progress update' "$T/imagegen.log"
+check "... and the database's reason" grep -q 'refused by t/0060' "$T/imagegen.log"
+if on_pg; then db "DROP TRIGGER refuse ON images"; else db "DROP TRIGGER refuse"; fi
+for i in 1 2 3; do	# each responder's connection takes the next ones
+	hook "$fault"
+	[ "$CODE" = 200 ] || break
+done
+is "$CODE" 200 "the same update once the trigger is gone: 200"
+is "$(db "SELECT completed_images FROM jobs WHERE case_id = 'case-fault'")" 1 "... and applied"
+
 done_testing
