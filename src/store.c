@@ -327,8 +327,9 @@ store_rollback(void)
 {
 	struct conn *c = conn();
 	/* A failed statement may have ended the transaction already (SQLite does so). */
-	if (c->db != NULL && !c->broken && engine->in_txn(c->db))
-		(void)engine->exec(c->db, "ROLLBACK");
+	if (c->db != NULL && !c->broken && engine->in_txn(c->db) &&
+	    engine->exec(c->db, "ROLLBACK") != 0 && engine->fault(c->db) == SF_GONE)
+		c->broken = 1;
 }
 
 void

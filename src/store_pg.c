@@ -461,8 +461,13 @@ pipe_end(struct sdb *d, const char *sql)
 		pg_reset(d->kept[i]);
 	d->nkept = 0;
 	d->piped = 0;
-	if (PQexitPipelineMode(d->c) != 1 && rc == 0)
-		rc = send_failed(d);
+	/* Left in pipeline mode, the connection could run nothing more: replace it. */
+	if (PQexitPipelineMode(d->c) != 1) {
+		if (rc == 0)
+			keep_error(d, PQerrorMessage(d->c));
+		d->fault = SF_GONE;
+		rc = -1;
+	}
 	return rc;
 }
 
