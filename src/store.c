@@ -264,30 +264,39 @@ store_exec_changed(struct sstmt *s, const char *what)
 	return n < 0 ? -1 : n > 0;
 }
 
+enum begin_kind { BEGIN_WRITE, BEGIN_PIPED, BEGIN_READ };
+
+/* A transaction on this thread's connection, logged as what when it fails. */
+static int
+begin_with(enum begin_kind kind, const char *what)
+{
+	struct conn *c = conn();
+	if (c->db == NULL)
+		return -1;
+	int rc = kind == BEGIN_READ ? engine->begin_read(c->db) :
+	    kind == BEGIN_PIPED && engine->begin_piped != NULL ? engine->begin_piped(c->db) :
+	    engine->begin(c->db);
+	if (rc != 0)
+		store_failed(what);
+	return rc != 0 ? -1 : 0;
+}
+
 int
 store_begin(void)
 {
-	struct conn *c = conn();
-	if (c->db == NULL || engine->begin(c->db) != 0) {
-		if (c->db != NULL)
-			store_failed("begin");
-		return -1;
-	}
-	return 0;
+	return begin_with(BEGIN_WRITE, "begin");
 }
 
 int
 store_begin_piped(void)
 {
-	struct conn *c = conn();
-	if (engine == NULL || engine->begin_piped == NULL)
-		return store_begin();
-	if (c->db == NULL || engine->begin_piped(c->db) != 0) {
-		if (c->db != NULL)
-			store_failed("begin");
-		return -1;
-	}
-	return 0;
+	return begin_with(BEGIN_PIPED, "begin");
+}
+
+int
+store_begin_read(void)
+{
+	return begin_with(BEGIN_READ, "begin a read");
 }
 
 int
@@ -297,18 +306,6 @@ store_send(struct sstmt *s, const char *what)
 		return 0;
 	store_failed(what);
 	return -1;
-}
-
-int
-store_begin_read(void)
-{
-	struct conn *c = conn();
-	if (c->db == NULL || engine->begin_read(c->db) != 0) {
-		if (c->db != NULL)
-			store_failed("begin a read");
-		return -1;
-	}
-	return 0;
 }
 
 int
