@@ -29,12 +29,18 @@
 _Static_assert(PG_BASE_VERSION + PG_MIGRATIONS_COUNT - 1 == MIGRATIONS_COUNT,
     "sql/pg/ and sql/ are out of step: each new sql/NNN-*.sql needs its sql/pg/NNN-*.sql");
 
+/* An answer on its way in a pipeline: what it is for. */
+struct pending {
+	struct sstmt *st;	/* NULL: BEGIN, COMMIT or ROLLBACK */
+	enum { P_KEEP, P_CHECK, P_PREPARE } kind;	/* its rows wanted, or not; a Parse */
+};
+
 /*
  * A piped transaction (begin_piped) sends its statements without waiting:
  * their answers are read when one of them is stepped, all at once, in one
- * round trip. ahead[] is what is sent and not read, in order; NULL for an
- * answer only checked (exec_later). kept[] is every statement of the
- * transaction whose answer was kept, reset at its end whether read or not.
+ * round trip. ahead[] is what is sent and not read, in order. kept[] is
+ * every statement of the transaction whose answer was kept, reset at its
+ * end whether read or not.
  */
 struct sdb {
 	PGconn *c;
@@ -42,7 +48,8 @@ struct sdb {
 	enum sfault fault;
 	char err[400];
 	int piped, queued, nkept;
-	struct sstmt *ahead[PIPE_MAX], *kept[PIPE_MAX];
+	struct pending ahead[PIPE_MAX];
+	struct sstmt *kept[PIPE_MAX];
 };
 
 struct sstmt {
@@ -55,6 +62,12 @@ struct sstmt {
 	int row, rows;		/* the row a step gave, of how many */
 	int64_t changes;
 	unsigned char *blob;	/* the last blob read, unescaped */
+	const char *sql;	/* the store's static text, to prepare it again */
+	/*
+	 * The server holds it. A Parse in a pipeline that an earlier error
+	 * aborted never ran: the statement is prepared again at its next use.
+	 */
+	int ready, parsing;
 	int sent;		/* its answer is on the way (a piped transaction) */
 	int begun;		/* its answer is being stepped through */
 };
@@ -103,7 +116,7 @@ result_ok(struct sdb *d, PGresult *r)
 }
 
 static int pipe_end(struct sdb *d, const char *sql);
-static int pipe_prepare(struct sdb *d, const char *name, const char *sql);
+static int ready(struct sstmt *st);
 
 static int
 pg_exec(struct sdb *d, const char *sql)
@@ -277,20 +290,14 @@ pg_prepare(struct sdb *d, const char *sql)
 	if (st == NULL)
 		return NULL;
 	st->db = d;
+	st->sql = sql;
 	st->nparams = count_params(sql);
 	snprintf(st->name, sizeof(st->name), "s%d", d->named++);
-	if (d->piped && st->nparams <= MAX_PARAMS) {	/* its error comes with the next read */
-		if (pipe_prepare(d, st->name, sql) == 0)
-			return st;
-		free(st);
-		return NULL;
-	}
-	PGresult *r = st->nparams <= MAX_PARAMS ? PQprepare(d->c, st->name, sql, 0, NULL) : NULL;
-	int rc = r != NULL ? result_ok(d, r) : -1;
-	if (r == NULL && st->nparams > MAX_PARAMS)
+	if (st->nparams > MAX_PARAMS) {
 		keep_error(d, "too many parameters");
-	PQclear(r);
-	if (rc != 0) {
+		d->fault = SF_OTHER;
+	}
+	if (st->nparams > MAX_PARAMS || ready(st) != 0) {
 		free(st);
 		return NULL;
 	}
@@ -378,15 +385,21 @@ pipe_read(struct sdb *d)
 	int rc = PQpipelineSync(d->c) == 1 ? 0 : send_failed(d);
 	PGresult *r;
 	for (int i = 0; i < d->queued; i++) {
-		struct sstmt *st = d->ahead[i];
+		struct sstmt *st = d->ahead[i].st;
 		if ((r = PQgetResult(d->c)) == NULL) {	/* the connection went */
 			rc = rc != 0 ? rc : send_failed(d);
 			break;
 		}
 		/* After an error the rest come back PGRES_PIPELINE_ABORTED: keep the first. */
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+		    PQresultStatus(r) == PGRES_TUPLES_OK;
 		if (rc == 0 && result_ok(d, r) != 0)
 			rc = -1;
-		if (st != NULL && st->sent) {	/* not reset meanwhile */
+		if (d->ahead[i].kind == P_PREPARE) {
+			st->parsing = 0;
+			st->ready = ok;
+		}
+		if (d->ahead[i].kind == P_KEEP && st->sent) {	/* not reset meanwhile */
 			st->sent = 0;
 			st->res = r;
 		} else {
@@ -405,12 +418,44 @@ pipe_read(struct sdb *d)
 	return rc;
 }
 
+/* Room for one more answer ahead: the others read when there is none. */
+static int
+pipe_room(struct sdb *d)
+{
+	if (d->queued == PIPE_MAX && pipe_read(d) != 0 && PQstatus(d->c) != CONNECTION_OK)
+		return -1;
+	return 0;
+}
+
+/* st prepared on the server: at once, or with a pipeline's next read. */
+static int
+ready(struct sstmt *st)
+{
+	struct sdb *d = st->db;
+	if (st->ready || st->parsing)
+		return 0;
+	if (d->piped) {
+		if (pipe_room(d) != 0)
+			return -1;
+		if (!PQsendPrepare(d->c, st->name, st->sql, 0, NULL))
+			return send_failed(d);
+		d->ahead[d->queued++] = (struct pending){ st, P_PREPARE };
+		st->parsing = 1;
+		return 0;
+	}
+	PGresult *r = PQprepare(d->c, st->name, st->sql, 0, NULL);
+	int rc = result_ok(d, r);
+	PQclear(r);
+	st->ready = rc == 0;
+	return rc;
+}
+
 /* st's statement (or sql's, without parameters) sent; keep: its answer goes to st. */
 static int
 pipe_send(struct sdb *d, struct sstmt *st, const char *sql, int keep)
 {
-	if ((d->queued == PIPE_MAX || (st != NULL && st->sent)) && pipe_read(d) != 0 &&
-	    PQstatus(d->c) != CONNECTION_OK)
+	if ((st != NULL && st->sent && pipe_read(d) != 0 && PQstatus(d->c) != CONNECTION_OK) ||
+	    (st != NULL && ready(st) != 0) || pipe_room(d) != 0)
 		return -1;
 	if (keep && d->nkept == PIPE_MAX) {
 		d->fault = SF_OTHER;
@@ -422,22 +467,11 @@ pipe_send(struct sdb *d, struct sstmt *st, const char *sql, int keep)
 	    PQsendQueryParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (!ok)
 		return send_failed(d);
-	d->ahead[d->queued++] = keep ? st : NULL;
+	d->ahead[d->queued++] = (struct pending){ st, keep ? P_KEEP : P_CHECK };
 	if (keep) {
 		st->sent = 1;
 		d->kept[d->nkept++] = st;
 	}
-	return 0;
-}
-
-static int
-pipe_prepare(struct sdb *d, const char *name, const char *sql)
-{
-	if (d->queued == PIPE_MAX && pipe_read(d) != 0 && PQstatus(d->c) != CONNECTION_OK)
-		return -1;
-	if (!PQsendPrepare(d->c, name, sql, 0, NULL))
-		return send_failed(d);
-	d->ahead[d->queued++] = NULL;
 	return 0;
 }
 
@@ -484,6 +518,8 @@ answer(struct sstmt *st)
 {
 	struct sdb *d = st->db;
 	if (st->res == NULL && !d->piped) {
+		if (ready(st) != 0)
+			return -1;
 		st->res = PQexecPrepared(d->c, st->name, st->nparams,
 		    (const char *const *)st->vals, st->lens, st->fmts, 0);
 		return result_ok(d, st->res);
