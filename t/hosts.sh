@@ -99,13 +99,21 @@ responders_alive() {
 host_pids() {
 	for p in $(pgrep -x imagegen); do
 		{ tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null |
-		    grep -qx "IMAGEGEN_CONFIG=$T/h$1/imagegen.conf" && echo "$p"
+		    grep -qx "IMAGEGEN_CONFIG=$T/h$1/imagegen.conf" && ! exited "$p" && echo "$p"
 	done
 }
 
+# Again until none is left: a worker forked as its parent was killed is
+# seen only once that parent is gone (seen under ASan, where exec is slow:
+# it finished 2 of the dead host's jobs).
 kill_host() {
-	for p in $(host_pids "$1"); do kill -9 "$p" 2>/dev/null; done
-	for p in $(host_pids "$1"); do wait_for 10 exited "$p"; done
+	kh=0
+	while pids=$(host_pids "$1"); [ -n "$pids" ] && [ $kh -lt 20 ]; do
+		for p in $pids; do kill -9 "$p" 2>/dev/null; done
+		for p in $pids; do wait_for 10 exited "$p"; done
+		kh=$((kh + 1))
+	done
+	[ -z "$pids" ] || bail "host h$1 still has processes: $(ps -o pid=,stat=,args= -p "$(echo $pids | tr ' ' ,)")"
 	rm -f "$T/h$1/imagegen.sock"
 }
 
