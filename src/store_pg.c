@@ -388,6 +388,7 @@ pipe_read(struct sdb *d)
 		struct sstmt *st = d->ahead[i].st;
 		if ((r = PQgetResult(d->c)) == NULL) {	/* the connection went */
 			rc = rc != 0 ? rc : send_failed(d);
+			d->fault = SF_GONE;	/* and with it what the rest were for */
 			break;
 		}
 		/* After an error the rest come back PGRES_PIPELINE_ABORTED: keep the first. */
@@ -401,6 +402,7 @@ pipe_read(struct sdb *d)
 		}
 		if (d->ahead[i].kind == P_KEEP && st->sent) {	/* not reset meanwhile */
 			st->sent = 0;
+			PQclear(st->res);
 			st->res = r;
 		} else {
 			PQclear(r);
