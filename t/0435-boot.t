@@ -137,10 +137,18 @@ submit() {
 	    -H "Authorization: Bearer $TOKEN" --data-binary "@/root/$1.json" \
 	    $SITE/api/generate-case-images
 }
+# systemctl reload nginx returns before the old workers stop taking
+# requests: under load a POST right after it met Debian's default site (a
+# 404, CI). The site is up when an unknown case gets imagegen's JSON 404.
+site_up() {
+	[ "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' \
+	    "$SITE/api/case-images/no-such-case")" = "404 application/json" ]
+}
 completed() {
 	in_ct $CURL -o /root/status.json "$SITE/api/case-images/$1" &&
 	    [ "$(jq -r .status "$ROOT/root/status.json")" = completed ]
 }
+check "nginx serves the site once reloaded" wait_for 30 site_up
 is "$(submit boot-case-1 2 1)" 202 "POST a case through the system nginx: 202"
 check "... and it completes" wait_for 60 completed boot-case-1
 url=$(jq -r '.evidenceImages | to_entries[0].value' "$ROOT/root/status.json")
@@ -198,8 +206,11 @@ check "the site's link in sites-enabled is gone" test ! -L "$ROOT/etc/nginx/site
 out=$(in_ct nginx -t 2>&1)
 is "$?" 0 "nginx -t passes after the purge" || echo "$out" | sed 's/^/# /'
 check "... and the purge reloaded nginx" grep -q '^imagegen: nginx reloaded' "$T/purge.log"
-is "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' "$SITE/api/case-images/boot-case-1")" \
-    "404 text/html" "the name is Debian's default site's now"
+default_site() {
+	[ "$(in_ct $CURL -o /dev/null -w '%{http_code} %{content_type}' \
+	    "$SITE/api/case-images/boot-case-1")" = "404 text/html" ]
+}
+check "the name is Debian's default site's now" wait_for 30 default_site
 install_as_readme "$T/install2.log"
 is "$?" 0 "installed again by the README's steps" || tail -20 "$T/install2.log" | sed 's/^/# /'
 check "the first case is served again, from the kept database" wait_for 30 completed boot-case-1
