@@ -56,7 +56,43 @@ urls_valid(struct request *r, const struct progress *p)
 	return 1;
 }
 
-/* The job is there, not its own local worker's, and of the size the update says. */
+/* The client's answer to an update, from store_apply_progress's code. */
+static void
+answer(struct request *r, const struct progress *p, int rc)
+{
+	static const char ok[] = "{\"success\":true}\n";
+	switch (rc) {
+	case 1:
+		log_info("case %s: progress %s %ld/%ld", p->case_id, p->status, p->completed,
+		    p->total);
+		reply(r, 200, NULL, ok, sizeof(ok) - 1);
+		break;
+	case 0:
+		reply_error(r, 404, "Job not found", NULL);
+		break;
+	case 2:
+		log_warn("case %s: refused a replayed webhook-id", p->case_id);
+		sign_refuse(r, REFUSED, "this webhook-id was accepted already");
+		break;
+	case 3:
+		log_info("case %s: refused an update: the job's own worker here runs it",
+		    p->case_id);
+		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
+		break;
+	case 4:
+		reply_error(r, 400, "totalImages is not the job's number of images",
+		    "totalImages");
+		break;
+	default:
+		reply_error(r, 500, "internal error", NULL);
+	}
+}
+
+/*
+ * Before inline pictures are stored: the job is there, not its own local
+ * worker's, and of the size the update says; else it is answered, as
+ * store_apply_progress's codes are.
+ */
 static int
 job_open(struct request *r, const struct progress *p)
 {
@@ -64,19 +100,11 @@ job_open(struct request *r, const struct progress *p)
 	long total = 0, pid = 0;
 	int owner = store_progress_owner(p->case_id, r->cfg->host, worker_holds, codec_now_ms(),
 	    status, &total, &pid);
-	if (owner == 0) {
-		reply_error(r, 404, "Job not found", NULL);
-	} else if (owner == 3) {
-		log_info("case %s: refused an update: the job is %s, its worker %ld here", p->case_id,
-		    status, pid);
-		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
-	}
-	else if (owner < 0)
-		reply_error(r, 500, "internal error", NULL);
-	else if (p->total != total)
-		reply_error(r, 400, "totalImages is not the job's number of images",
-		    "totalImages");
-	return owner == 1 && p->total == total;
+	if (owner == 1 && p->total != total)
+		owner = 4;
+	if (owner != 1)
+		answer(r, p, owner);
+	return owner == 1;
 }
 
 static int
@@ -104,33 +132,8 @@ data_stored(struct request *r, struct progress *p)
 static void
 apply(struct request *r, const struct progress *p, int signing)
 {
-	switch (store_apply_progress(p, signing ? r->webhook_id : NULL, codec_now_ms(),
-	    r->cfg->host, worker_holds)) {
-	case 1:
-		log_info("case %s: progress %s %ld/%ld", p->case_id, p->status, p->completed,
-		    p->total);
-		static const char ok[] = "{\"success\":true}\n";
-		reply(r, 200, NULL, ok, sizeof(ok) - 1);
-		break;
-	case 0:
-		reply_error(r, 404, "Job not found", NULL);
-		break;
-	case 2:
-		log_warn("case %s: refused a replayed webhook-id", p->case_id);
-		sign_refuse(r, REFUSED, "this webhook-id was accepted already");
-		break;
-	case 3:
-		log_info("case %s: refused an update: the job's own worker here runs it",
-		    p->case_id);
-		reply_error(r, 409, "the job's own worker on this host is running it", NULL);
-		break;
-	case 4:
-		reply_error(r, 400, "totalImages is not the job's number of images",
-		    "totalImages");
-		break;
-	default:
-		reply_error(r, 500, "internal error", NULL);
-	}
+	answer(r, p, store_apply_progress(p, signing ? r->webhook_id : NULL, codec_now_ms(),
+	    r->cfg->host, worker_holds));
 }
 
 void
