@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 
 #include "codec.h"
 #include "config.h"
@@ -52,20 +51,6 @@ own_media(const struct config *cfg, const char *case_id, const char *url)
 			return 0;
 	}
 	return 1;
-}
-
-/* As libcurl reads it (urlmatch.c), and written as it reads: no userinfo, no tricks. */
-static int
-remote_allowed(const struct config *cfg, const char *url)
-{
-	CURLU *u = curl_url();
-	char *whole = NULL;
-	int ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_URL, &whole, 0) == CURLUE_OK &&
-	    strcmp(whole, url) == 0 && urlmatch_allowed(cfg->image_url_allow, url);
-	curl_free(whole);
-	curl_url_cleanup(u);
-	return ok;
 }
 
 static size_t
@@ -118,7 +103,7 @@ imageurl_check(const struct config *cfg, const char *case_id, const char *url, c
 	}
 	if (own_media(cfg, case_id, url))
 		return IMAGEURL_MEDIA;
-	if (*cfg->image_url_allow != '\0' && remote_allowed(cfg, url))
+	if (*cfg->image_url_allow != '\0' && urlmatch_allowed_as_is(cfg->image_url_allow, url))
 		return IMAGEURL_REMOTE;
 	snprintf(err, errlen, "must be under %s%s/, on image_url_allow,"
 	    " or a data:image/(jpeg|png|webp);base64 URL", cfg->media_url, case_id);

@@ -8,6 +8,7 @@
  * must be the URL's whole path. A URL with a user name or password is
  * refused outright: libcurl would send it as an Authorization header.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +44,18 @@ has_part(CURLU *u, CURLUPart what)
 	return rc;
 }
 
-/* 0 with the parts of an http or https URL, -1 for anything else. */
+/*
+ * 0 with the parts of an http or https URL, -1 for anything else; with
+ * as_is, whether libcurl writes the URL back as it was written.
+ */
 static int
-parts_get(const char *url, struct parts *p)
+parts_get(const char *url, struct parts *p, int *as_is)
 {
 	CURLU *u = curl_url();
+	char *whole = NULL;
 	memset(p, 0, sizeof(*p));
 	int ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    (as_is == NULL || curl_url_get(u, CURLUPART_URL, &whole, 0) == CURLUE_OK) &&
 	    curl_url_get(u, CURLUPART_SCHEME, &p->scheme, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &p->host, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
@@ -61,7 +67,10 @@ parts_get(const char *url, struct parts *p)
 		    has_part(u, CURLUPART_OPTIONS);
 		p->extra = has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT) ||
 		    has_part(u, CURLUPART_ZONEID);
+		if (as_is != NULL)
+			*as_is = strcmp(whole, url) == 0;
 	}
+	curl_free(whole);
 	curl_url_cleanup(u);
 	if (!ok)
 		parts_free(p);
@@ -100,25 +109,88 @@ entry_matches(const struct parts *e, const struct parts *u)
 	    strcmp(e->port, u->port) == 0 && path_matches(e->path, u->path);
 }
 
+/*
+ * The allowlist last matched against, parsed once: lists come from the
+ * config, and a responder checks every image URL of every update.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char *list;
+	struct parts *e;	/* its entries that parse */
+	size_t n;
+} parsed = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+parsed_free(void)
+{
+	for (size_t i = 0; i < parsed.n; i++)
+		parts_free(&parsed.e[i]);
+	free(parsed.e);
+	free(parsed.list);
+	parsed.e = NULL;
+	parsed.list = NULL;
+	parsed.n = 0;
+}
+
+/* With parsed.lock held: 0 once parsed holds list's entries. */
+static int
+parse_list(const char *list)
+{
+	char one[2048];
+	if (parsed.list != NULL && strcmp(parsed.list, list) == 0)
+		return 0;
+	parsed_free();
+	size_t cap = strlen(list) / 2 + 1;
+	parsed.e = calloc(cap, sizeof(*parsed.e));
+	parsed.list = strdup(list);
+	if (parsed.e == NULL || parsed.list == NULL) {
+		parsed_free();
+		return -1;
+	}
+	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		if (n < sizeof(one) && parsed.n < cap && parts_get(one, &parsed.e[parsed.n],
+		    NULL) == 0)
+			parsed.n++;
+		p += n;
+	}
+	return 0;
+}
+
+static int
+list_matches(const char *list, const struct parts *u)
+{
+	int found = 0;
+	pthread_mutex_lock(&parsed.lock);
+	if (parse_list(list) == 0)
+		for (size_t i = 0; !found && i < parsed.n; i++)
+			found = entry_matches(&parsed.e[i], u);
+	pthread_mutex_unlock(&parsed.lock);
+	return found;
+}
+
 /* Whether url is under one of the space-separated entries of list. */
 int
 urlmatch_allowed(const char *list, const char *url)
 {
-	struct parts u, e;
-	char one[2048];
-	int found = 0;
-	if (parts_get(url, &u) != 0)
+	struct parts u;
+	if (parts_get(url, &u, NULL) != 0)
 		return 0;
-	for (const char *p = list + strspn(list, " "); !found && *p != '\0' && !u.userinfo;
-	    p += strspn(p, " ")) {
-		size_t n = strcspn(p, " ");
-		snprintf(one, sizeof(one), "%.*s", (int)n, p);
-		if (n < sizeof(one) && parts_get(one, &e) == 0) {
-			found = entry_matches(&e, &u);
-			parts_free(&e);
-		}
-		p += n;
-	}
+	int found = !u.userinfo && list_matches(list, &u);
+	parts_free(&u);
+	return found;
+}
+
+/* The same, for a URL that must also be written as libcurl writes it back: no tricks. */
+int
+urlmatch_allowed_as_is(const char *list, const char *url)
+{
+	struct parts u;
+	int as_is = 0;
+	if (parts_get(url, &u, &as_is) != 0)
+		return 0;
+	int found = as_is && !u.userinfo && list_matches(list, &u);
 	parts_free(&u);
 	return found;
 }
@@ -128,7 +200,7 @@ int
 urlmatch_userinfo(const char *url)
 {
 	struct parts p;
-	if (parts_get(url, &p) != 0)
+	if (parts_get(url, &p, NULL) != 0)
 		return 1;
 	int rc = p.userinfo;
 	parts_free(&p);
@@ -157,7 +229,7 @@ urlmatch_plain(const char *url, char *err, size_t errlen)
 {
 	struct parts p;
 	const char *why = NULL;
-	if (parts_get(url, &p) != 0)
+	if (parts_get(url, &p, NULL) != 0)
 		why = "not an http or https URL with a host";
 	else if (p.userinfo)
 		why = "a user name or password in a URL is not taken";
