@@ -199,22 +199,3 @@ sign_request(struct request *r, const char *secrets, const char *what)
 		sign_refuse(r, what, n == 0 ? "no secret is configured to check signatures" : why);
 	return ok;
 }
-
-/*
- * A verified request's webhook-id, recorded by seen (store_webhook_seen,
- * the table of ids accepted in the last SIGN_REPLAY_MS): 1 when first
- * seen; 0 for a replay, answered 401; -1 when it cannot be recorded,
- * answered 500. The progress route records the id in the transaction
- * that applies the update instead, so that the two commit together.
- */
-int
-sign_first_sighting(struct request *r, const char *what,
-    int (*seen_fn)(const char *webhook_id, int64_t now))
-{
-	int seen = seen_fn(r->webhook_id, codec_now_ms());
-	if (seen == 0)
-		sign_refuse(r, what, "this webhook-id was accepted already");
-	else if (seen < 0)
-		reply_error(r, 500, "internal error", NULL);
-	return seen;
-}

@@ -23,7 +23,5 @@ int sign_verify(char *const *secrets, size_t n_secrets, const char *id, const ch
 struct curl_slist *sign_headers(const char *secret, const char *wid, const char *body);
 int  sign_request(struct request *r, const char *secrets, const char *what);
 void sign_refuse(struct request *r, const char *what, const char *why);
-int  sign_first_sighting(struct request *r, const char *what,
-	int (*seen)(const char *webhook_id, int64_t now));
 
 #endif

@@ -247,12 +247,9 @@ store_scalar(struct sstmt *s, const char *what, int64_t *v)
 int
 store_exec_done(struct sstmt *s, const char *what)
 {
-	int rc = engine->exec_later != NULL ? engine->exec_later(s) :
-	    store_next(s, what) == SS_ERROR ? -1 : 0;
-	if (rc != 0 && engine->exec_later != NULL)
-		store_failed(what);
+	enum sstep rc = store_next(s, what);
 	store_done(s);
-	return rc;
+	return rc == SS_ERROR ? -1 : 0;
 }
 
 int
@@ -264,7 +261,7 @@ store_exec_changed(struct sstmt *s, const char *what)
 	return n < 0 ? -1 : n > 0;
 }
 
-enum begin_kind { BEGIN_WRITE, BEGIN_PIPED, BEGIN_READ };
+enum begin_kind { BEGIN_WRITE, BEGIN_READ };
 
 /* A transaction on this thread's connection, logged as what when it fails. */
 static int
@@ -273,9 +270,7 @@ begin_with(enum begin_kind kind, const char *what)
 	struct conn *c = conn();
 	if (c->db == NULL)
 		return -1;
-	int rc = kind == BEGIN_READ ? engine->begin_read(c->db) :
-	    kind == BEGIN_PIPED && engine->begin_piped != NULL ? engine->begin_piped(c->db) :
-	    engine->begin(c->db);
+	int rc = kind == BEGIN_READ ? engine->begin_read(c->db) : engine->begin(c->db);
 	if (rc != 0)
 		store_failed(what);
 	return rc != 0 ? -1 : 0;
@@ -288,24 +283,9 @@ store_begin(void)
 }
 
 int
-store_begin_piped(void)
-{
-	return begin_with(BEGIN_PIPED, "begin");
-}
-
-int
 store_begin_read(void)
 {
 	return begin_with(BEGIN_READ, "begin a read");
-}
-
-int
-store_send(struct sstmt *s, const char *what)
-{
-	if (engine->send == NULL || engine->send(s) == 0)
-		return 0;
-	store_failed(what);
-	return -1;
 }
 
 int

@@ -34,14 +34,6 @@ struct store_engine {
 	int  (*exec)(struct sdb *db, const char *sql);	/* statements without parameters */
 	int  (*begin)(struct sdb *db);			/* a write transaction */
 	int  (*begin_read)(struct sdb *db);		/* one snapshot for several reads */
-	/*
-	 * A write transaction whose statements go out without waiting for
-	 * their answers (PostgreSQL's pipeline mode): what was sent is read
-	 * when a statement is stepped, in one round trip, and an error of a
-	 * statement run by exec_later comes back there or at COMMIT. NULL:
-	 * the engine has no round trips to save (SQLite), begin does.
-	 */
-	int  (*begin_piped)(struct sdb *db);
 	int  (*in_txn)(struct sdb *db);
 	int  (*alive)(struct sdb *db);			/* 0: the server closed it meanwhile */
 	struct sstmt *(*prepare)(struct sdb *db, const char *sql);
@@ -50,8 +42,6 @@ struct store_engine {
 	void (*bind_text)(struct sstmt *s, int i, const char *v);	/* NULL binds NULL */
 	void (*bind_blob)(struct sstmt *s, int i, const void *v, size_t len);
 	enum sstep (*step)(struct sstmt *s);
-	int  (*send)(struct sstmt *s);		/* piped: sent now, its rows stepped later */
-	int  (*exec_later)(struct sstmt *s);	/* no rows wanted: piped, not waited for */
 	void (*reset)(struct sstmt *s);		/* the bindings go too */
 	int  (*is_null)(struct sstmt *s, int col);
 	int64_t (*col_int)(struct sstmt *s, int col);	/* a boolean reads 0 or 1 */
@@ -90,8 +80,6 @@ enum sstep store_next(struct sstmt *s, const char *what);	/* a row, done, or an 
 void store_done(struct sstmt *s);				/* reset for its next use */
 int  store_scalar(struct sstmt *s, const char *what, int64_t *v);	/* 1 a row, 0 none, -1 */
 int  store_begin(void);
-int  store_begin_piped(void);	/* the engine's begin_piped, or store_begin */
-int  store_send(struct sstmt *s, const char *what);	/* bound: sent ahead of its step */
 int  store_begin_read(void);
 int  store_commit(void);
 void store_rollback(void);

@@ -21,7 +21,6 @@
 #include "store_int.h"
 
 #define MAX_PARAMS 32
-#define PIPE_MAX 64		/* answers a pipeline waits for at most: one more reads them */
 /* The schema file brings a database to this version, each later twin one more. */
 #define PG_BASE_VERSION 20
 
@@ -29,27 +28,11 @@
 _Static_assert(PG_BASE_VERSION + PG_MIGRATIONS_COUNT - 1 == MIGRATIONS_COUNT,
     "sql/pg/ and sql/ are out of step: each new sql/NNN-*.sql needs its sql/pg/NNN-*.sql");
 
-/* An answer on its way in a pipeline: what it is for. */
-struct pending {
-	struct sstmt *st;	/* NULL: BEGIN, COMMIT or ROLLBACK */
-	enum { P_KEEP, P_CHECK, P_PREPARE } kind;	/* its rows wanted, or not; a Parse */
-};
-
-/*
- * A piped transaction (begin_piped) sends its statements without waiting:
- * their answers are read when one of them is stepped, all at once, in one
- * round trip. ahead[] is what is sent and not read, in order. kept[] is
- * every statement of the transaction whose answer was kept, reset at its
- * end whether read or not.
- */
 struct sdb {
 	PGconn *c;
 	int named;		/* statements prepared so far: the next one's name */
 	enum sfault fault;
 	char err[400];
-	int piped, queued, nkept;
-	struct pending ahead[PIPE_MAX];
-	struct sstmt *kept[PIPE_MAX];
 };
 
 struct sstmt {
@@ -62,14 +45,6 @@ struct sstmt {
 	int row, rows;		/* the row a step gave, of how many */
 	int64_t changes;
 	unsigned char *blob;	/* the last blob read, unescaped */
-	const char *sql;	/* the store's static text, to prepare it again */
-	/*
-	 * The server holds it. A Parse in a pipeline that an earlier error
-	 * aborted never ran: the statement is prepared again at its next use.
-	 */
-	int ready, parsing;
-	int sent;		/* its answer is on the way (a piped transaction) */
-	int begun;		/* its answer is being stepped through */
 };
 
 /* The first line of libpq's message, for a one-line log. */
@@ -115,14 +90,9 @@ result_ok(struct sdb *d, PGresult *r)
 	return -1;
 }
 
-static int pipe_end(struct sdb *d, const char *sql);
-static int ready(struct sstmt *st);
-
 static int
 pg_exec(struct sdb *d, const char *sql)
 {
-	if (d->piped)		/* COMMIT or ROLLBACK: the pipeline ends with it */
-		return pipe_end(d, sql);
 	PGresult *r = PQexec(d->c, sql);
 	int rc = result_ok(d, r);
 	PQclear(r);
@@ -145,8 +115,6 @@ pg_begin_read(struct sdb *d)
 static int
 pg_in_txn(struct sdb *d)
 {
-	if (d->piped)
-		return 1;
 	PGTransactionStatusType t = PQtransactionStatus(d->c);
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 }
@@ -290,14 +258,14 @@ pg_prepare(struct sdb *d, const char *sql)
 	if (st == NULL)
 		return NULL;
 	st->db = d;
-	st->sql = sql;
 	st->nparams = count_params(sql);
 	snprintf(st->name, sizeof(st->name), "s%d", d->named++);
-	if (st->nparams > MAX_PARAMS) {
+	PGresult *r = st->nparams <= MAX_PARAMS ? PQprepare(d->c, st->name, sql, 0, NULL) : NULL;
+	int rc = r != NULL ? result_ok(d, r) : -1;
+	if (r == NULL && st->nparams > MAX_PARAMS)
 		keep_error(d, "too many parameters");
-		d->fault = SF_OTHER;
-	}
-	if (st->nparams > MAX_PARAMS || ready(st) != 0) {
+	PQclear(r);
+	if (rc != 0) {
 		free(st);
 		return NULL;
 	}
@@ -311,7 +279,6 @@ pg_reset(struct sstmt *st)
 	st->res = NULL;
 	st->row = st->rows = 0;
 	st->changes = 0;
-	st->sent = st->begun = 0;
 	PQfreemem(st->blob);
 	st->blob = NULL;
 	for (int i = 0; i < MAX_PARAMS; i++) {
@@ -369,181 +336,17 @@ pg_bind_blob(struct sstmt *st, int i, const void *v, size_t len)
 	put(st, i, b, (int)len, 1);
 }
 
-/* A failed send: the connection is broken, or libpq out of memory. */
-static int
-send_failed(struct sdb *d)
-{
-	d->fault = classify(d->c, NULL);
-	keep_error(d, PQerrorMessage(d->c));
-	return -1;
-}
-
-/* The answers sent for, in one round trip. 0, or -1 with the first error noted. */
-static int
-pipe_read(struct sdb *d)
-{
-	int rc = PQpipelineSync(d->c) == 1 ? 0 : send_failed(d);
-	PGresult *r;
-	for (int i = 0; i < d->queued; i++) {
-		struct sstmt *st = d->ahead[i].st;
-		if ((r = PQgetResult(d->c)) == NULL) {	/* the connection went */
-			rc = rc != 0 ? rc : send_failed(d);
-			d->fault = SF_GONE;	/* and with it what the rest were for */
-			break;
-		}
-		/* After an error the rest come back PGRES_PIPELINE_ABORTED: keep the first. */
-		int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
-		    PQresultStatus(r) == PGRES_TUPLES_OK;
-		if (rc == 0 && result_ok(d, r) != 0)
-			rc = -1;
-		if (d->ahead[i].kind == P_PREPARE) {
-			st->parsing = 0;
-			st->ready = ok;
-		}
-		if (d->ahead[i].kind == P_KEEP && st->sent) {	/* not reset meanwhile */
-			st->sent = 0;
-			PQclear(st->res);
-			st->res = r;
-		} else {
-			PQclear(r);
-		}
-		while ((r = PQgetResult(d->c)) != NULL)	/* the NULL that ends each answer */
-			PQclear(r);
-	}
-	d->queued = 0;
-	while ((r = PQgetResult(d->c)) != NULL) {	/* up to the sync's own */
-		int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-		PQclear(r);
-		if (sync)
-			break;
-	}
-	return rc;
-}
-
-/* Room for one more answer ahead: the others read when there is none. */
-static int
-pipe_room(struct sdb *d)
-{
-	if (d->queued == PIPE_MAX && pipe_read(d) != 0 && PQstatus(d->c) != CONNECTION_OK)
-		return -1;
-	return 0;
-}
-
-/* st prepared on the server: at once, or with a pipeline's next read. */
-static int
-ready(struct sstmt *st)
-{
-	struct sdb *d = st->db;
-	if (st->ready || st->parsing)
-		return 0;
-	if (d->piped) {
-		if (pipe_room(d) != 0)
-			return -1;
-		if (!PQsendPrepare(d->c, st->name, st->sql, 0, NULL))
-			return send_failed(d);
-		d->ahead[d->queued++] = (struct pending){ st, P_PREPARE };
-		st->parsing = 1;
-		return 0;
-	}
-	PGresult *r = PQprepare(d->c, st->name, st->sql, 0, NULL);
-	int rc = result_ok(d, r);
-	PQclear(r);
-	st->ready = rc == 0;
-	return rc;
-}
-
-/* st's statement (or sql's, without parameters) sent; keep: its answer goes to st. */
-static int
-pipe_send(struct sdb *d, struct sstmt *st, const char *sql, int keep)
-{
-	if ((st != NULL && st->sent && pipe_read(d) != 0 && PQstatus(d->c) != CONNECTION_OK) ||
-	    (st != NULL && ready(st) != 0) || pipe_room(d) != 0)
-		return -1;
-	if (keep && d->nkept == PIPE_MAX) {
-		d->fault = SF_OTHER;
-		keep_error(d, "too many statements kept in one piped transaction");
-		return -1;
-	}
-	int ok = st != NULL ? PQsendQueryPrepared(d->c, st->name, st->nparams,
-	    (const char *const *)st->vals, st->lens, st->fmts, 0) :
-	    PQsendQueryParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0);
-	if (!ok)
-		return send_failed(d);
-	d->ahead[d->queued++] = (struct pending){ st, keep ? P_KEEP : P_CHECK };
-	if (keep) {
-		st->sent = 1;
-		d->kept[d->nkept++] = st;
-	}
-	return 0;
-}
-
-static int
-pg_begin_piped(struct sdb *d)
-{
-	if (PQenterPipelineMode(d->c) != 1)
-		return send_failed(d);
-	d->piped = 1;
-	return pipe_send(d, NULL, "BEGIN", 0);
-}
-
-/* The last answers read, every kept statement reset, out of pipeline mode. */
-static int
-pipe_end(struct sdb *d, const char *sql)
-{
-	int rc = pipe_send(d, NULL, sql, 0);
-	if (pipe_read(d) != 0)
-		rc = -1;
-	for (int i = 0; i < d->nkept; i++)
-		pg_reset(d->kept[i]);
-	d->nkept = 0;
-	d->piped = 0;
-	/* Left in pipeline mode, the connection could run nothing more: replace it. */
-	if (PQexitPipelineMode(d->c) != 1) {
-		if (rc == 0)
-			keep_error(d, PQerrorMessage(d->c));
-		d->fault = SF_GONE;
-		rc = -1;
-	}
-	return rc;
-}
-
-/* Sent now, its rows read when it is stepped: with a piped transaction's others. */
-static int
-pg_send(struct sstmt *st)
-{
-	return st->db->piped && !st->sent ? pipe_send(st->db, st, NULL, 1) : 0;
-}
-
-/* st's answer: asked for now, or read with the pipeline's others. */
-static int
-answer(struct sstmt *st)
-{
-	struct sdb *d = st->db;
-	if (st->res == NULL && !d->piped) {
-		if (ready(st) != 0)
-			return -1;
-		st->res = PQexecPrepared(d->c, st->name, st->nparams,
-		    (const char *const *)st->vals, st->lens, st->fmts, 0);
-		return result_ok(d, st->res);
-	}
-	if (st->res == NULL && ((!st->sent && pipe_send(d, st, NULL, 1) != 0) ||
-	    (pipe_read(d) != 0 && st->res == NULL)))
-		return -1;
-	/* Its error, or the round's first that aborted it, is noted already. */
-	ExecStatusType t = PQresultStatus(st->res);
-	return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK ? 0 : -1;
-}
-
 static enum sstep
 pg_step(struct sstmt *st)
 {
-	if (!st->begun) {
-		if (answer(st) != 0)
+	if (st->res == NULL) {
+		st->res = PQexecPrepared(st->db->c, st->name, st->nparams,
+		    (const char *const *)st->vals, st->lens, st->fmts, 0);
+		if (result_ok(st->db, st->res) != 0)
 			return SS_ERROR;
 		st->rows = PQntuples(st->res);
 		st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
 		st->row = -1;
-		st->begun = 1;
 	}
 	if (st->row + 1 >= st->rows)
 		return SS_DONE;
@@ -551,15 +354,6 @@ pg_step(struct sstmt *st)
 	PQfreemem(st->blob);
 	st->blob = NULL;
 	return SS_ROW;
-}
-
-/* No rows wanted: in a piped transaction its error comes back with a later answer. */
-static int
-pg_exec_later(struct sstmt *st)
-{
-	if (st->db->piped)
-		return pipe_send(st->db, st, NULL, 0);
-	return pg_step(st) == SS_ERROR ? -1 : 0;
 }
 
 static int
@@ -727,7 +521,6 @@ const struct store_engine store_pg = {
 	.exec = pg_exec,
 	.begin = pg_begin,
 	.begin_read = pg_begin_read,
-	.begin_piped = pg_begin_piped,
 	.in_txn = pg_in_txn,
 	.alive = pg_alive,
 	.prepare = pg_prepare,
@@ -736,8 +529,6 @@ const struct store_engine store_pg = {
 	.bind_text = pg_bind_text,
 	.bind_blob = pg_bind_blob,
 	.step = pg_step,
-	.send = pg_send,
-	.exec_later = pg_exec_later,
 	.reset = pg_reset,
 	.is_null = pg_is_null,
 	.col_int = pg_col_int,

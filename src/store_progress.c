@@ -1,11 +1,15 @@
 /*
  * store_progress.c: a progress update from a worker elsewhere (POST
  * /api/webhook/image-progress), applied in one transaction on the store's
- * connection. Updates repeat what is known: only what is news is written.
+ * connection: on SQLite by the statements below, on PostgreSQL by one call
+ * of apply_progress() (sql/pg/022-progress.sql), which takes the same
+ * steps. Updates repeat what is known: only what is news is written.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "log.h"
 #include "progress.h"
@@ -15,11 +19,8 @@
 #include "store_media.h"
 #include "store_progress.h"
 
-/* PostgreSQL: the job's row locked, as SQLite's BEGIN IMMEDIATE locks them all. */
-#define OWNER_OF "SELECT status, worker_pid, total_images, coalesce(host_id, ''),"\
-    " coalesce(lease_until, 0) FROM jobs WHERE case_id = $1"
-static const char OWNER[] = OWNER_OF;
-static const char OWNER_LOCKED[] = OWNER_OF " FOR UPDATE";
+static const char OWNER[] = "SELECT status, worker_pid, total_images,"
+    " coalesce(host_id, ''), coalesce(lease_until, 0) FROM jobs WHERE case_id = $1";
 static const char ROWS[] = "SELECT item_id, kind, status FROM images WHERE case_id = $1";
 static const char IMAGE[] =
     "UPDATE images SET status = 'completed', url = $4, path = $6, last_error = NULL,"
@@ -65,22 +66,15 @@ struct rows {
 	long completed, failed;
 };
 
-/* The job's image rows asked for: sent ahead, on PostgreSQL, with the job's row. */
-static struct sstmt *
-rows_send(const char *case_id)
+static int
+load_rows(const char *case_id, struct rows *rows)
 {
 	struct sstmt *s = store_stmt(ROWS);
-	if (s == NULL)
-		return NULL;
-	sbind_text(s, 1, case_id);
-	return store_send(s, "a job's images") == 0 ? s : NULL;
-}
-
-static int
-load_rows(struct sstmt *s, struct rows *rows)
-{
 	size_t cap = 0;
 	enum sstep rc;
+	if (s == NULL)
+		return -1;
+	sbind_text(s, 1, case_id);
 	while ((rc = store_next(s, "a job's images")) == SS_ROW) {
 		if (rows->n == cap) {
 			struct row_state *r = realloc(rows->r, (cap = cap ? 2 * cap : 16) *
@@ -158,10 +152,10 @@ fail_row(struct sstmt *f, const struct progress *p, size_t i, struct rows *rows,
  * same rows, with no count(*) over the images.
  */
 static int
-apply_images(const struct progress *p, int64_t now, struct sstmt *read, struct rows *rows)
+apply_images(const struct progress *p, int64_t now, struct rows *rows)
 {
 	struct sstmt *s = store_stmt(IMAGE), *f = store_stmt(FAIL);
-	if (s == NULL || f == NULL || load_rows(read, rows) != 0)
+	if (s == NULL || f == NULL || load_rows(p->case_id, rows) != 0)
 		return -1;
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < p->n_images[k]; i++)
@@ -193,47 +187,30 @@ apply_job(const struct progress *p, const char *old_status, const struct rows *r
 	return store_exec_done(s, "progress job");
 }
 
-/* A verified message's webhook-id, to be recorded: sent ahead. NULL on error. */
-static struct sstmt *
-seen_send(const char *webhook_id, int64_t now)
-{
-	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
-	if (prune == NULL || add == NULL)
-		return NULL;
-	sbind_int(prune, 1, now - SIGN_REPLAY_MS);
-	if (store_exec_done(prune, "prune webhook ids") != 0)
-		return NULL;
-	sbind_text(add, 1, webhook_id);
-	sbind_int(add, 2, now);
-	return store_send(add, "add webhook id") == 0 ? add : NULL;
-}
-
 /*
  * Records a verified message's webhook-id (sign.c): 1 if it is new, 0 for
  * a replay, -1 on error. Ids older than SIGN_REPLAY_MS go: their messages
  * fail the timestamp check anyway.
  */
-int
-store_webhook_seen(const char *webhook_id, int64_t now)
+static int
+seen_add(const char *webhook_id, int64_t now)
 {
-	struct sstmt *add = seen_send(webhook_id, now);
-	return add != NULL ? store_exec_changed(add, "add webhook id") : -1;
-}
-
-static struct sstmt *
-owner_send(const char *case_id)
-{
-	struct sstmt *s = store_stmt(store_sql(OWNER, OWNER_LOCKED));
-	if (s == NULL)
-		return NULL;
-	sbind_text(s, 1, case_id);
-	return store_send(s, "read the job") == 0 ? s : NULL;
+	struct sstmt *prune = store_stmt(SEEN_PRUNE), *add = store_stmt(SEEN_ADD);
+	if (prune == NULL || add == NULL)
+		return -1;
+	sbind_int(prune, 1, now - SIGN_REPLAY_MS);
+	if (store_exec_done(prune, "prune webhook ids") != 0)
+		return -1;
+	sbind_text(add, 1, webhook_id);
+	sbind_int(add, 2, now);
+	return store_exec_changed(add, "add webhook id");
 }
 
 static int
 owner_read(struct sstmt *s, const char *case_id, const char *my_host, store_holds_fn *holds,
     int64_t now, char status[12], long *total, long *pid)
 {
+	sbind_text(s, 1, case_id);
 	enum sstep rc = store_next(s, "read the job");
 	int owner = rc == SS_DONE ? 0 : -1;
 	if (rc == SS_ROW) {
@@ -258,51 +235,196 @@ int
 store_progress_owner(const char *case_id, const char *my_host, store_holds_fn *holds,
     int64_t now, char status[12], long *total, long *pid)
 {
-	struct sstmt *s = owner_send(case_id);
+	struct sstmt *s = store_stmt(OWNER);
 	return s != NULL ? owner_read(s, case_id, my_host, holds, now, status, total, pid) : -1;
 }
 
-/*
- * The job's row, the webhook-id and the image rows, asked for together:
- * 1 to go on, or what store_apply_progress returns without writing.
- */
+/* SQLite: 1 to go on, or what store_apply_progress returns without writing. */
 static int
 apply_start(const struct progress *p, const char *webhook_id, int64_t now,
-    const char *my_host, store_holds_fn *holds, char status[12], struct sstmt **rows)
+    const char *my_host, store_holds_fn *holds, char status[12])
 {
 	long total = 0, pid;
-	struct sstmt *own = owner_send(p->case_id);
-	struct sstmt *add = own != NULL && webhook_id != NULL ? seen_send(webhook_id, now) : NULL;
-	*rows = own != NULL && (add != NULL || webhook_id == NULL) ? rows_send(p->case_id) : NULL;
-	if (*rows == NULL)
-		return -1;
-	int found = owner_read(own, p->case_id, my_host, holds, now, status, &total, &pid);
+	int found = store_progress_owner(p->case_id, my_host, holds, now, status, &total, &pid);
 	if (found != 1)
 		return found;
 	if (p->total != total)
 		return 4;
-	int fresh = add != NULL ? store_exec_changed(add, "add webhook id") : 1;
+	int fresh = webhook_id != NULL ? seen_add(webhook_id, now) : 1;
 	return fresh == 1 ? 1 : fresh == 0 ? 2 : -1;
+}
+
+/*
+ * PostgreSQL: the update in one call of apply_progress() (sql/pg/022-progress.sql),
+ * the same steps as above in one round trip, so that the job's row is
+ * locked for no longer than a plain UPDATE locks it.
+ */
+static const char APPLY[] = "SELECT outcome, worker_pid, news FROM apply_progress("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/*
+ * The update's images, keyed by id (of an id sent twice, PostgreSQL keeps
+ * the last), and its failed ids, as apply_progress() takes them; NULL on
+ * error.
+ */
+static void
+pg_lists(const struct progress *p, char **images, char **failed)
+{
+	static const char *const kinds[2] = { "evidence", "location" };
+	cJSON *a = cJSON_CreateObject(), *f = cJSON_CreateArray();
+	for (int k = 0; a != NULL && k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++) {
+			const struct progress_image *im = &p->images[k][i];
+			cJSON *o = cJSON_AddObjectToObject(a, im->id);
+			if (o == NULL || !cJSON_AddStringToObject(o, "kind", kinds[k]) ||
+			    !cJSON_AddStringToObject(o, "url", im->stored ? im->stored : im->url) ||
+			    (im->path != NULL && !cJSON_AddStringToObject(o, "path", im->path)))
+				goto fail;
+		}
+	for (size_t i = 0; f != NULL && i < p->n_failed; i++)
+		if (!cJSON_AddItemToArray(f, cJSON_CreateString(p->failed_ids[i])))
+			goto fail;
+	*images = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+	*failed = f != NULL ? cJSON_PrintUnformatted(f) : NULL;
+fail:
+	cJSON_Delete(a);
+	cJSON_Delete(f);
+}
+
+/* An image of the update whose picture came inline, by its id; NULL for none. */
+static const struct progress_image *
+inline_image(const struct progress *p, const char *id)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++)
+			if (p->images[k][i].jpeg != NULL && strcmp(p->images[k][i].id, id) == 0)
+				return &p->images[k][i];
+	return NULL;
+}
+
+/* Each picture that came inline with an image the call completed (news, a JSON array). */
+static int
+pg_media(const struct progress *p, const char *news, int64_t now)
+{
+	cJSON *ids = cJSON_Parse(news), *id;
+	int rc = ids != NULL ? 0 : -1;
+	if (ids == NULL)
+		log_error("store: case %s: apply_progress() answered no JSON", p->case_id);
+	cJSON_ArrayForEach(id, ids) {
+		const struct progress_image *im = cJSON_IsString(id) ?
+		    inline_image(p, id->valuestring) : NULL;
+		if (im != NULL && store_media_put(p->case_id, im->id, im->jpeg, im->jpeg_len,
+		    now) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	cJSON_Delete(ids);
+	return rc;
+}
+
+/* One call: its outcome, with *pid, the worker to judge for outcome 5. */
+static int
+pg_call(const struct progress *p, const char *const args[4], int64_t now, long dead_pid,
+    long *pid, int pictures)
+{
+	struct sstmt *s = store_stmt(APPLY);
+	if (s == NULL)
+		return -1;
+	sbind_text(s, 1, p->case_id);
+	sbind_text(s, 2, p->status);
+	sbind_int(s, 3, p->total);
+	sbind_int(s, 4, now);
+	sbind_text(s, 5, args[0]);
+	sbind_text(s, 6, args[1]);
+	sbind_text(s, 7, args[2]);
+	sbind_int(s, 8, now - SIGN_REPLAY_MS);
+	sbind_text(s, 9, args[3]);
+	sbind_int(s, 10, dead_pid);
+	enum sstep rc = store_next(s, "apply the progress update");
+	int outcome = rc == SS_ROW ? (int)scol_int(s, 0) : -1;
+	*pid = rc == SS_ROW ? scol_int(s, 1) : 0;
+	char *news = outcome == 1 && pictures ? scol_strdup(s, 2) : NULL;
+	store_done(s);
+	if (news != NULL && pg_media(p, news, now) != 0)
+		outcome = -1;
+	free(news);
+	return outcome;
+}
+
+/*
+ * A job generating under a worker of this host's is that worker's while
+ * it lives; once it is known dead, the call is made again naming it.
+ */
+static int
+pg_judged(const struct progress *p, const char *const args[4], int64_t now,
+    store_holds_fn *holds, int pictures)
+{
+	long pid = 0, dead = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		int rc = pg_call(p, args, now, dead, &pid, pictures);
+		if (rc != 5)
+			return rc;
+		/* The worker is this host's: judged as one, host_id ours. */
+		if (holds(args[3], args[3], pid, p->case_id, 0, now))
+			return 3;
+		dead = pid;
+	}
+	return 3;
+}
+
+static int
+has_inline(const struct progress *p)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < p->n_images[k]; i++)
+			if (p->images[k][i].jpeg != NULL)
+				return 1;
+	return 0;
+}
+
+/* Pictures kept in the database go in one transaction with the call that completes them. */
+static int
+apply_pg(const struct progress *p, const char *webhook_id, int64_t now, const char *my_host,
+    store_holds_fn *holds)
+{
+	char *images = NULL, *failed = NULL;
+	pg_lists(p, &images, &failed);
+	const char *const args[4] = { images, failed, webhook_id, my_host };
+	int rc = -1, txn = has_inline(p);
+	if (images != NULL && failed != NULL && (!txn || store_begin() == 0)) {
+		rc = pg_judged(p, args, now, holds, txn);
+		if (txn && rc == 1 && store_commit() != 0)
+			rc = -1;
+		if (txn && rc != 1)
+			store_rollback();
+	}
+	cJSON_free(images);
+	cJSON_free(failed);
+	return rc;
 }
 
 /*
  * Returns 1 when applied, 0 for an unknown case, 2 for a replayed
  * webhook_id (NULL when updates are not signed), 3 for a job its own
  * local worker holds, 4 when totalImages is not the job's, -1 on error.
- * On PostgreSQL its statements go in two round trips (store_begin_piped):
- * the reads, then the writes with the commit.
  */
 int
 store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
     const char *my_host, store_holds_fn *holds)
 {
+	if (store_is_pg()) {
+		int rc = apply_pg(p, webhook_id, now, my_host, holds);
+		if (rc < 0)
+			log_error("store: case %s: cannot apply the progress update", p->case_id);
+		return rc;
+	}
 	char status[12];
-	struct sstmt *read;
 	struct rows rows = { 0 };
-	if (store_begin_piped() != 0)
+	if (store_begin() != 0)
 		return -1;
-	int rc = apply_start(p, webhook_id, now, my_host, holds, status, &read);
-	if (rc == 1 && (apply_images(p, now, read, &rows) != 0 ||
+	int rc = apply_start(p, webhook_id, now, my_host, holds, status);
+	if (rc == 1 && (apply_images(p, now, &rows) != 0 ||
 	    apply_job(p, status, &rows, now) != 0 || store_commit() != 0))
 		rc = -1;
 	if (rc != 1)

@@ -14,6 +14,5 @@ int store_progress_owner(const char *case_id, const char *my_host, store_holds_f
 	int64_t now, char status[12], long *total, long *pid);
 int store_apply_progress(const struct progress *p, const char *webhook_id, int64_t now,
 	const char *my_host, store_holds_fn *holds);
-int store_webhook_seen(const char *webhook_id, int64_t now);
 
 #endif

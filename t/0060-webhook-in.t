@@ -104,13 +104,10 @@ http GET /api/case-images/case-remote
 is "$(json .status)/$(json .completedImages)" partial/2 "malformed updates wrote nothing"
 
 # A write that fails inside the update (a trigger refuses it): on
-# PostgreSQL the image's UPDATE goes out without waiting for its answer
-# (pipeline mode), and its error comes back at COMMIT. The whole update is
-# undone, the client gets a JSON error, and the connection is sound for
-# the next one. A fresh responder with one thread: the failing update is
-# the first on its connection, so the statements it would have prepared
-# after the error never were (the pipeline skipped them), and the next
-# update must prepare them again.
+# PostgreSQL it fails inside apply_progress(), the update's one call. The
+# whole update is undone, the client gets a JSON error, and the connection
+# is sound for the next one. A fresh responder with one thread: the
+# failing update is the first on its connection.
 submit_orphan case-fault
 set_config "threads = 1"
 kill "$IMAGEGEN_PID"; wait_exit "$IMAGEGEN_PID" 30 >/dev/null; rm -f "$T/imagegen.sock"
@@ -135,5 +132,38 @@ if on_pg; then db "DROP TRIGGER refuse ON images"; else db "DROP TRIGGER refuse"
 hook "$fault"
 is "$CODE" 200 "the same update once the trigger is gone: 200, on the same connection"
 is "$(db "SELECT completed_images FROM jobs WHERE case_id = 'case-fault'")" 1 "... and applied"
+
+# Each signed update forgets the webhook-ids older than the replay
+# window: found by their age, not by reading every id of the window.
+if on_pg; then
+	plan=$(printf 'SET enable_seqscan = off;\nEXPLAIN (COSTS OFF) DELETE FROM webhook_seen WHERE accepted_at < 1;\n' | db)
+else
+	plan=$(db "EXPLAIN QUERY PLAN DELETE FROM webhook_seen WHERE accepted_at < 1")
+fi
+case $plan in *webhook_seen_by_time*) found=0 ;; *) found=1; diag "$plan" ;; esac
+ok "$found" "old webhook-ids are found by an index on their age"
+
+# PostgreSQL: an operator applies an update by hand with the function the
+# route calls (imagegen(8), DATABASE), whose outcome says why when not.
+if on_pg; then
+	submit_orphan case-hand
+	host=$(db "SELECT host_id FROM jobs WHERE case_id = 'case-hand'")
+	pid=$(db "SELECT worker_pid FROM jobs WHERE case_id = 'case-hand'")
+	apply() {	# apply CASE TOTAL DEAD-PID: outcome/worker_pid/news
+		db "SELECT outcome || '/' || worker_pid || '/' || coalesce(news, '-')
+		    FROM apply_progress('$1', 'generating', $2,
+		      floor(extract(epoch FROM now()) * 1000)::bigint,
+		      '{\"ev-0\": {\"kind\": \"evidence\", \"url\": \"https://cdn.example/h0.jpg\"}}',
+		      '[]', NULL, 0, '$host', $3)"
+	}
+	is "$(apply case-hand 3 0)" "5/$pid/-" \
+	    "a job generating under a worker of this host's: 5, for the caller to judge that worker"
+	is "$(apply case-hand 3 "$pid")" "1/$pid/[\"ev-0\"]" "... once it is named dead: applied, ev-0 completed"
+	is "$(apply case-hand 3 "$pid")" "1/$pid/-" "the same again: applied, nothing new"
+	is "$(apply case-hand 12 "$pid")" "4/$pid/-" "totalImages not the job's: 4"
+	is "$(apply case-nowhere 3 0)" "0/0/-" "no such job: 0"
+	is "$(db "SELECT completed_images || '/' || status FROM jobs WHERE case_id = 'case-hand'")" \
+	    1/generating "the job's counts are its rows'"
+fi
 
 done_testing
