@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "codec.h"
 #include "config.h"
 #include "imageurl.h"

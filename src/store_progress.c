@@ -60,6 +60,8 @@ struct row_state {
 	char status;		/* 'c'ompleted, 'f'ailed, or '-' for pending or generating */
 };
 
+static const char *const kinds[2] = { "evidence", "location" };	/* images[0], images[1] */
+
 struct rows {
 	struct row_state *r;
 	size_t n;
@@ -110,7 +112,6 @@ static int
 complete_row(struct sstmt *s, const struct progress *p, int k, size_t i, struct rows *rows,
     int64_t now)
 {
-	static const char *const kinds[2] = { "evidence", "location" };
 	struct row_state *r = find_row(rows, p->images[k][i].id, k);
 	if (r == NULL || r->status == 'c')
 		return 0;
@@ -262,15 +263,20 @@ apply_start(const struct progress *p, const char *webhook_id, int64_t now,
 static const char APPLY[] = "SELECT outcome, worker_pid, news FROM apply_progress("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
+/* apply_progress()'s text arguments, the same at each call for one update. */
+struct pg_args {
+	char *images, *failed;	/* JSON; NULL when they could not be made */
+	const char *webhook_id, *host;
+};
+
 /*
  * The update's images, keyed by id (of an id sent twice, PostgreSQL keeps
  * the last), and its failed ids, as apply_progress() takes them; NULL on
  * error.
  */
 static void
-pg_lists(const struct progress *p, char **images, char **failed)
+pg_lists(const struct progress *p, struct pg_args *args)
 {
-	static const char *const kinds[2] = { "evidence", "location" };
 	cJSON *a = cJSON_CreateObject(), *f = cJSON_CreateArray();
 	for (int k = 0; a != NULL && k < 2; k++)
 		for (size_t i = 0; i < p->n_images[k]; i++) {
@@ -284,8 +290,8 @@ pg_lists(const struct progress *p, char **images, char **failed)
 	for (size_t i = 0; f != NULL && i < p->n_failed; i++)
 		if (!cJSON_AddItemToArray(f, cJSON_CreateString(p->failed_ids[i])))
 			goto fail;
-	*images = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
-	*failed = f != NULL ? cJSON_PrintUnformatted(f) : NULL;
+	args->images = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+	args->failed = f != NULL ? cJSON_PrintUnformatted(f) : NULL;
 fail:
 	cJSON_Delete(a);
 	cJSON_Delete(f);
@@ -325,7 +331,7 @@ pg_media(const struct progress *p, const char *news, int64_t now)
 
 /* One call: its outcome, with *pid, the worker to judge for outcome 5. */
 static int
-pg_call(const struct progress *p, const char *const args[4], int64_t now, long dead_pid,
+pg_call(const struct progress *p, const struct pg_args *a, int64_t now, long dead_pid,
     long *pid, int pictures)
 {
 	struct sstmt *s = store_stmt(APPLY);
@@ -335,11 +341,11 @@ pg_call(const struct progress *p, const char *const args[4], int64_t now, long d
 	sbind_text(s, 2, p->status);
 	sbind_int(s, 3, p->total);
 	sbind_int(s, 4, now);
-	sbind_text(s, 5, args[0]);
-	sbind_text(s, 6, args[1]);
-	sbind_text(s, 7, args[2]);
+	sbind_text(s, 5, a->images);
+	sbind_text(s, 6, a->failed);
+	sbind_text(s, 7, a->webhook_id);
 	sbind_int(s, 8, now - SIGN_REPLAY_MS);
-	sbind_text(s, 9, args[3]);
+	sbind_text(s, 9, a->host);
 	sbind_int(s, 10, dead_pid);
 	enum sstep rc = store_next(s, "apply the progress update");
 	int outcome = rc == SS_ROW ? (int)scol_int(s, 0) : -1;
@@ -357,16 +363,16 @@ pg_call(const struct progress *p, const char *const args[4], int64_t now, long d
  * it lives; once it is known dead, the call is made again naming it.
  */
 static int
-pg_judged(const struct progress *p, const char *const args[4], int64_t now,
+pg_judged(const struct progress *p, const struct pg_args *a, int64_t now,
     store_holds_fn *holds, int pictures)
 {
 	long pid = 0, dead = 0;
 	for (int tries = 0; tries < 3; tries++) {
-		int rc = pg_call(p, args, now, dead, &pid, pictures);
+		int rc = pg_call(p, a, now, dead, &pid, pictures);
 		if (rc != 5)
 			return rc;
 		/* The worker is this host's: judged as one, host_id ours. */
-		if (holds(args[3], args[3], pid, p->case_id, 0, now))
+		if (holds(a->host, a->host, pid, p->case_id, 0, now))
 			return 3;
 		dead = pid;
 	}
@@ -388,19 +394,18 @@ static int
 apply_pg(const struct progress *p, const char *webhook_id, int64_t now, const char *my_host,
     store_holds_fn *holds)
 {
-	char *images = NULL, *failed = NULL;
-	pg_lists(p, &images, &failed);
-	const char *const args[4] = { images, failed, webhook_id, my_host };
+	struct pg_args a = { NULL, NULL, webhook_id, my_host };
+	pg_lists(p, &a);
 	int rc = -1, txn = has_inline(p);
-	if (images != NULL && failed != NULL && (!txn || store_begin() == 0)) {
-		rc = pg_judged(p, args, now, holds, txn);
+	if (a.images != NULL && a.failed != NULL && (!txn || store_begin() == 0)) {
+		rc = pg_judged(p, &a, now, holds, txn);
 		if (txn && rc == 1 && store_commit() != 0)
 			rc = -1;
 		if (txn && rc != 1)
 			store_rollback();
 	}
-	cJSON_free(images);
-	cJSON_free(failed);
+	cJSON_free(a.images);
+	cJSON_free(a.failed);
 	return rc;
 }
 
