@@ -9,6 +9,7 @@
  * refused outright: libcurl would send it as an Authorization header.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,52 +111,88 @@ entry_matches(const struct parts *e, const struct parts *u)
 }
 
 /*
- * The allowlist last matched against, parsed once: lists come from the
- * config, and a responder checks every image URL of every update.
+ * The allowlists last matched against, parsed once: lists come from the
+ * config (a responder meets two, image_url_allow and webhook_allow), and
+ * a responder checks every image URL of every update. Beside each, the
+ * verdicts it gave last, by URL: an update repeats every image so far,
+ * so each of a case's URLs is judged again at each of its updates, and a
+ * judgement is a dozen calls into libcurl, each an allocation. A verdict
+ * depends on the URL and the list alone.
  */
-static struct {
-	pthread_mutex_t lock;
+#define LISTS 2
+#define MEMO_SLOTS 128
+#define MEMO_URL 192		/* longer URLs are judged each time */
+
+struct memo {
+	char url[MEMO_URL];	/* "" for an empty slot */
+	int as_is;		/* the verdict of urlmatch_allowed_as_is, else of urlmatch_allowed */
+	int verdict;
+};
+
+struct parsed_list {
 	char *list;
 	struct parts *e;	/* its entries that parse */
 	size_t n;
+	unsigned long used;	/* when last asked for: the older of two goes */
+	struct memo memo[MEMO_SLOTS];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned long tick;
+	struct parsed_list l[LISTS];
 } parsed = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void
-parsed_free(void)
+list_free(struct parsed_list *pl)
 {
-	for (size_t i = 0; i < parsed.n; i++)
-		parts_free(&parsed.e[i]);
-	free(parsed.e);
-	free(parsed.list);
-	parsed.e = NULL;
-	parsed.list = NULL;
-	parsed.n = 0;
+	for (size_t i = 0; i < pl->n; i++)
+		parts_free(&pl->e[i]);
+	free(pl->e);
+	free(pl->list);
+	memset(pl, 0, sizeof(*pl));
 }
 
-/* With parsed.lock held: 0 once parsed holds list's entries. */
 static int
-parse_list(const char *list)
+list_parse(struct parsed_list *pl, const char *list)
 {
 	char one[2048];
-	if (parsed.list != NULL && strcmp(parsed.list, list) == 0)
-		return 0;
-	parsed_free();
 	size_t cap = strlen(list) / 2 + 1;
-	parsed.e = calloc(cap, sizeof(*parsed.e));
-	parsed.list = strdup(list);
-	if (parsed.e == NULL || parsed.list == NULL) {
-		parsed_free();
+	pl->e = calloc(cap, sizeof(*pl->e));
+	pl->list = strdup(list);
+	if (pl->e == NULL || pl->list == NULL) {
+		list_free(pl);
 		return -1;
 	}
 	for (const char *p = list + strspn(list, " "); *p != '\0'; p += strspn(p, " ")) {
 		size_t n = strcspn(p, " ");
 		snprintf(one, sizeof(one), "%.*s", (int)n, p);
-		if (n < sizeof(one) && parsed.n < cap && parts_get(one, &parsed.e[parsed.n],
-		    NULL) == 0)
-			parsed.n++;
+		if (n < sizeof(one) && pl->n < cap && parts_get(one, &pl->e[pl->n], NULL) == 0)
+			pl->n++;
 		p += n;
 	}
 	return 0;
+}
+
+/* With parsed.lock held: list, parsed; NULL when memory ran out. */
+static struct parsed_list *
+list_get(const char *list)
+{
+	struct parsed_list *pl = &parsed.l[0];
+	for (int i = 0; i < LISTS; i++) {
+		if (parsed.l[i].list != NULL && strcmp(parsed.l[i].list, list) == 0) {
+			pl = &parsed.l[i];
+			goto found;
+		}
+		if (parsed.l[i].used < pl->used)
+			pl = &parsed.l[i];
+	}
+	list_free(pl);
+	if (list_parse(pl, list) != 0)
+		return NULL;
+found:
+	pl->used = ++parsed.tick;
+	return pl;
 }
 
 static int
@@ -163,36 +200,85 @@ list_matches(const char *list, const struct parts *u)
 {
 	int found = 0;
 	pthread_mutex_lock(&parsed.lock);
-	if (parse_list(list) == 0)
-		for (size_t i = 0; !found && i < parsed.n; i++)
-			found = entry_matches(&parsed.e[i], u);
+	struct parsed_list *pl = list_get(list);
+	for (size_t i = 0; pl != NULL && !found && i < pl->n; i++)
+		found = entry_matches(&pl->e[i], u);
 	pthread_mutex_unlock(&parsed.lock);
 	return found;
+}
+
+/* With parsed.lock held: url's slot in list's memo; NULL when it has none. */
+static struct memo *
+memo_slot(const char *list, const char *url)
+{
+	size_t n = strlen(url);
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	if (n >= MEMO_URL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)url[i]) * 16777619u;
+	struct parsed_list *pl = list_get(list);
+	return pl != NULL ? &pl->memo[h % MEMO_SLOTS] : NULL;
+}
+
+/* 1 with *verdict when url was judged against list last time its slot was used. */
+static int
+memo_get(const char *list, const char *url, int as_is, int *verdict)
+{
+	pthread_mutex_lock(&parsed.lock);
+	struct memo *m = memo_slot(list, url);
+	int hit = m != NULL && m->as_is == as_is && strcmp(m->url, url) == 0;
+	if (hit)
+		*verdict = m->verdict;
+	pthread_mutex_unlock(&parsed.lock);
+	return hit;
+}
+
+static void
+memo_put(const char *list, const char *url, int as_is, int verdict)
+{
+	pthread_mutex_lock(&parsed.lock);
+	struct memo *m = memo_slot(list, url);
+	if (m != NULL) {
+		snprintf(m->url, sizeof(m->url), "%s", url);
+		m->as_is = as_is;
+		m->verdict = verdict;
+	}
+	pthread_mutex_unlock(&parsed.lock);
+}
+
+/*
+ * Whether url is under one of the entries of list; with as_is, only if
+ * libcurl also writes it back as it was written: no tricks.
+ */
+static int
+judge(const char *list, const char *url, int as_is)
+{
+	struct parts u;
+	int verdict, same = 0;
+	if (memo_get(list, url, as_is, &verdict))
+		return verdict;
+	if (parts_get(url, &u, as_is ? &same : NULL) != 0)
+		verdict = 0;
+	else
+		verdict = (same || !as_is) && !u.userinfo && list_matches(list, &u);
+	parts_free(&u);
+	memo_put(list, url, as_is, verdict);
+	return verdict;
 }
 
 /* Whether url is under one of the space-separated entries of list. */
 int
 urlmatch_allowed(const char *list, const char *url)
 {
-	struct parts u;
-	if (parts_get(url, &u, NULL) != 0)
-		return 0;
-	int found = !u.userinfo && list_matches(list, &u);
-	parts_free(&u);
-	return found;
+	return judge(list, url, 0);
 }
 
 /* The same, for a URL that must also be written as libcurl writes it back: no tricks. */
 int
 urlmatch_allowed_as_is(const char *list, const char *url)
 {
-	struct parts u;
-	int as_is = 0;
-	if (parts_get(url, &u, &as_is) != 0)
-		return 0;
-	int found = as_is && !u.userinfo && list_matches(list, &u);
-	parts_free(&u);
-	return found;
+	return judge(list, url, 1);
 }
 
 /* 1 when url carries a user name, password or login options, or is no http(s) URL. */

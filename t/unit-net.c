@@ -185,6 +185,39 @@ test_allowlist(void)
 	    && !urlmatch_userinfo("https://b.example/a@b"), "userinfo is found where libcurl finds it");
 }
 
+/*
+ * Verdicts are remembered by URL (urlmatch.c): each must still be the
+ * one its own list and its own question give, whatever was asked before.
+ */
+static void
+test_memo(void)
+{
+	static const char *const lists[] = { "https://cdn.example/img/", "https://other.example",
+	    "https://cdn.example/" };
+	const char *url = "https://cdn.example/img/x.jpg", *dotted = "https://cdn.example/img/./x.jpg";
+	char many[64], lng[400];
+	int wrong = 0;
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 3; i++)
+			wrong += urlmatch_allowed_as_is(lists[i], url) != (i != 1);
+	ok(wrong == 0, "memo: one URL against three lists in turn gets each list's verdict");
+	ok(urlmatch_allowed(lists[0], dotted) && !urlmatch_allowed_as_is(lists[0], dotted) &&
+	    urlmatch_allowed(lists[0], dotted),
+	    "memo: a URL libcurl rewrites is allowed, but not as it is, asked in turn");
+	wrong = 0;
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 600; i++) {
+			snprintf(many, sizeof(many), "https://cdn.example/%s/%d.jpg",
+			    i % 2 ? "img" : "raw", (i * 7 + round * 3) % 600);
+			wrong += urlmatch_allowed_as_is(lists[0], many) !=
+			    (strstr(many, "/img/") != NULL);
+		}
+	ok(wrong == 0, "memo: 600 URLs, twice, in different orders, each judged right");
+	snprintf(lng, sizeof(lng), "https://cdn.example/img/%0300d.jpg", 7);
+	ok(urlmatch_allowed_as_is(lists[0], lng) && urlmatch_allowed_as_is(lists[0], lng) &&
+	    !urlmatch_allowed_as_is(lists[1], lng), "memo: a URL too long to remember is judged");
+}
+
 static void
 test_lists(void)
 {
@@ -303,6 +336,7 @@ main(void)
 {
 	test_special_purpose();
 	test_allowlist();
+	test_memo();
 	test_lists();
 	test_config_urls();
 	test_config_lists();
