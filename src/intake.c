@@ -49,6 +49,7 @@ struct conn {
 	int64_t deadline;
 	int whole;
 	int params_in;		/* its parameters have arrived, not all its body */
+	int watched;		/* in the epoll set */
 	struct conn *prev, *next;
 };
 
@@ -155,18 +156,16 @@ drop(struct intake *in, struct conn *c, const char *why)
 	in->n_pending--;
 }
 
-/* A request that has arrived goes to the serving threads, its fd blocking again. */
+/*
+ * A request that has arrived goes to the serving threads. Its fd stays
+ * blocking throughout: the intake only peeks, with MSG_DONTWAIT.
+ */
 static void
 hand_over(struct intake *in, struct conn *c, int whole)
 {
-	int fl = fcntl(c->fd, F_GETFL);
-	epoll_ctl(in->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->watched)
+		epoll_ctl(in->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	in->n_pending--;
-	if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-		close(c->fd);
-		free(c);
-		return;
-	}
 	c->whole = whole;
 	pthread_mutex_lock(&in->mu);
 	push(&in->ready, c);
@@ -177,23 +176,25 @@ hand_over(struct intake *in, struct conn *c, int whole)
 /*
  * Looks at what a pending connection has sent: it stays pending until its
  * request is in, or fills the buffer, then goes to the serving threads;
- * closed, or not FastCGI, it is dropped.
+ * closed, or not FastCGI, it is dropped. 0 while it stays pending, 1 once
+ * it is gone.
  */
-static void
+static int
 look(struct intake *in, struct conn *c)
 {
 	ssize_t n = recv(c->fd, in->buf, sizeof(in->buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
+		return 0;
 	int state = n > 0 ? arrived(in->buf, (size_t)n) : -3, full = n == PEEK_MAX;
 	c->params_in = state == 0;
 	if ((state == 0 || state == -1) && !full)
-		return;
+		return 0;
 	unlink_conn(&in->pending, c);
 	if (state >= -1)
 		hand_over(in, c, state == 1);
 	else
 		drop(in, c, state == -2 ? "not FastCGI" : "closed before its request was in");
+	return 1;
 }
 
 static void
@@ -204,7 +205,12 @@ watch(struct intake *in, int fd, void *ptr, uint32_t events, int op)
 		log_error("intake: epoll_ctl: %s", strerror(errno));
 }
 
-/* A new connection, or a kept one back: waited on until input_timeout. */
+/*
+ * A new connection, or a kept one back: waited on until input_timeout.
+ * Its request is often in already (nginx writes it as it connects), and
+ * goes on without entering the epoll set. Else it enters it: adding a
+ * descriptor reports what is in its buffer by then, and the edges after.
+ */
 static void
 wait_on(struct intake *in, int fd)
 {
@@ -217,9 +223,10 @@ wait_on(struct intake *in, int fd)
 	c->deadline = codec_now_ms() + in->cfg->input_timeout * 1000;
 	in->n_pending++;
 	push(&in->pending, c);
-	watch(in, fd, c, EPOLLIN | EPOLLRDHUP | EPOLLET, EPOLL_CTL_ADD);
-	/* Edge-triggered: what is in the buffer already raises no event. */
-	look(in, c);
+	if (look(in, c) == 0) {
+		c->watched = 1;
+		watch(in, fd, c, EPOLLIN | EPOLLRDHUP | EPOLLET, EPOLL_CTL_ADD);
+	}
 }
 
 /* FCGI_WEB_SERVER_ADDRS, as libfcgi's own accept honours it: IPv4 peers only. */
@@ -248,7 +255,7 @@ static void
 accept_all(struct intake *in)
 {
 	while (in->n_pending < PENDING_MAX) {
-		int fd = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			if (peer_allowed(fd))
 				wait_on(in, fd);
@@ -304,9 +311,9 @@ take_kept(struct intake *in, int stopping)
 	pthread_mutex_unlock(&in->mu);
 	while (c != NULL) {
 		struct conn *next = c->next;	/* the list is detached: no unlinking */
-		int fd = c->fd, fl = fcntl(fd, F_GETFL);
+		int fd = c->fd;
 		free(c);
-		if (!stopping && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		if (!stopping)
 			wait_on(in, fd);
 		else
 			close(fd);
