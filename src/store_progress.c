@@ -2,8 +2,8 @@
  * store_progress.c: a progress update from a worker elsewhere (POST
  * /api/webhook/image-progress), applied in one transaction on the store's
  * connection: on SQLite by the statements below, on PostgreSQL by one call
- * of apply_progress() (sql/pg/022-progress.sql), which takes the same
- * steps. Updates repeat what is known: only what is news is written.
+ * of apply_progress() (sql/pg/023-progress-repeat.sql), which takes the
+ * same steps. Updates repeat what is known: only what is news is written.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +44,20 @@ static const char JOB[] =
     " started_at = coalesce(started_at, $4),"
     " completed_at = CASE WHEN $6 = 1 THEN $4 ELSE completed_at END,"
     " updated_at = $4 WHERE case_id = $1";
-/* The same without the status: writing it, even unchanged, costs a third more. */
+/*
+ * The same without the status: writing it, even unchanged, costs a third
+ * more. A repeat (counts as they were, the job started and heard from
+ * under a second ago) writes nothing: updated_at is when the job last
+ * heard, to the second for repeats (workers are judged by heartbeat_at
+ * and leases), and a transaction that wrote no page commits without a
+ * write. apply_progress() does the same on PostgreSQL.
+ */
 static const char COUNTS[] =
     "UPDATE jobs SET completed_images = $2, failed_images = $3,"
     " started_at = coalesce(started_at, $4),"
-    " updated_at = $4 WHERE case_id = $1";
+    " updated_at = $4 WHERE case_id = $1 AND NOT (completed_images = $2"
+    " AND failed_images = $3 AND started_at IS NOT NULL"
+    " AND updated_at > $4 - 1000)";
 static const char SEEN_PRUNE[] = "DELETE FROM webhook_seen WHERE accepted_at < $1";
 static const char SEEN_ADD[] =
     "INSERT INTO webhook_seen (id, accepted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
@@ -256,9 +265,10 @@ apply_start(const struct progress *p, const char *webhook_id, int64_t now,
 }
 
 /*
- * PostgreSQL: the update in one call of apply_progress() (sql/pg/022-progress.sql),
- * the same steps as above in one round trip, so that the job's row is
- * locked for no longer than a plain UPDATE locks it.
+ * PostgreSQL: the update in one call of apply_progress()
+ * (sql/pg/023-progress-repeat.sql), the same steps as above in one round
+ * trip, so that the job's row is locked for no longer than a plain UPDATE
+ * locks it, and a repeat does not lock it at all.
  */
 static const char APPLY[] = "SELECT outcome, worker_pid, news FROM apply_progress("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";

@@ -133,6 +133,33 @@ hook "$fault"
 is "$CODE" 200 "the same update once the trigger is gone: 200, on the same connection"
 is "$(db "SELECT completed_images FROM jobs WHERE case_id = 'case-fault'")" 1 "... and applied"
 
+# An update that repeats what is known does not write the job's row if
+# the job was heard from under a second ago (updated_at, set ahead here,
+# so that no slowness of this machine makes it old), and does once it is
+# older; one that names a new failed image is news, heard from or not.
+ahead=$(( $(date +%s) * 1000 + 600000 ))
+old=$(( $(date +%s) * 1000 - 5000 ))
+job_row() {	# PostgreSQL's xmin is the transaction that wrote the row last
+	if on_pg; then
+		db "SELECT xmin || '/' || updated_at FROM jobs WHERE case_id = 'case-fault'"
+	else
+		db "SELECT updated_at FROM jobs WHERE case_id = 'case-fault'"
+	fi
+}
+db "UPDATE jobs SET updated_at = $ahead WHERE case_id = 'case-fault'"
+before=$(job_row)
+hook "$fault"
+is "$CODE" 200 "a repeat is answered 200"
+is "$(job_row)" "$before" "... and leaves the job's row alone: heard from under a second ago"
+hook '{"caseId":"case-fault","status":"generating","completedImages":1,"totalImages":3,
+  "evidenceImages":{"ev-0":"https://cdn.example/ev-0.jpg"},"locationImages":{},"failedIds":["loc-0"]}'
+is "$CODE/$(db "SELECT failed_images FROM jobs WHERE case_id = 'case-fault'")" 200/1 \
+    "a repeat that names a new failed image is applied"
+db "UPDATE jobs SET updated_at = $old WHERE case_id = 'case-fault'"
+hook "$fault"
+check "a repeat to a job last heard from 5 s ago writes its updated_at" \
+    test "$(db "SELECT updated_at FROM jobs WHERE case_id = 'case-fault'")" -gt "$old"
+
 # Each signed update forgets the webhook-ids older than the replay
 # window: found by their age, not by reading every id of the window.
 if on_pg; then
