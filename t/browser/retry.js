@@ -42,8 +42,11 @@ run(async (browser) => {
 	is(tiles.map((t) => t.id).join(','), FAILED.join(','), '4 error tiles, the failed images\'');
 	ok(tiles.every((t) => t.text.includes('HTTP 500: mock-imagen injected fault 500')),
 	    'each names its error: ' + (tiles[0] && tiles[0].text));
-	is(await page.$$eval('.tile img', (i) => i.filter((x) => x.complete && x.naturalWidth === 512).length),
-	    10, 'the 10 others show their pictures');
+	// The status lands before its pictures do: on a busy machine, some are still loading.
+	const shown = '[...document.querySelectorAll(".tile img")]' +
+	    '.filter((x) => x.complete && x.naturalWidth === 512).length';
+	await until(page, shown + ' >= 10', 10000);
+	is(await page.evaluate(shown), 10, 'the 10 others show their pictures');
 	is(await page.$eval('#count', (c) => c.textContent), '10 / 14 \u00b7 4 failed',
 	    'the count reads "10 / 14 · 4 failed"');
 	ok(await page.evaluate(() => !document.getElementById('retry').hidden &&
