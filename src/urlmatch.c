@@ -195,30 +195,17 @@ found:
 	return pl;
 }
 
-static int
-list_matches(const char *list, const struct parts *u)
-{
-	int found = 0;
-	pthread_mutex_lock(&parsed.lock);
-	struct parsed_list *pl = list_get(list);
-	for (size_t i = 0; pl != NULL && !found && i < pl->n; i++)
-		found = entry_matches(&pl->e[i], u);
-	pthread_mutex_unlock(&parsed.lock);
-	return found;
-}
-
-/* With parsed.lock held: url's slot in list's memo; NULL when it has none. */
+/* With parsed.lock held: url's slot in pl's memo; NULL when it has none. */
 static struct memo *
-memo_slot(const char *list, const char *url)
+memo_slot(struct parsed_list *pl, const char *url)
 {
 	size_t n = strlen(url);
 	uint32_t h = 2166136261u;	/* FNV-1a */
-	if (n >= MEMO_URL)
+	if (pl == NULL || n >= MEMO_URL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)url[i]) * 16777619u;
-	struct parsed_list *pl = list_get(list);
-	return pl != NULL ? &pl->memo[h % MEMO_SLOTS] : NULL;
+	return &pl->memo[h % MEMO_SLOTS];
 }
 
 /* 1 with *verdict when url was judged against list last time its slot was used. */
@@ -226,7 +213,7 @@ static int
 memo_get(const char *list, const char *url, int as_is, int *verdict)
 {
 	pthread_mutex_lock(&parsed.lock);
-	struct memo *m = memo_slot(list, url);
+	struct memo *m = memo_slot(list_get(list), url);
 	int hit = m != NULL && m->as_is == as_is && strcmp(m->url, url) == 0;
 	if (hit)
 		*verdict = m->verdict;
@@ -234,22 +221,29 @@ memo_get(const char *list, const char *url, int as_is, int *verdict)
 	return hit;
 }
 
-static void
-memo_put(const char *list, const char *url, int as_is, int verdict)
+/* u (NULL: not an http(s) URL) matched against list's entries, the verdict remembered. */
+static int
+match_and_remember(const char *list, const char *url, int as_is, const struct parts *u)
 {
+	int found = 0;
 	pthread_mutex_lock(&parsed.lock);
-	struct memo *m = memo_slot(list, url);
+	struct parsed_list *pl = list_get(list);
+	for (size_t i = 0; u != NULL && pl != NULL && !found && i < pl->n; i++)
+		found = entry_matches(&pl->e[i], u);
+	struct memo *m = memo_slot(pl, url);
 	if (m != NULL) {
 		snprintf(m->url, sizeof(m->url), "%s", url);
 		m->as_is = as_is;
-		m->verdict = verdict;
+		m->verdict = found;
 	}
 	pthread_mutex_unlock(&parsed.lock);
+	return found;
 }
 
 /*
  * Whether url is under one of the entries of list; with as_is, only if
- * libcurl also writes it back as it was written: no tricks.
+ * libcurl also writes it back as it was written: no tricks. The URL is
+ * parsed outside the lock.
  */
 static int
 judge(const char *list, const char *url, int as_is)
@@ -258,12 +252,10 @@ judge(const char *list, const char *url, int as_is)
 	int verdict, same = 0;
 	if (memo_get(list, url, as_is, &verdict))
 		return verdict;
-	if (parts_get(url, &u, as_is ? &same : NULL) != 0)
-		verdict = 0;
-	else
-		verdict = (same || !as_is) && !u.userinfo && list_matches(list, &u);
+	int taken = parts_get(url, &u, as_is ? &same : NULL) == 0 && (same || !as_is) &&
+	    !u.userinfo;
+	verdict = match_and_remember(list, url, as_is, taken ? &u : NULL);
 	parts_free(&u);
-	memo_put(list, url, as_is, verdict);
 	return verdict;
 }
 
